@@ -1,0 +1,466 @@
+//! Features: the registry read from `models/features.json` (the one spec shared with `train.py`), the
+//! summaries a device computes from its event log (and the CLI from dataset rows), and the feature
+//! vectors built from them. All maths is f64; values become f32 once, at the model boundary.
+
+use crate::behaviour::{current_session, Event, EventType, PageKind, DAY_MS};
+use crate::error::{Code, Error, Result};
+use serde::Deserialize;
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+const SPEC_JSON: &str = include_str!("../models/features.json");
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Scope {
+    Session,
+    Clock,
+    History,
+    Item,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Transform {
+    Identity,
+    Log1p,
+    Equals(f64),
+}
+
+impl Transform {
+    fn parse(s: &str) -> Option<Transform> {
+        match s {
+            "identity" => Some(Transform::Identity),
+            "log1p" => Some(Transform::Log1p),
+            _ => s.strip_prefix("equals:")?.parse().ok().map(Transform::Equals),
+        }
+    }
+
+    pub fn apply(self, x: f64) -> f64 {
+        match self {
+            Transform::Identity => x,
+            Transform::Log1p => libm::log1p(x),
+            Transform::Equals(v) => f64::from(u8::from(x == v)),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct FeatureSpec {
+    pub name: String,
+    pub scope: Scope,
+    /// The summary value it is computed from.
+    pub from: String,
+    #[serde(rename = "transform")]
+    transform_name: String,
+    #[serde(skip, default = "identity")]
+    pub transform: Transform,
+    pub unit: String,
+    pub meaning: String,
+    pub source: String,
+}
+
+fn identity() -> Transform {
+    Transform::Identity
+}
+
+#[derive(Debug)]
+pub struct Registry {
+    features: Vec<FeatureSpec>,
+    by_name: HashMap<String, usize>,
+}
+
+#[derive(Deserialize)]
+struct SpecFile {
+    features: Vec<FeatureSpec>,
+}
+
+impl Registry {
+    /// The registry compiled from `models/features.json`.
+    pub fn builtin() -> &'static Registry {
+        static REGISTRY: OnceLock<Registry> = OnceLock::new();
+        REGISTRY.get_or_init(|| Registry::parse(SPEC_JSON).expect("models/features.json is checked by the test suite"))
+    }
+
+    pub fn parse(json: &str) -> Result<Registry> {
+        let spec: SpecFile = serde_json::from_str(json).map_err(|e| Error::new(Code::Internal, format!("features.json: {e}")))?;
+        let mut by_name = HashMap::new();
+        let mut features = spec.features;
+        for (i, f) in features.iter_mut().enumerate() {
+            f.transform = Transform::parse(&f.transform_name)
+                .ok_or_else(|| Error::new(Code::Internal, format!("features.json: {}: unknown transform {:?}", f.name, f.transform_name)))?;
+            if summary_value(&f.from, &Summaries::default()).is_none() {
+                return Err(Error::new(Code::Internal, format!("features.json: {}: unknown summary value {:?}", f.name, f.from)));
+            }
+            if by_name.insert(f.name.clone(), i).is_some() {
+                return Err(Error::new(Code::Internal, format!("features.json: duplicate feature {}", f.name)));
+            }
+        }
+        Ok(Registry { features, by_name })
+    }
+
+    pub fn get(&self, name: &str) -> Option<&FeatureSpec> {
+        self.by_name.get(name).map(|&i| &self.features[i])
+    }
+
+    pub fn all(&self) -> &[FeatureSpec] {
+        &self.features
+    }
+
+    /// Resolves a model's feature names, naming the first unknown one.
+    pub fn resolve(&self, names: &[String]) -> Result<Vec<&FeatureSpec>> {
+        names
+            .iter()
+            .map(|n| {
+                self.get(n).ok_or_else(|| {
+                    Error::new(Code::InvalidFeatures, format!("unknown feature {n:?}: known features are listed in models/features.json"))
+                })
+            })
+            .collect()
+    }
+}
+
+/// Aggregates of one session, as the Online Shoppers data has them per row.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SessionSummary {
+    pub admin_pages: f64,
+    pub admin_seconds: f64,
+    pub info_pages: f64,
+    pub info_seconds: f64,
+    pub product_pages: f64,
+    pub product_seconds: f64,
+    pub bounce_rate_avg: f64,
+    pub exit_rate_avg: f64,
+    pub page_value_avg: f64,
+    pub special_day: f64,
+    pub month: f64,
+    pub weekend: f64,
+    pub returning_visitor: f64,
+}
+
+/// Customer history, as the Hillstrom data has it per customer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HistorySummary {
+    pub recency_months: f64,
+    pub spend_12m: f64,
+    pub bought_mens: f64,
+    pub bought_womens: f64,
+    pub new_customer: f64,
+}
+
+impl Default for HistorySummary {
+    fn default() -> Self {
+        HistorySummary { recency_months: 12.0, spend_12m: 0.0, bought_mens: 0.0, bought_womens: 0.0, new_customer: 1.0 }
+    }
+}
+
+/// What the log says about one item.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ItemSummary {
+    pub item_views: f64,
+    pub item_in_cart: f64,
+    pub category_share: f64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Summaries {
+    pub session: SessionSummary,
+    pub history: HistorySummary,
+    pub item: Option<ItemSummary>,
+}
+
+fn summary_value(key: &str, s: &Summaries) -> Option<f64> {
+    let (ss, h) = (&s.session, &s.history);
+    let item = s.item.clone().unwrap_or_default();
+    Some(match key {
+        "admin_pages" => ss.admin_pages,
+        "admin_seconds" => ss.admin_seconds,
+        "info_pages" => ss.info_pages,
+        "info_seconds" => ss.info_seconds,
+        "product_pages" => ss.product_pages,
+        "product_seconds" => ss.product_seconds,
+        "bounce_rate_avg" => ss.bounce_rate_avg,
+        "exit_rate_avg" => ss.exit_rate_avg,
+        "page_value_avg" => ss.page_value_avg,
+        "special_day" => ss.special_day,
+        "month" => ss.month,
+        "weekend" => ss.weekend,
+        "returning_visitor" => ss.returning_visitor,
+        "recency_months" => h.recency_months,
+        "spend_12m" => h.spend_12m,
+        "bought_mens" => h.bought_mens,
+        "bought_womens" => h.bought_womens,
+        "new_customer" => h.new_customer,
+        "item_views" => item.item_views,
+        "item_in_cart" => item.item_in_cart,
+        "category_share" => item.category_share,
+        _ => return None,
+    })
+}
+
+/// The feature vector in f64, in the order of `specs`.
+pub fn vector(specs: &[&FeatureSpec], s: &Summaries) -> Vec<f64> {
+    specs.iter().map(|f| f.transform.apply(summary_value(&f.from, s).unwrap_or(0.0))).collect()
+}
+
+/// The single rounding of features to the model's f32 input.
+pub fn to_model_input(v: &[f64]) -> Vec<f32> {
+    v.iter().map(|&x| x as f32).collect()
+}
+
+/// The pricer's clock: epoch milliseconds and the shopper's UTC offset (for month, weekday, holidays).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Clock {
+    pub now_ms: i64,
+    pub utc_offset_minutes: i32,
+}
+
+impl Clock {
+    /// (year, month 1-12, day 1-31, weekday 0 = Monday) of the local date.
+    pub fn local_date(&self) -> (i64, u32, u32, u32) {
+        let local = self.now_ms + i64::from(self.utc_offset_minutes) * 60_000;
+        let days = local.div_euclid(DAY_MS);
+        let (y, m, d) = civil_from_days(days);
+        (y, m, d, (days + 3).rem_euclid(7) as u32)
+    }
+}
+
+/// Howard Hinnant's `civil_from_days`: days since 1970-01-01 -> proleptic Gregorian date.
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
+fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let mp = i64::from((m + 9) % 12);
+    let doy = (153 * mp + 2) / 5 + i64::from(d) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// The dataset's "closeness to a special day": 1 six days before Valentine's Day or Mother's Day
+/// (second Sunday of May), 0.2 less per day of distance. An approximation of Sakar et al.'s rule.
+pub fn special_day(clock: &Clock) -> f64 {
+    let (y, m, d, _) = clock.local_date();
+    let today = days_from_civil(y, m, d);
+    let may1 = days_from_civil(y, 5, 1);
+    let may1_weekday = (may1 + 3).rem_euclid(7); // 0 = Monday
+    let mothers_day = may1 + (6 - may1_weekday) + 7;
+    let closeness = [days_from_civil(y, 2, 14), mothers_day]
+        .iter()
+        .map(|&day| (5 - (today - (day - 6)).abs()).max(0))
+        .max()
+        .unwrap_or(0);
+    closeness as f64 / 5.0
+}
+
+/// Session aggregates of the current session, the way Google Analytics built the training rows.
+pub fn session_summary(events: &[Event], clock: &Clock) -> SessionSummary {
+    let session = current_session(events, clock.now_ms);
+    let views: Vec<&Event> = session.iter().filter(|e| e.kind == EventType::PageView).collect();
+    let mut s = SessionSummary::default();
+    let (mut bounce, mut exit, mut value) = (Mean::default(), Mean::default(), Mean::default());
+    for (i, ev) in views.iter().enumerate() {
+        let Some(page) = &ev.page else { continue };
+        let seconds = match (ev.dwell_ms, views.get(i + 1)) {
+            (Some(ms), _) => ms / 1000.0,
+            (None, Some(next)) => (next.at_ms() - ev.at_ms()) as f64 / 1000.0,
+            (None, None) => 0.0,
+        };
+        let (pages, secs) = match page.kind {
+            PageKind::Administrative => (&mut s.admin_pages, &mut s.admin_seconds),
+            PageKind::Informational => (&mut s.info_pages, &mut s.info_seconds),
+            PageKind::Product => (&mut s.product_pages, &mut s.product_seconds),
+        };
+        *pages += 1.0;
+        *secs += seconds;
+        bounce.add(page.bounce_rate);
+        exit.add(page.exit_rate);
+        value.add(page.page_value);
+    }
+    s.bounce_rate_avg = bounce.get();
+    s.exit_rate_avg = exit.get();
+    s.page_value_avg = value.get();
+    let (_, month, _, weekday) = clock.local_date();
+    s.month = f64::from(month);
+    s.weekend = f64::from(u8::from(weekday >= 5));
+    s.special_day = special_day(clock);
+    let session_start = session.first().map_or(clock.now_ms, Event::at_ms);
+    s.returning_visitor = f64::from(u8::from(
+        events.iter().any(|e| e.kind == EventType::PageView && e.at_ms() < session_start),
+    ));
+    s
+}
+
+#[derive(Default)]
+struct Mean {
+    sum: f64,
+    n: u32,
+}
+
+impl Mean {
+    fn add(&mut self, x: Option<f64>) {
+        if let Some(x) = x {
+            self.sum += x;
+            self.n += 1;
+        }
+    }
+    fn get(&self) -> f64 {
+        if self.n == 0 { 0.0 } else { self.sum / f64::from(self.n) }
+    }
+}
+
+/// Customer history from purchase events (Hillstrom's columns).
+pub fn history_summary(events: &[Event], clock: &Clock) -> HistorySummary {
+    let year_ago = clock.now_ms - 365 * DAY_MS;
+    let purchases: Vec<&Event> = events.iter().filter(|e| e.kind == EventType::Purchase && e.at_ms() <= clock.now_ms).collect();
+    let Some(newest) = purchases.iter().map(|e| e.at_ms()).max() else {
+        return HistorySummary::default();
+    };
+    let days = (clock.now_ms - newest) as f64 / DAY_MS as f64;
+    let recent: Vec<&&Event> = purchases.iter().filter(|e| e.at_ms() >= year_ago).collect();
+    let bought = |cat: &str| f64::from(u8::from(recent.iter().any(|e| e.category.as_deref() == Some(cat))));
+    HistorySummary {
+        recency_months: (days / 30.4375).ceil().clamp(1.0, 12.0),
+        spend_12m: recent
+            .iter()
+            .filter_map(|e| e.amount_minor())
+            .map(|(minor, c)| c.to_major_f64(minor))
+            .sum(),
+        bought_mens: bought("mens"),
+        bought_womens: bought("womens"),
+        new_customer: f64::from(u8::from(!purchases.iter().any(|e| e.at_ms() < year_ago))),
+    }
+}
+
+/// What the log says about one item (item-scope features).
+pub fn item_summary(events: &[Event], clock: &Clock, item_id: &str, category: Option<&str>) -> ItemSummary {
+    let is_product_view = |e: &&Event| e.kind == EventType::PageView && e.page.as_ref().is_some_and(|p| p.kind == PageKind::Product);
+    let item_views = events.iter().filter(is_product_view).filter(|e| e.page.as_ref().and_then(|p| p.id.as_deref()) == Some(item_id)).count();
+    let cart: f64 = events
+        .iter()
+        .filter(|e| e.item_id.as_deref() == Some(item_id))
+        .map(|e| match e.kind {
+            EventType::AddToCart => e.quantity.unwrap_or(1.0),
+            EventType::RemoveFromCart => -e.quantity.unwrap_or(1.0),
+            _ => 0.0,
+        })
+        .sum();
+    let session_views: Vec<&Event> = current_session(events, clock.now_ms).iter().filter(is_product_view).collect();
+    let in_category = session_views.iter().filter(|e| category.is_some() && e.category.as_deref() == category).count();
+    ItemSummary {
+        item_views: item_views as f64,
+        item_in_cart: f64::from(u8::from(cart > 0.0)),
+        category_share: if session_views.is_empty() { 0.0 } else { in_category as f64 / session_views.len() as f64 },
+    }
+}
+
+/// One row of the Online Shoppers data as a session summary (the CLI's `evaluate` path).
+pub fn session_summary_from_row(row: &HashMap<String, String>) -> Result<SessionSummary> {
+    let num = |col: &str| -> Result<f64> {
+        let raw = row.get(col).ok_or_else(|| Error::at(Code::InvalidArgument, col, format!("missing column {col}")))?;
+        raw.trim().parse::<f64>().ok().filter(|x| x.is_finite()).ok_or_else(|| {
+            Error::at(Code::InvalidArgument, col, format!("column {col}: {raw:?} is not a number"))
+        })
+    };
+    let text = |col: &str| -> Result<&str> {
+        row.get(col).map(|s| s.trim()).ok_or_else(|| Error::at(Code::InvalidArgument, col, format!("missing column {col}")))
+    };
+    let month = match text("Month")? {
+        "Jan" => 1, "Feb" => 2, "Mar" => 3, "Apr" => 4, "May" => 5, "June" | "Jun" => 6,
+        "Jul" => 7, "Aug" => 8, "Sep" => 9, "Oct" => 10, "Nov" => 11, "Dec" => 12,
+        other => return Err(Error::at(Code::InvalidArgument, "Month", format!("unknown month {other:?}"))),
+    };
+    let flag = |col: &str| -> Result<f64> {
+        match text(col)?.to_ascii_uppercase().as_str() {
+            "TRUE" | "1" => Ok(1.0),
+            "FALSE" | "0" => Ok(0.0),
+            other => Err(Error::at(Code::InvalidArgument, col, format!("column {col}: {other:?} is not TRUE/FALSE"))),
+        }
+    };
+    Ok(SessionSummary {
+        admin_pages: num("Administrative")?,
+        admin_seconds: num("Administrative_Duration")?,
+        info_pages: num("Informational")?,
+        info_seconds: num("Informational_Duration")?,
+        product_pages: num("ProductRelated")?,
+        product_seconds: num("ProductRelated_Duration")?,
+        bounce_rate_avg: num("BounceRates")?,
+        exit_rate_avg: num("ExitRates")?,
+        page_value_avg: num("PageValues")?,
+        special_day: num("SpecialDay")?,
+        month: f64::from(month),
+        weekend: flag("Weekend")?,
+        returning_visitor: f64::from(u8::from(text("VisitorType")? == "Returning_Visitor")),
+    })
+}
+
+/// One Hillstrom row as a customer history.
+pub fn history_summary_from_row(row: &HashMap<String, String>) -> Result<HistorySummary> {
+    let num = |col: &str| -> Result<f64> {
+        let raw = row.get(col).ok_or_else(|| Error::at(Code::InvalidArgument, col, format!("missing column {col}")))?;
+        raw.trim().parse::<f64>().ok().filter(|x| x.is_finite()).ok_or_else(|| {
+            Error::at(Code::InvalidArgument, col, format!("column {col}: {raw:?} is not a number"))
+        })
+    };
+    Ok(HistorySummary {
+        recency_months: num("recency")?,
+        spend_12m: num("history")?,
+        bought_mens: num("mens")?,
+        bought_womens: num("womens")?,
+        new_customer: num("newbie")?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_spec_file_parses_and_names_are_canonical() {
+        let r = Registry::builtin();
+        for name in ["admin_pages", "page_value_avg", "month_nov", "returning_visitor", "recency_months", "spend_12m", "category_share"] {
+            assert!(r.get(name).is_some(), "{name}");
+        }
+        assert!(r.get("month_jan").is_none(), "January is never in the training data");
+        assert_eq!(r.resolve(&["nope".to_string()]).unwrap_err().code, Code::InvalidFeatures);
+    }
+
+    #[test]
+    fn calendar_maths() {
+        // 2026-11-29 is a Sunday.
+        let c = Clock { now_ms: 1_795_950_000_000, utc_offset_minutes: 0 };
+        let (y, m, d, wd) = c.local_date();
+        assert_eq!((y, m, d), (2026, 11, 29));
+        assert_eq!(wd, 6);
+        assert_eq!(days_from_civil(2026, 11, 29), 1_795_950_000_000 / DAY_MS);
+        for z in [-1000, 0, 19_000, 20_000, 400_000] {
+            let (y, m, d) = civil_from_days(z);
+            assert_eq!(days_from_civil(y, m, d), z);
+        }
+        // A UTC offset moves the local date.
+        let late = Clock { now_ms: days_from_civil(2026, 2, 28) * DAY_MS + 23 * 3_600_000, utc_offset_minutes: 120 };
+        assert_eq!(late.local_date().1, 3);
+    }
+
+    #[test]
+    fn special_days_peak_six_days_before() {
+        let at = |y, m, d| Clock { now_ms: days_from_civil(y, m, d) * DAY_MS + 12 * 3_600_000, utc_offset_minutes: 0 };
+        assert_eq!(special_day(&at(2026, 2, 8)), 1.0);
+        assert_eq!(special_day(&at(2026, 2, 10)), 0.6);
+        assert_eq!(special_day(&at(2026, 2, 3)), 0.0);
+        assert_eq!(special_day(&at(2026, 2, 14)), 0.0);
+        // Mother's Day 2026 is Sunday 10 May: peak on 4 May.
+        assert_eq!(special_day(&at(2026, 5, 4)), 1.0);
+        assert_eq!(special_day(&at(2026, 7, 4)), 0.0);
+    }
+}

@@ -1,0 +1,28 @@
+//! pricelet: personalized prices computed on the shopper's device.
+//!
+//! The whole decision lives in this crate and knows nothing of JavaScript:
+//! behaviour log → session features → ONNX interest model (tract) → merchant policy → exact quote.
+//! `src/wasm.rs` (wasm32 only) is the one thin boundary to JS; `src/bin/pricelet.rs` is the native CLI.
+
+pub mod behaviour;
+pub mod error;
+pub mod experiment;
+pub mod features;
+pub mod item;
+pub mod limits;
+pub mod model;
+pub mod money;
+pub mod policy;
+pub mod pricer;
+pub mod pricing;
+pub mod quote;
+
+#[cfg(target_arch = "wasm32")]
+mod wasm;
+
+pub use error::{Code, Error, Result};
+pub use features::Clock;
+pub use item::Item;
+pub use policy::Policy;
+pub use pricer::{Consent, ModelSlot, Pricer, PricerConfig};
+pub use quote::{verify_quote, Quote, Verification, VerifyOptions};

@@ -1,0 +1,205 @@
+//! ONNX models through tract (DESIGN.md §2 "Models"). Loading validates the contract — metadata,
+//! input `features` f32 [N, F], output `interest` or `uplift` [N, 1], size and width limits — builds
+//! the optimized plan once and runs a trial inference. Inference is batched and reuses one plan state.
+
+use crate::error::{Code, Error, Result};
+use crate::features::{to_model_input, Registry};
+use crate::limits;
+use base64::Engine as _;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use std::io::Cursor;
+use tract_onnx::prelude::*;
+use tract_onnx::tract_hir::infer::Factoid;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ModelKind {
+    Interest,
+    Uplift,
+}
+
+impl ModelKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ModelKind::Interest => "interest",
+            ModelKind::Uplift => "uplift",
+        }
+    }
+    fn option_name(self) -> &'static str {
+        match self {
+            ModelKind::Interest => "model",
+            ModelKind::Uplift => "upliftModel",
+        }
+    }
+}
+
+/// What a loaded model says about itself (`pricer.status`, `explain()`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ModelInfo {
+    pub kind: ModelKind,
+    pub version: String,
+    pub trained_on: String,
+    pub features: Vec<String>,
+    pub bytes: usize,
+    /// Subresource-integrity form of the file's hash (`sha256-<base64>`).
+    pub integrity: String,
+}
+
+pub struct Model {
+    info: ModelInfo,
+    state: TypedSimpleState,
+}
+
+impl std::fmt::Debug for Model {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Model").field("info", &self.info).finish_non_exhaustive()
+    }
+}
+
+/// `sha256-<base64>` of the bytes, as in Subresource Integrity.
+pub fn integrity_of(bytes: &[u8]) -> String {
+    format!("sha256-{}", base64::engine::general_purpose::STANDARD.encode(Sha256::digest(bytes)))
+}
+
+/// Checks bytes against an SRI string (`sha256-...`); only sha256 is accepted.
+pub fn check_integrity(bytes: &[u8], expected: &str, what: &str) -> Result<()> {
+    if !expected.starts_with("sha256-") {
+        return Err(Error::at(Code::InvalidArgument, "integrity", format!("{what}: integrity must be \"sha256-<base64>\" (got {expected:?})")));
+    }
+    let actual = integrity_of(bytes);
+    if actual != expected {
+        return Err(Error::at(
+            Code::InvalidModel,
+            "integrity",
+            format!("{what}: the file's hash {actual} does not match the expected {expected}; the file changed or the wrong one was served"),
+        ));
+    }
+    Ok(())
+}
+
+fn invalid(kind: ModelKind, msg: impl std::fmt::Display) -> Error {
+    Error::at(Code::InvalidModel, kind.option_name(), format!("{} model: {msg}", kind.as_str()))
+}
+
+impl Model {
+    pub fn load(bytes: &[u8], kind: ModelKind) -> Result<Model> {
+        if bytes.len() > limits::MAX_MODEL_BYTES {
+            return Err(Error::limit(kind.option_name(), &format!("a {}-byte model", bytes.len()), format!("{} bytes", limits::MAX_MODEL_BYTES)));
+        }
+        if bytes.is_empty() {
+            return Err(invalid(kind, "the file is empty"));
+        }
+        let mut model = tract_onnx::onnx()
+            .model_for_read(&mut Cursor::new(bytes))
+            .map_err(|e| invalid(kind, format!("not an ONNX model tract can read ({e:#})")))?;
+        let meta = |key: &str| -> Option<String> {
+            let t = model.properties.get(&format!("onnx.metadata_props.{key}"))?;
+            t.try_as_plain_ram().ok()?.to_scalar::<String>().ok().cloned()
+        };
+        let declared_kind = meta("pricelet.kind").ok_or_else(|| invalid(kind, "metadata_props has no pricelet.kind; export it with the pricelet metadata (see models/README.md)"))?;
+        if declared_kind != kind.as_str() {
+            let hint = if declared_kind == "uplift" { "pass it as `upliftModel`" } else { "pass it as `model`" };
+            return Err(invalid(kind, format!("the file is a {declared_kind:?} model; {hint}")));
+        }
+        let names: Vec<String> = meta("pricelet.features")
+            .ok_or_else(|| invalid(kind, "metadata_props has no pricelet.features"))?
+            .split(',')
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+            .collect();
+        if names.is_empty() {
+            return Err(invalid(kind, "pricelet.features is empty"));
+        }
+        if names.len() > limits::MAX_MODEL_FEATURES {
+            return Err(Error::limit(kind.option_name(), &format!("a model with {} features", names.len()), limits::MAX_MODEL_FEATURES));
+        }
+        Registry::builtin().resolve(&names).map_err(|e| invalid(kind, e.message))?;
+        let version = meta("pricelet.model_version").ok_or_else(|| invalid(kind, "metadata_props has no pricelet.model_version"))?;
+        let trained_on = meta("pricelet.trained_on").unwrap_or_default();
+
+        // The contract: one input `features` f32 [N, F] and an output named after the kind, [N, 1].
+        let inputs = model.input_outlets().map_err(|e| invalid(kind, e))?.to_vec();
+        if inputs.len() != 1 || model.node(inputs[0].node).name != "features" {
+            return Err(invalid(kind, "it must have exactly one input, named `features`"));
+        }
+        let width = names.len();
+        if let Ok(declared) = model.input_fact(0) {
+            if let Some(shape) = declared.shape.concretize() {
+                if shape.len() != 2 || matches!(shape[1], TDim::Val(w) if w != width as i64) {
+                    return Err(invalid(kind, format!("input `features` has shape {shape:?}, expected [N, {width}] for its {width} pricelet.features")));
+                }
+            }
+        }
+        let batch = model.sym("N");
+        model
+            .set_input_fact(0, f32::fact(&[batch.to_dim(), width.to_dim()]).into())
+            .map_err(|e| invalid(kind, e))?;
+        model
+            .select_outputs_by_name([kind.as_str()])
+            .map_err(|_| invalid(kind, format!("it has no output named `{}`", kind.as_str())))?;
+        let plan = model
+            .into_optimized()
+            .and_then(|m| m.into_runnable())
+            .map_err(|e| invalid(kind, format!("tract cannot run it ({e:#})")))?;
+        let state = plan.spawn().map_err(|e| invalid(kind, e))?;
+        let mut loaded = Model {
+            info: ModelInfo { kind, version, trained_on, features: names, bytes: bytes.len(), integrity: integrity_of(bytes) },
+            state,
+        };
+        // Trial inference: two rows of zeros must give two finite values in range.
+        loaded.predict(&[vec![0.0; width], vec![0.0; width]]).map_err(|e| invalid(kind, format!("trial inference failed: {}", e.message)))?;
+        Ok(loaded)
+    }
+
+    pub fn info(&self) -> &ModelInfo {
+        &self.info
+    }
+
+    /// One score per row. Rows must have the model's width.
+    pub fn predict(&mut self, rows: &[Vec<f64>]) -> Result<Vec<f64>> {
+        let width = self.info.features.len();
+        if rows.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut flat = Vec::with_capacity(rows.len() * width);
+        for (i, r) in rows.iter().enumerate() {
+            if r.len() != width {
+                return Err(Error::at(Code::InvalidFeatures, format!("features[{i}]"), format!("row has {} values, the model takes {width}", r.len())));
+            }
+            if let Some(j) = r.iter().position(|x| !x.is_finite()) {
+                return Err(Error::at(Code::InvalidFeatures, format!("features[{i}][{j}]"), "feature values must be finite numbers"));
+            }
+            flat.extend(to_model_input(r));
+        }
+        let input = Tensor::from_shape(&[rows.len(), width], &flat).map_err(|e| Error::new(Code::Internal, e.to_string()))?;
+        let outputs = self
+            .state
+            .run(tvec!(input.into_tvalue()))
+            .map_err(|e| Error::new(Code::InvalidModel, format!("inference failed: {e:#}")))?;
+        let out = outputs.first().ok_or_else(|| Error::new(Code::InvalidModel, "the model produced no output"))?;
+        if out.shape() != [rows.len(), 1] {
+            return Err(Error::new(Code::InvalidModel, format!("output has shape {:?}, expected [{}, 1]", out.shape(), rows.len())));
+        }
+        let values = out
+            .try_as_plain_ram()
+            .and_then(|v| v.as_slice::<f32>().map(|s| s.to_vec()))
+            .map_err(|e| Error::new(Code::InvalidModel, format!("output is not float32 ({e})")))?;
+        let (lo, hi) = match self.info.kind {
+            ModelKind::Interest => (0.0, 1.0),
+            ModelKind::Uplift => (-1.0, 1.0),
+        };
+        values
+            .into_iter()
+            .map(|v| {
+                let v = f64::from(v);
+                if v.is_finite() && (lo..=hi).contains(&v) {
+                    Ok(v)
+                } else {
+                    Err(Error::new(Code::InvalidModel, format!("{} output {v} is outside [{lo}, {hi}]", self.info.kind.as_str())))
+                }
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,446 @@
+//! The merchant's pricing policy (DESIGN.md §2 "Policy"): versioned JSON, validated with the bad field
+//! named. Rates are written as percents and held exactly (parts per million).
+
+use crate::error::{from_serde_path, Code, Error, Result};
+use crate::limits;
+use crate::money::{Currency, Decimal, PriceEnding, Ppm};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::collections::BTreeMap;
+
+const WEEK_MS: f64 = 7.0 * 24.0 * 3_600_000.0;
+
+/// A percent (0-100, at most 4 decimals) written as a number or a decimal string; exact.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
+pub struct Percent(pub Ppm);
+
+impl Percent {
+    pub fn ppm(self) -> i64 {
+        self.0 .0
+    }
+}
+
+impl<'de> Deserialize<'de> for Percent {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let v = serde_json::Value::deserialize(d)?;
+        let dec = Decimal::from_json(&v).map_err(|e| serde::de::Error::custom(format!("a percent {e}")))?;
+        let ppm = Ppm::from_percent(&dec).map_err(|e| serde::de::Error::custom(format!("a percent {e}")))?;
+        if ppm > Ppm::ONE {
+            return Err(serde::de::Error::custom(format!("a percent must be from 0 to 100, got {}", dec.as_str())));
+        }
+        Ok(Percent(ppm))
+    }
+}
+
+impl Serialize for Percent {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.serialize_f64(self.0.as_percent())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Caps {
+    /// Largest discount on any item.
+    pub global_percent: Percent,
+    /// Tighter caps per category.
+    #[serde(default)]
+    pub category_percent: BTreeMap<String, Percent>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Margin {
+    /// Minimum `(net price - cost) / net price`.
+    pub min_margin_percent: Percent,
+    /// Cost as a percent of the net list price when the item gives neither `cost` nor `floorPrice`.
+    pub default_cost_percent: Percent,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Tax {
+    /// Whether item prices include tax (EU-style) or not (US-style).
+    pub prices_include_tax: bool,
+    pub rate_percent: Percent,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Exclusions {
+    #[serde(default)]
+    pub categories: Vec<String>,
+    #[serde(default)]
+    pub item_ids: Vec<String>,
+    #[serde(default)]
+    pub tags: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Tier {
+    /// This tier applies to interest strictly below this probability.
+    pub interest_below: f64,
+    pub percent: Percent,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "camelCase", deny_unknown_fields)]
+pub enum Strategy {
+    /// Interest bands: the first tier whose `interestBelow` exceeds the interest gives the discount.
+    #[serde(rename_all = "camelCase")]
+    Tiers { tiers: Vec<Tier> },
+    /// The seed document's naive rule `d = clamp(base - slope * interest)`; kept for comparison.
+    #[serde(rename_all = "camelCase")]
+    Linear { base_percent: Percent, slope_percent: f64 },
+    /// Maximise `P(buy | d) * (net price - cost)` with `P(buy | d) = σ(logit(r) + β d)`.
+    #[serde(rename_all = "camelCase")]
+    ExpectedProfit { beta: f64 },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Stability {
+    /// Within this time a shopper is re-served the same quote for an item (if it still verifies).
+    pub ttl_ms: f64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum LabelWhen {
+    /// Whenever the model was consulted for the price.
+    Personalized,
+    /// Only when the personalized price is below list.
+    Discounted,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Disclosure {
+    pub jurisdiction: String,
+    pub label_when: LabelWhen,
+    pub labels: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Experiment {
+    /// Share of shoppers held out at list price.
+    pub control_percent: Percent,
+    /// Share of treatment quotes drawn uniformly from the feasible candidates.
+    pub exploration_percent: Percent,
+    /// Exploration draws are fixed per (shopper, item, window).
+    pub exploration_window_ms: f64,
+    /// The discount d₀ the uplift model's effect refers to.
+    pub offer_step_percent: Percent,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Privacy {
+    pub retention_days: u32,
+    /// Purchases may be kept this long for customer-history features, only with consent `granted`.
+    pub purchase_history_days: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PreviousVersion {
+    pub version: String,
+    /// Quotes issued under `version` verify until this time (ms since the epoch).
+    pub accept_until: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Policy {
+    pub version: String,
+    /// Allowed discounts, percent of list, ascending.
+    pub discount_steps: Vec<Percent>,
+    pub caps: Caps,
+    pub margin: Margin,
+    pub tax: Tax,
+    #[serde(default)]
+    pub exclusions: Exclusions,
+    /// Allowed endings per currency code, and `default` for the others.
+    pub price_endings: BTreeMap<String, Vec<String>>,
+    pub strategy: Strategy,
+    pub stability: Stability,
+    pub quote_ttl_ms: f64,
+    pub disclosure: Disclosure,
+    pub experiment: Experiment,
+    pub privacy: Privacy,
+    pub max_quantity_per_order: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_version: Option<PreviousVersion>,
+    #[serde(skip)]
+    endings: BTreeMap<String, Vec<PriceEnding>>,
+}
+
+/// The policy the package ships and uses when none is given.
+pub const DEFAULT_POLICY_JSON: &str = include_str!("../policy/default.json");
+
+impl Policy {
+    pub fn default_policy() -> Policy {
+        Policy::from_json_str(DEFAULT_POLICY_JSON).expect("policy/default.json is checked by the test suite")
+    }
+
+    pub fn from_json_str(text: &str) -> Result<Policy> {
+        if text.len() > limits::MAX_POLICY_BYTES {
+            return Err(Error::limit("policy", &format!("a {}-byte policy", text.len()), format!("{} bytes", limits::MAX_POLICY_BYTES)));
+        }
+        let mut de = serde_json::Deserializer::from_str(text);
+        let policy: Policy = serde_path_to_error::deserialize(&mut de).map_err(|e| from_serde_path(Code::InvalidPolicy, "invalid policy", e))?;
+        policy.validated()
+    }
+
+    pub fn from_json(v: &serde_json::Value) -> Result<Policy> {
+        let size = serde_json::to_string(v).map(|s| s.len()).unwrap_or(usize::MAX);
+        if size > limits::MAX_POLICY_BYTES {
+            return Err(Error::limit("policy", &format!("a {size}-byte policy"), format!("{} bytes", limits::MAX_POLICY_BYTES)));
+        }
+        let policy: Policy = serde_path_to_error::deserialize(v).map_err(|e| from_serde_path(Code::InvalidPolicy, "invalid policy", e))?;
+        policy.validated()
+    }
+
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::to_value(self).unwrap_or_default()
+    }
+
+    fn validated(mut self) -> Result<Policy> {
+        let bad = |field: &str, msg: String| Err(Error::at(Code::InvalidPolicy, field, format!("invalid policy: `{field}` {msg}")));
+        let count = |field: &str, n: usize| limits::check_count(field, n, limits::MAX_POLICY_RULES);
+        if self.version.trim().is_empty() || self.version.len() > limits::MAX_NAME_LEN {
+            return bad("version", format!("must be a non-empty string of at most {} characters", limits::MAX_NAME_LEN));
+        }
+        count("discountSteps", self.discount_steps.len())?;
+        for (i, s) in self.discount_steps.iter().enumerate() {
+            if s.ppm() == 0 || s.ppm() >= Ppm::ONE.0 {
+                return bad(&format!("discountSteps[{i}]"), "must be above 0 and below 100".into());
+            }
+            if i > 0 && *s <= self.discount_steps[i - 1] {
+                return bad(&format!("discountSteps[{i}]"), "must be larger than the step before it (ascending, no duplicates)".into());
+            }
+        }
+        count("caps.categoryPercent", self.caps.category_percent.len())?;
+        if self.margin.min_margin_percent.0 >= Ppm::ONE {
+            return bad("margin.minMarginPercent", "must be below 100".into());
+        }
+        count("exclusions.categories", self.exclusions.categories.len())?;
+        count("exclusions.itemIds", self.exclusions.item_ids.len())?;
+        count("exclusions.tags", self.exclusions.tags.len())?;
+        count("priceEndings", self.price_endings.len())?;
+        let mut endings = BTreeMap::new();
+        for (code, list) in &self.price_endings {
+            let field = format!("priceEndings.{code}");
+            let currency = if code == "default" {
+                None
+            } else {
+                Some(Currency::from_code(code).map_err(|_| {
+                    Error::at(Code::InvalidPolicy, field.clone(), format!("invalid policy: `{field}`: {code:?} is not an ISO 4217 currency code (or \"default\")"))
+                })?)
+            };
+            if list.is_empty() {
+                return bad(&field, "must list at least one ending (use [\"any\"] to allow every price)".into());
+            }
+            count(&field, list.len())?;
+            let parsed = list
+                .iter()
+                .enumerate()
+                .map(|(i, s)| {
+                    PriceEnding::parse(s, currency).map_err(|e| {
+                        let f = format!("{field}[{i}]");
+                        Error::at(Code::InvalidPolicy, f.clone(), format!("invalid policy: `{f}` {e}"))
+                    })
+                })
+                .collect::<Result<Vec<_>>>()?;
+            endings.insert(code.clone(), parsed);
+        }
+        if !endings.contains_key("default") {
+            return bad("priceEndings.default", "is required: the endings for currencies not listed (e.g. [\"any\"])".into());
+        }
+        self.endings = endings;
+        match &self.strategy {
+            Strategy::Tiers { tiers } => {
+                count("strategy.tiers", tiers.len())?;
+                if tiers.is_empty() {
+                    return bad("strategy.tiers", "must have at least one tier".into());
+                }
+                for (i, t) in tiers.iter().enumerate() {
+                    let f = format!("strategy.tiers[{i}].interestBelow");
+                    if !(t.interest_below.is_finite() && t.interest_below > 0.0 && t.interest_below <= 1.0) {
+                        return bad(&f, "must be a probability above 0 and at most 1".into());
+                    }
+                    if i > 0 && t.interest_below <= tiers[i - 1].interest_below {
+                        return bad(&f, "must be larger than the tier before it (ascending)".into());
+                    }
+                }
+            }
+            Strategy::Linear { slope_percent, .. } => {
+                if !(slope_percent.is_finite() && (0.0..=1000.0).contains(slope_percent)) {
+                    return bad("strategy.slopePercent", "must be a number from 0 to 1000".into());
+                }
+            }
+            Strategy::ExpectedProfit { beta } => {
+                if !(beta.is_finite() && (0.0..=100.0).contains(beta)) {
+                    return bad("strategy.beta", "must be a number from 0 to 100 (logit change per unit of discount)".into());
+                }
+            }
+        }
+        let ms_ok = |x: f64, min: f64| x.is_finite() && x.fract() == 0.0 && x >= min && x <= WEEK_MS;
+        if !ms_ok(self.stability.ttl_ms, 0.0) {
+            return bad("stability.ttlMs", "must be whole milliseconds from 0 to one week".into());
+        }
+        if !ms_ok(self.quote_ttl_ms, 1000.0) {
+            return bad("quoteTtlMs", "must be whole milliseconds from 1000 to one week".into());
+        }
+        if !ms_ok(self.experiment.exploration_window_ms, 60_000.0) {
+            return bad("experiment.explorationWindowMs", "must be whole milliseconds from 60000 to one week".into());
+        }
+        if self.experiment.offer_step_percent.ppm() == 0 || self.experiment.offer_step_percent.0 >= Ppm::ONE {
+            return bad("experiment.offerStepPercent", "must be above 0 and below 100".into());
+        }
+        count("disclosure.labels", self.disclosure.labels.len())?;
+        for (k, label) in &self.disclosure.labels {
+            limits::check_str(&format!("disclosure.labels.{k}"), label, limits::MAX_TEXT_LEN)?;
+        }
+        if !self.disclosure.labels.is_empty() && !self.disclosure.labels.contains_key(&self.disclosure.jurisdiction) {
+            return bad("disclosure.jurisdiction", format!("{:?} has no entry in disclosure.labels", self.disclosure.jurisdiction));
+        }
+        if !(1..=3650).contains(&self.privacy.retention_days) {
+            return bad("privacy.retentionDays", "must be from 1 to 3650".into());
+        }
+        if self.privacy.purchase_history_days > 3650 {
+            return bad("privacy.purchaseHistoryDays", "must be at most 3650".into());
+        }
+        if self.max_quantity_per_order == 0 {
+            return bad("maxQuantityPerOrder", "must be at least 1".into());
+        }
+        if let Some(prev) = &self.previous_version {
+            if prev.version == self.version || prev.version.is_empty() {
+                return bad("previousVersion.version", "must name the policy version this one replaces".into());
+            }
+            if !(prev.accept_until.is_finite() && prev.accept_until >= 0.0) {
+                return bad("previousVersion.acceptUntil", "must be a time in ms since the epoch".into());
+            }
+        }
+        Ok(self)
+    }
+
+    /// Allowed endings for a currency (its own list, else `default`).
+    pub fn endings_for(&self, currency: Currency) -> &[PriceEnding] {
+        self.endings
+            .get(currency.code())
+            .or_else(|| self.endings.get("default"))
+            .map_or(&[PriceEnding::Any], Vec::as_slice)
+    }
+
+    /// Largest allowed discount for a category (the tighter of global and category caps).
+    pub fn cap_for(&self, category: Option<&str>) -> Ppm {
+        let global = self.caps.global_percent.0;
+        category.and_then(|c| self.caps.category_percent.get(c)).map_or(global, |c| c.0.min(global))
+    }
+
+    /// Why an item is excluded from personalization, if it is.
+    pub fn exclusion(&self, item: &crate::item::Item) -> Option<String> {
+        if self.exclusions.item_ids.iter().any(|i| *i == item.id) {
+            return Some(format!("item {} is excluded by the policy", item.id));
+        }
+        if let Some(c) = item.category.as_deref().filter(|c| self.exclusions.categories.iter().any(|x| x == c)) {
+            return Some(format!("category {c:?} is excluded by the policy"));
+        }
+        item.tags
+            .iter()
+            .find(|t| self.exclusions.tags.contains(t))
+            .map(|t| format!("items tagged {t:?} are excluded by the policy"))
+    }
+
+    /// The disclosure text in use, if any.
+    pub fn label(&self) -> Option<&str> {
+        self.disclosure.labels.get(&self.disclosure.jurisdiction).map(String::as_str)
+    }
+
+    pub fn retention(&self, purchases_allowed: bool) -> crate::behaviour::Retention {
+        crate::behaviour::Retention {
+            behaviour_days: self.privacy.retention_days,
+            purchase_days: if purchases_allowed { self.privacy.purchase_history_days } else { self.privacy.retention_days },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{json, Value};
+
+    fn default_value() -> Value {
+        serde_json::from_str(DEFAULT_POLICY_JSON).unwrap()
+    }
+
+    fn with(path: &[&str], v: Value) -> Value {
+        let mut p = default_value();
+        let mut cur = &mut p;
+        for k in &path[..path.len() - 1] {
+            cur = match k.parse::<usize>() {
+                Ok(i) => &mut cur[i],
+                Err(_) => &mut cur[*k],
+            };
+        }
+        let last = path[path.len() - 1];
+        if v.is_null() {
+            cur.as_object_mut().unwrap().remove(last);
+        } else {
+            cur[last] = v;
+        }
+        p
+    }
+
+    #[test]
+    fn the_default_policy_is_valid_and_round_trips() {
+        let p = Policy::default_policy();
+        assert_eq!(Policy::from_json(&p.to_json()).unwrap(), p);
+    }
+
+    #[test]
+    fn every_bad_field_is_named() {
+        let cases: Vec<(Value, &str)> = vec![
+            (with(&["version"], json!("")), "version"),
+            (with(&["version"], Value::Null), "version"),
+            (with(&["discountSteps"], json!([10, 5])), "discountSteps[1]"),
+            (with(&["discountSteps"], json!([5, 100])), "discountSteps[1]"),
+            (with(&["discountSteps"], json!([5, "ten"])), "discountSteps[1]"),
+            (with(&["caps", "globalPercent"], json!(120)), "caps.globalPercent"),
+            (with(&["caps", "categoryPercent"], json!({"shoes": -1})), "caps.categoryPercent.shoes"),
+            (with(&["margin", "minMarginPercent"], json!(100)), "margin.minMarginPercent"),
+            (with(&["tax", "ratePercent"], json!("abc")), "tax.ratePercent"),
+            (with(&["priceEndings", "EUR"], json!([".9"])), "priceEndings.EUR[0]"),
+            (with(&["priceEndings", "JPY"], json!([".99"])), "priceEndings.JPY[0]"),
+            (with(&["priceEndings", "EURO"], json!(["any"])), "priceEndings.EURO"),
+            (with(&["priceEndings", "default"], Value::Null), "priceEndings.default"),
+            (with(&["strategy"], json!({"type": "magic"})), "strategy.type"),
+            (with(&["strategy"], json!({"type": "expectedProfit", "beta": -1})), "strategy.beta"),
+            (with(&["strategy"], json!({"type": "tiers", "tiers": [{"interestBelow": 0.5, "percent": 10}, {"interestBelow": 0.2, "percent": 5}]})), "strategy.tiers[1].interestBelow"),
+            (with(&["stability", "ttlMs"], json!(-1)), "stability.ttlMs"),
+            (with(&["quoteTtlMs"], json!(1.5)), "quoteTtlMs"),
+            (with(&["disclosure", "jurisdiction"], json!("Mars")), "disclosure.jurisdiction"),
+            (with(&["disclosure", "labelWhen"], json!("sometimes")), "disclosure.labelWhen"),
+            (with(&["experiment", "controlPercent"], json!(101)), "experiment.controlPercent"),
+            (with(&["privacy", "retentionDays"], json!(0)), "privacy.retentionDays"),
+            (with(&["maxQuantityPerOrder"], json!(0)), "maxQuantityPerOrder"),
+            (with(&["surprise"], json!(1)), "surprise"),
+        ];
+        for (v, field) in cases {
+            let e = Policy::from_json(&v).unwrap_err();
+            assert_eq!(e.code, Code::InvalidPolicy, "{field}: {e}");
+            assert_eq!(e.field.as_deref(), Some(field), "{e}");
+            assert!(e.message.contains(field), "the message names the field: {e}");
+        }
+    }
+
+    #[test]
+    fn limits_on_size_and_rules() {
+        let big = with(&["exclusions", "itemIds"], json!(vec!["x"; limits::MAX_POLICY_RULES + 1]));
+        assert_eq!(Policy::from_json(&big).unwrap_err().code, Code::LimitExceeded);
+        let huge = " ".repeat(limits::MAX_POLICY_BYTES + 1);
+        assert_eq!(Policy::from_json_str(&huge).unwrap_err().code, Code::LimitExceeded);
+    }
+}
