@@ -6,6 +6,7 @@
 
 pub mod behaviour;
 pub mod error;
+pub mod evaluate;
 pub mod experiment;
 pub mod features;
 pub mod item;

@@ -1,0 +1,271 @@
+//! The engine end to end on the real model: consent and GPC, exclusions, experiment determinism,
+//! stability, edge mode equal to device pricing, failure modes of DESIGN.md §2.
+
+use pricelet::model::ModelKind;
+use pricelet::pricer::{EdgeRequest, Persistence};
+use pricelet::quote::{verify_quote, VerifyOptions};
+use pricelet::{Clock, Code, Consent, Item, ModelSlot, Policy, Pricer, PricerConfig};
+use serde_json::{json, Value};
+use std::path::Path;
+
+const NOW: i64 = 1_795_950_000_000; // 2026-11-29 11:00 UTC
+
+fn model_bytes() -> Vec<u8> {
+    std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("models/interest.onnx")).unwrap()
+}
+
+fn clock(dt: i64) -> Clock {
+    Clock { now_ms: NOW + dt, utc_offset_minutes: 0 }
+}
+
+fn config(consent: Consent) -> PricerConfig {
+    PricerConfig { consent, gpc_opt_out: false, anon_id: Some("shopper-1".into()), stability_ttl_ms: Some(0) }
+}
+
+fn pricer_with(consent: Consent, state: Option<&str>) -> Pricer {
+    let model = ModelSlot::load(Some(&model_bytes()), ModelKind::Interest);
+    Pricer::new(Policy::default_policy(), model, ModelSlot::Absent, state, config(consent), NOW).unwrap()
+}
+
+fn pricer(consent: Consent) -> Pricer {
+    pricer_with(consent, None)
+}
+
+fn item() -> Value {
+    json!({"id": "sneaker-1", "price": "89.99", "currency": "EUR", "category": "shoes", "cost": "30.00"})
+}
+
+/// A browsing session that makes the model fairly sure of a purchase.
+fn browse(p: &mut Pricer, pages: usize) {
+    for i in 0..pages {
+        let ev = json!({"type": "page_view", "at": NOW - 600_000 + i as i64 * 20_000,
+            "page": {"kind": "product", "id": format!("p{i}"), "bounceRate": 0.01, "exitRate": 0.02, "pageValue": 30.0}});
+        assert!(p.track(&ev, &clock(0)).unwrap().stored);
+    }
+}
+
+#[test]
+fn quotes_are_exact_and_consistent() {
+    let mut p = pricer(Consent::Granted);
+    browse(&mut p, 3);
+    let q = p.price_for(&item(), &clock(0)).unwrap();
+    assert_eq!(q.discount_minor, q.list_price_minor - q.price_minor);
+    assert_eq!(q.list_price_minor, 8999);
+    assert!(q.interest.is_some());
+    let verified = verify_quote(&q.to_value(), &Item::from_json(&item()).unwrap(), p.policy(), &VerifyOptions { now_ms: NOW, ..Default::default() });
+    assert!(verified.ok, "{:?}", verified.problems);
+}
+
+#[test]
+fn behaviour_moves_the_interest() {
+    let mut p = pricer(Consent::Granted);
+    let cold = p.price_for(&item(), &clock(0)).unwrap().interest.unwrap();
+    browse(&mut p, 12);
+    let warm = p.price_for(&item(), &clock(0)).unwrap().interest.unwrap();
+    assert!(warm > cold + 0.2, "cold {cold} warm {warm}");
+}
+
+#[test]
+fn consent_modes_and_gpc() {
+    // denied: nothing tracked, list price, no_consent
+    let mut p = pricer(Consent::Denied);
+    let out = p.track(&json!({"type": "page_view", "page": {"kind": "product"}}), &clock(0)).unwrap();
+    assert_eq!((out.stored, out.reason), (false, Some("no_consent")));
+    let q = p.price_for(&item(), &clock(0)).unwrap();
+    assert_eq!((q.reason.as_str(), q.price_minor, q.interest), ("no_consent", 8999, None));
+    assert_eq!(p.state_to_save(), None);
+    // GPC overrides even granted consent
+    let model = ModelSlot::load(Some(&model_bytes()), ModelKind::Interest);
+    let mut gpc = Pricer::new(Policy::default_policy(), model, ModelSlot::Absent, None, PricerConfig { gpc_opt_out: true, ..config(Consent::Granted) }, NOW).unwrap();
+    assert_eq!(gpc.price_for(&item(), &clock(0)).unwrap().reason, "opted_out");
+    assert_eq!(gpc.track(&json!({"type": "purchase"}), &clock(0)).unwrap().reason, Some("opted_out"));
+    assert_eq!(gpc.persistence(), Persistence::None);
+    // unknown: tracked in memory, the state carries no anonymous id
+    let mut u = pricer(Consent::Unknown);
+    browse(&mut u, 2);
+    assert_eq!(u.persistence(), Persistence::Memory);
+    let state: Value = serde_json::from_str(&u.state_to_save().unwrap()).unwrap();
+    assert!(state.get("anonId").is_none());
+    assert_eq!(state["events"].as_array().unwrap().len(), 2);
+    // granted: the state carries the id and survives a reload
+    let mut g = pricer(Consent::Granted);
+    browse(&mut g, 2);
+    let saved = g.state_to_save().unwrap();
+    assert!(saved.contains("shopper-1"));
+    let model = ModelSlot::load(Some(&model_bytes()), ModelKind::Interest);
+    let reloaded = Pricer::new(Policy::default_policy(), model, ModelSlot::Absent, Some(&saved), PricerConfig { anon_id: None, ..config(Consent::Granted) }, NOW).unwrap();
+    assert_eq!(reloaded.anon_id(), "shopper-1");
+    assert_eq!(reloaded.status()["events"], 2);
+    // withdrawing consent clears the log
+    g.set_consent(Consent::Denied);
+    assert_eq!(g.status()["events"], 0);
+}
+
+#[test]
+fn forget_returns_cold_start_prices() {
+    let mut p = pricer(Consent::Granted);
+    let cold = p.price_for(&item(), &clock(0)).unwrap();
+    browse(&mut p, 12);
+    let warm = p.price_for(&item(), &clock(0)).unwrap();
+    assert_ne!(cold.interest, warm.interest);
+    let old_id = p.anon_id().to_string();
+    p.forget().unwrap();
+    assert_ne!(p.anon_id(), old_id, "a new anonymous id is drawn");
+    assert_eq!(p.status()["events"], 0);
+    let after = p.price_for(&item(), &clock(0)).unwrap();
+    assert_eq!(after.interest, cold.interest);
+}
+
+#[test]
+fn excluded_items_are_never_discounted() {
+    let mut p = pricer(Consent::Granted);
+    browse(&mut p, 1);
+    for it in [
+        json!({"id": "w", "price": 999, "currency": "EUR", "category": "luxury"}),
+        json!({"id": "t", "price": 20, "currency": "EUR", "tags": ["no-discount"]}),
+    ] {
+        let q = p.price_for(&it, &clock(0)).unwrap();
+        assert_eq!((q.reason.as_str(), q.discount_minor, q.personalized), ("excluded", 0, false));
+    }
+}
+
+#[test]
+fn experiment_is_deterministic_with_propensities() {
+    let quotes = |id: &str| {
+        let model = ModelSlot::load(Some(&model_bytes()), ModelKind::Interest);
+        let mut p = Pricer::new(Policy::default_policy(), model, ModelSlot::Absent, None, PricerConfig { anon_id: Some(id.into()), ..config(Consent::Granted) }, NOW).unwrap();
+        (0..40).map(|i| p.price_for(&json!({"id": format!("i{i}"), "price": 50, "currency": "USD", "cost": 10}), &clock(0)).unwrap()).collect::<Vec<_>>()
+    };
+    assert_eq!(quotes("a"), quotes("a"), "same id, item, window -> same quotes");
+    let mut reasons = std::collections::BTreeMap::new();
+    for id in 0..60 {
+        for q in quotes(&format!("s{id}")) {
+            assert!(q.propensity > 0.0 && q.propensity <= 1.0);
+            *reasons.entry(q.reason.clone()).or_insert(0) += 1;
+            if q.reason == "control" {
+                assert_eq!(q.price_minor, q.list_price_minor);
+                assert_eq!(q.variant, "control");
+            }
+        }
+    }
+    assert!(reasons.get("control").copied().unwrap_or(0) > 0, "{reasons:?}");
+    assert!(reasons.get("explore").copied().unwrap_or(0) > 0, "{reasons:?}");
+}
+
+#[test]
+fn stability_reserves_a_quote_within_its_ttl() {
+    let model = ModelSlot::load(Some(&model_bytes()), ModelKind::Interest);
+    let mut p = Pricer::new(Policy::default_policy(), model, ModelSlot::Absent, None, PricerConfig { stability_ttl_ms: Some(60_000), ..config(Consent::Granted) }, NOW).unwrap();
+    let first = p.price_for(&item(), &clock(0)).unwrap();
+    browse(&mut p, 12);
+    assert_eq!(p.price_for(&item(), &clock(30_000)).unwrap(), first, "same quote within the TTL");
+    let later = p.price_for(&item(), &clock(61_000)).unwrap();
+    assert_ne!(later.quote_id, first.quote_id, "re-priced after the TTL");
+    // A changed list price invalidates the stable quote at once.
+    let mut changed = item();
+    changed["price"] = json!("79.99");
+    assert_eq!(p.price_for(&changed, &clock(62_000)).unwrap().list_price_minor, 7999);
+}
+
+#[test]
+fn edge_pricing_equals_device_pricing() {
+    let mut device = pricer(Consent::Granted);
+    browse(&mut device, 5);
+    let items = vec![item(), json!({"id": "tea", "price": 12800, "currency": "JPY", "cost": 4000}), json!({"id": "lux", "price": 10, "currency": "EUR", "category": "luxury"})];
+    let request = device.edge_request(&items, &clock(0)).unwrap();
+    assert_eq!(request["features"].as_array().unwrap().len(), 3);
+    let mut edge = pricer_with(Consent::Granted, None);
+    let edge_quotes = edge.price_from_features(&EdgeRequest::from_json(&request).unwrap(), &clock(0)).unwrap();
+    let device_quotes = device.prices_for(&items, &clock(0)).unwrap();
+    for (e, d) in edge_quotes.iter().zip(&device_quotes) {
+        if d["reason"] == "explore" {
+            continue; // the edge never explores
+        }
+        for f in ["priceMinor", "discountMinor", "reason", "interest", "variant", "label"] {
+            assert_eq!(e[f], d[f], "{f}: edge {e} device {d}");
+        }
+    }
+    // Without consent the request carries no features and the edge answers list prices.
+    let mut unknown = pricer(Consent::Unknown);
+    let bare = unknown.edge_request(&items, &clock(0)).unwrap();
+    assert!(bare.get("features").is_none());
+    let quotes = edge.price_from_features(&EdgeRequest::from_json(&bare).unwrap(), &clock(0)).unwrap();
+    assert!(quotes.iter().all(|q| q["reason"] == "no_features" && q["discountMinor"] == 0));
+}
+
+#[test]
+fn edge_requests_are_validated() {
+    let mut edge = pricer(Consent::Granted);
+    let mut bad = |v: Value| edge_err(&mut edge, v);
+    assert_eq!(bad(json!({"items": [item()], "features": [[1.0]], "featureNames": ["nope"]})), (Code::InvalidFeatures, Some("featureNames".into())));
+    assert_eq!(bad(json!({"items": [item()], "features": [[1.0], [2.0]], "featureNames": ["admin_pages"]})).0, Code::InvalidFeatures);
+    assert_eq!(bad(json!({"items": [item()], "features": [[1.0, 2.0]], "featureNames": ["admin_pages"]})).0, Code::InvalidFeatures);
+    assert_eq!(bad(json!({"items": [item()], "features": [[1.0]], "featureNames": ["admin_pages"]})).0, Code::InvalidFeatures, "the model needs more features");
+    assert_eq!(bad(json!({"items": [item()], "features": [[1.0]], "featureNames": ["admin_pages"], "variant": "vip"})).0, Code::InvalidArgument);
+    assert!(EdgeRequest::from_json(&json!({"items": [], "extra": 1})).is_err());
+    let many: Vec<Value> = (0..pricelet::limits::MAX_ITEMS_PER_BATCH + 1).map(|_| item()).collect();
+    assert_eq!(bad(json!({"items": many})).0, Code::LimitExceeded);
+}
+
+fn edge_err(edge: &mut Pricer, v: Value) -> (Code, Option<String>) {
+    let e = edge.price_from_features(&EdgeRequest::from_json(&v).unwrap(), &clock(0)).unwrap_err();
+    (e.code, e.field)
+}
+
+#[test]
+fn failure_modes() {
+    // bad item in a batch: an error slot, the others price
+    let mut p = pricer(Consent::Granted);
+    let out = p.prices_for(&[item(), json!({"id": "x", "price": "1.001", "currency": "EUR"}), json!({"price": 1})], &clock(0)).unwrap();
+    assert!(out[0].get("quoteId").is_some());
+    assert_eq!(out[1]["error"]["code"], "invalid_price");
+    assert_eq!(out[1]["itemId"], "x");
+    assert_eq!(out[2]["error"]["field"], "id");
+    // bad event: error with field, log unchanged
+    let before = p.status()["events"].clone();
+    let e = p.track(&json!({"type": "page_view", "page": {"kind": "product", "exitRate": 2}}), &clock(0)).unwrap_err();
+    assert_eq!((e.code, e.field.as_deref()), (Code::InvalidEvent, Some("page.exitRate")));
+    assert_eq!(p.status()["events"], before);
+    // bad / wrong-kind / missing model: the pricer works, quotes are list price with the reason
+    for slot in [ModelSlot::load(Some(b"garbage"), ModelKind::Interest), ModelSlot::Absent] {
+        let mut p = Pricer::new(Policy::default_policy(), slot, ModelSlot::Absent, None, config(Consent::Granted), NOW).unwrap();
+        let q = p.price_for(&item(), &clock(0)).unwrap();
+        assert_eq!((q.reason.as_str(), q.price_minor), ("model_unavailable", 8999));
+        assert_eq!(p.status()["personalization"], "off");
+    }
+    let wrong = ModelSlot::load(Some(&model_bytes()), ModelKind::Uplift);
+    let p = Pricer::new(Policy::default_policy(), ModelSlot::Absent, wrong, None, config(Consent::Granted), NOW).unwrap();
+    assert!(p.status()["upliftModel"]["reason"].as_str().unwrap().contains("pass it as `model`"));
+    // corrupt stored state: discarded with a reason, pricing continues
+    let mut p = pricer_with(Consent::Granted, Some("{definitely not json"));
+    assert_eq!(p.status()["state"]["outcome"], "discarded");
+    assert!(p.price_for(&item(), &clock(0)).is_ok());
+    // explain before pricing names what to do
+    assert_eq!(p.explain("nope").unwrap_err().code, Code::UnknownItem);
+    let q = p.price_for(&item(), &clock(0)).unwrap();
+    let ex = p.explain("sneaker-1").unwrap();
+    assert_eq!(ex["quote"]["quoteId"], json!(q.quote_id));
+    assert!(ex["features"].as_array().unwrap().iter().any(|f| f["name"] == "product_pages"));
+    // limits
+    let many: Vec<Value> = (0..pricelet::limits::MAX_ITEMS_PER_BATCH + 1).map(|_| item()).collect();
+    assert_eq!(p.prices_for(&many, &clock(0)).unwrap_err().code, Code::LimitExceeded);
+}
+
+#[test]
+fn no_feasible_price_only_when_a_discount_was_wanted() {
+    let mut p = pricer(Consent::Granted);
+    let floored = json!({"id": "f", "price": 10, "currency": "EUR", "floorPrice": 10});
+    // Cold start: the model gives low interest, expectedProfit wants a discount, none is feasible.
+    let quotes: Vec<_> = (0..30).map(|i| {
+        let model = ModelSlot::load(Some(&model_bytes()), ModelKind::Interest);
+        let mut p = Pricer::new(Policy::default_policy(), model, ModelSlot::Absent, None, PricerConfig { anon_id: Some(format!("n{i}")), ..config(Consent::Granted) }, NOW).unwrap();
+        p.price_for(&floored, &clock(0)).unwrap()
+    }).collect();
+    assert!(quotes.iter().any(|q| q.reason == "no_feasible_price"));
+    assert!(quotes.iter().all(|q| q.price_minor == 1000));
+    // High interest: no discount wanted, so plain personalized list price.
+    browse(&mut p, 15);
+    let q = p.price_for(&floored, &clock(0)).unwrap();
+    assert!(q.interest.unwrap() > 0.5);
+    assert!(q.reason == "personalized" || q.reason == "control", "{}", q.reason);
+}
