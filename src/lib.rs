@@ -18,8 +18,10 @@ pub mod pricer;
 pub mod pricing;
 pub mod quote;
 
-#[cfg(target_arch = "wasm32")]
+#[cfg(all(target_arch = "wasm32", feature = "inference"))]
 mod wasm;
+#[cfg(all(target_arch = "wasm32", not(feature = "inference")))]
+mod wasm_lite;
 
 pub use error::{Code, Error, Result};
 pub use features::Clock;

@@ -8,8 +8,11 @@ use crate::limits;
 use base64::Engine as _;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
+#[cfg(feature = "inference")]
 use std::io::Cursor;
+#[cfg(feature = "inference")]
 use tract_onnx::prelude::*;
+#[cfg(feature = "inference")]
 use tract_onnx::tract_hir::infer::Factoid;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -49,6 +52,7 @@ pub struct ModelInfo {
 
 pub struct Model {
     info: ModelInfo,
+    #[cfg(feature = "inference")]
     state: TypedSimpleState,
 }
 
@@ -91,6 +95,16 @@ impl Model {
         if bytes.is_empty() {
             return Err(invalid(kind, "the file is empty"));
         }
+        Self::load_with_tract(bytes, kind)
+    }
+
+    #[cfg(not(feature = "inference"))]
+    fn load_with_tract(_bytes: &[u8], kind: ModelKind) -> Result<Model> {
+        Err(invalid(kind, "this build of pricelet has no inference engine (cargo feature `inference`)"))
+    }
+
+    #[cfg(feature = "inference")]
+    fn load_with_tract(bytes: &[u8], kind: ModelKind) -> Result<Model> {
         let mut model = tract_onnx::onnx()
             .model_for_read(&mut Cursor::new(bytes))
             .map_err(|e| invalid(kind, format!("not an ONNX model tract can read ({e:#})")))?;
@@ -173,14 +187,24 @@ impl Model {
             }
             flat.extend(to_model_input(r));
         }
-        let input = Tensor::from_shape(&[rows.len(), width], &flat).map_err(|e| Error::new(Code::Internal, e.to_string()))?;
+        self.run(rows.len(), width, &flat)
+    }
+
+    #[cfg(not(feature = "inference"))]
+    fn run(&mut self, _n: usize, _width: usize, _flat: &[f32]) -> Result<Vec<f64>> {
+        Err(Error::new(Code::InvalidModel, "this build of pricelet has no inference engine"))
+    }
+
+    #[cfg(feature = "inference")]
+    fn run(&mut self, n: usize, width: usize, flat: &[f32]) -> Result<Vec<f64>> {
+        let input = Tensor::from_shape(&[n, width], flat).map_err(|e| Error::new(Code::Internal, e.to_string()))?;
         let outputs = self
             .state
             .run(tvec!(input.into_tvalue()))
             .map_err(|e| Error::new(Code::InvalidModel, format!("inference failed: {e:#}")))?;
         let out = outputs.first().ok_or_else(|| Error::new(Code::InvalidModel, "the model produced no output"))?;
-        if out.shape() != [rows.len(), 1] {
-            return Err(Error::new(Code::InvalidModel, format!("output has shape {:?}, expected [{}, 1]", out.shape(), rows.len())));
+        if out.shape() != [n, 1] {
+            return Err(Error::new(Code::InvalidModel, format!("output has shape {:?}, expected [{}, 1]", out.shape(), n)));
         }
         let values = out
             .try_as_plain_ram()

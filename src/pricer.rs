@@ -155,7 +155,8 @@ pub struct Pricer {
     uplift: ModelSlot,
     log: BehaviourLog,
     anon_id: String,
-    /// The anon id came from outside (injected or stored) rather than freshly drawn.
+    /// An injected id (tests) is never replaced by a stored one.
+    anon_id_injected: bool,
     consent: Consent,
     gpc_opt_out: bool,
     stability_ttl_ms: i64,
@@ -178,6 +179,7 @@ impl Pricer {
             uplift,
             log: BehaviourLog::default(),
             anon_id: String::new(),
+            anon_id_injected: config.anon_id.is_some(),
             consent: config.consent,
             gpc_opt_out: config.gpc_opt_out,
             load_report: LoadReport { outcome: "empty", reason: None, events: 0, dropped_events: 0 },
@@ -191,26 +193,28 @@ impl Pricer {
                 return Err(Error::at(Code::InvalidArgument, "anonId", "anonId must be 1-128 characters of A-Z a-z 0-9 - _"));
             }
         }
-        let stored_id = p.load_state(state, now_ms);
-        p.anon_id = match (config.anon_id, stored_id) {
-            (Some(id), _) | (None, Some(id)) => id,
-            (None, None) => experiment::new_anon_id().map_err(|e| Error::new(Code::Internal, format!("no secure random source: {e}")))?,
+        p.anon_id = match config.anon_id {
+            Some(id) => id,
+            None => experiment::new_anon_id().map_err(|e| Error::new(Code::Internal, format!("no secure random source: {e}")))?,
         };
+        p.load_state(state, now_ms);
         Ok(p)
     }
 
-    /// Replaces the log from a stored state (also used when another tab wrote it). Returns the stored
-    /// anonymous id, if any.
-    pub fn load_state(&mut self, state: Option<&str>, now_ms: i64) -> Option<String> {
+    /// Replaces the log from a stored state (also when another tab wrote it). With consent the
+    /// stored anonymous id is adopted, unless one was injected.
+    pub fn load_state(&mut self, state: Option<&str>, now_ms: i64) {
+        self.invalidate();
         if self.persistence() == Persistence::None {
             self.log.clear();
-            return None;
+            return;
         }
         let (log, id, report) = BehaviourLog::from_state(state, now_ms, self.retention());
         self.log = log;
         self.load_report = report;
-        self.stable_quotes.clear();
-        id
+        if let (Some(id), false) = (id, self.anon_id_injected) {
+            self.anon_id = id;
+        }
     }
 
     pub fn policy(&self) -> &Policy {
@@ -270,9 +274,9 @@ impl Pricer {
     pub fn state_to_save(&self) -> Option<String> {
         match self.persistence() {
             Persistence::None => None,
-            // The anonymous id persists only with consent.
-            Persistence::Storage => Some(self.log.to_state(Some(&self.anon_id))),
-            Persistence::Memory => Some(self.log.to_state(None)),
+            // Memory state never reaches device storage, so it may carry the page-session id too
+            // (the wrapper restores both after an engine reset).
+            Persistence::Storage | Persistence::Memory => Some(self.log.to_state(Some(&self.anon_id))),
         }
     }
 
@@ -314,7 +318,7 @@ impl Pricer {
         json!({
             "persistence": self.persistence(),
             "consent": self.consent,
-            "anonId": (self.persistence() == Persistence::Storage).then_some(&self.anon_id),
+            "anonId": (self.persistence() != Persistence::None).then_some(&self.anon_id),
             "retentionDays": self.policy.privacy.retention_days,
             "purchaseHistoryDays": self.retention().purchase_days,
             "storedBytes": self.state_to_save().map_or(0, |s| s.len()),

@@ -1,0 +1,252 @@
+// Type declarations of pricelet's public API (hand-kept; checked by `tsc --noEmit` in the consumer test).
+
+/** A catalog item. Amounts are in major units, as a number or a decimal string ("129.99"). */
+export interface Item {
+  id: string;
+  price: number | string;
+  /** ISO 4217 code, e.g. "EUR", "JPY", "KWD". */
+  currency: string;
+  category?: string;
+  /** Net cost; or give `floorPrice` when costs must not be in public JS. */
+  cost?: number | string;
+  floorPrice?: number | string;
+  tags?: string[];
+  /** Other fields (name, image, ...) are ignored. */
+  [other: string]: unknown;
+}
+
+export type PageKind = 'administrative' | 'informational' | 'product';
+
+export interface BehaviourEvent {
+  type: 'page_view' | 'add_to_cart' | 'remove_from_cart' | 'purchase';
+  /** Milliseconds since the epoch; default: the pricer's clock. */
+  at?: number;
+  /** Required for page_view. The three metrics are public per-page figures the storefront ships. */
+  page?: { kind: PageKind; id?: string; bounceRate?: number; exitRate?: number; pageValue?: number };
+  itemId?: string;
+  category?: string;
+  /** page_view only: time on the page; otherwise the time to the next page view counts. */
+  dwellMs?: number;
+  quantity?: number;
+  /** Major units like prices; requires `currency`. */
+  amount?: number | string;
+  currency?: string;
+}
+
+export type QuoteReason =
+  | 'personalized' | 'control' | 'explore' | 'excluded' | 'opted_out' | 'no_consent' | 'no_features'
+  | 'model_unavailable' | 'no_feasible_price' | 'engine_reset' | 'list';
+
+export interface Quote {
+  itemId: string;
+  currency: string;
+  listPriceMinor: number;
+  priceMinor: number;
+  /** Always `listPriceMinor - priceMinor`. */
+  discountMinor: number;
+  /** Major units, for display only. */
+  listPrice: number;
+  price: number;
+  /** The actual discount after rounding, percent of list. */
+  discountPercent: number;
+  personalized: boolean;
+  reason: QuoteReason;
+  explanation: string;
+  /** The disclosure text to show next to the price, or null. */
+  label: string | null;
+  interest: number | null;
+  variant: 'control' | 'treatment' | 'none';
+  /** Probability of this final price under the experiment. */
+  propensity: number;
+  modelVersion: string;
+  policyVersion: string;
+  issuedAt: number;
+  expiresAt: number;
+  quoteId: string;
+  /** Edge (signed) quotes only. */
+  keyId?: string;
+  sig?: string;
+}
+
+/** What a storefront posts to its server: never interest, explanation or propensity. */
+export type CheckoutQuote = Pick<Quote,
+  'itemId' | 'currency' | 'listPriceMinor' | 'priceMinor' | 'discountMinor' | 'reason' | 'variant' |
+  'modelVersion' | 'policyVersion' | 'issuedAt' | 'expiresAt' | 'quoteId'> & { keyId?: string; sig?: string };
+
+export interface ItemError {
+  itemId: string | null;
+  error: { code: string; message: string; field: string | null };
+}
+
+/** Errors thrown or rejected by pricelet carry a stable `code` and the offending `field`. */
+export interface PriceletError extends Error {
+  code:
+    | 'invalid_item' | 'invalid_price' | 'unknown_currency' | 'invalid_event' | 'invalid_policy'
+    | 'invalid_model' | 'invalid_state' | 'invalid_quote' | 'invalid_features' | 'invalid_argument'
+    | 'limit_exceeded' | 'unknown_item' | 'engine_unavailable' | 'engine_reset' | 'freed' | 'internal';
+  field: string | null;
+}
+
+export type Consent = 'granted' | 'denied' | 'unknown';
+
+export interface StorageAdapter {
+  load(): string | null;
+  save(state: string | null): void;
+}
+
+/** Bytes, a URL, or either with a Subresource-Integrity hash ("sha256-<base64>"). */
+export type ModelSource =
+  | Uint8Array | ArrayBuffer | string | URL
+  | { url: string | URL; integrity?: string }
+  | { bytes: Uint8Array | ArrayBuffer; integrity?: string };
+
+export interface Percentish { [key: string]: unknown }
+
+/** The merchant policy; see README "Policy reference". */
+export interface Policy {
+  version: string;
+  discountSteps: Array<number | string>;
+  caps: { globalPercent: number | string; categoryPercent?: Record<string, number | string> };
+  margin: { minMarginPercent: number | string; defaultCostPercent: number | string };
+  tax: { pricesIncludeTax: boolean; ratePercent: number | string };
+  exclusions?: { categories?: string[]; itemIds?: string[]; tags?: string[] };
+  priceEndings: Record<string, string[]>;
+  strategy:
+    | { type: 'tiers'; tiers: Array<{ interestBelow: number; percent: number | string }> }
+    | { type: 'linear'; basePercent: number | string; slopePercent: number }
+    | { type: 'expectedProfit'; beta: number };
+  stability: { ttlMs: number };
+  quoteTtlMs: number;
+  disclosure: { jurisdiction: string; labelWhen: 'personalized' | 'discounted'; labels: Record<string, string> };
+  experiment: { controlPercent: number | string; explorationPercent: number | string; explorationWindowMs: number; offerStepPercent: number | string };
+  privacy: { retentionDays: number; purchaseHistoryDays: number };
+  maxQuantityPerOrder: number;
+  previousVersion?: { version: string; acceptUntil: number };
+}
+
+export interface CreatePricerOptions {
+  /** Interest model; default: the bundled models/interest.onnx. `null`: none (list prices). */
+  model?: ModelSource | null;
+  upliftModel?: ModelSource | null;
+  /** Policy object, or a URL of its JSON; default: the bundled policy. */
+  policy?: Policy | string | URL;
+  /** Where behaviour persists with consent 'granted'. Browser default 'local', elsewhere 'memory'. */
+  storage?: 'local' | 'memory' | StorageAdapter;
+  storageKey?: string;
+  /** Default 'unknown': behaviour kept in memory for this page session only. */
+  consent?: Consent;
+  /** Default true: `navigator.globalPrivacyControl === true` turns personalization off. */
+  respectGlobalPrivacyControl?: boolean;
+  /** The engine's .wasm (URL, bytes or compiled module); default: next to this package's files. */
+  wasm?: string | URL | Uint8Array | ArrayBuffer | WebAssembly.Module;
+  /** Clock in ms since the epoch (tests). */
+  now?: () => number;
+  utcOffsetMinutes?: number;
+  /** Anonymous id (tests). */
+  anonId?: string;
+  /** Override the policy's stability TTL (tests). */
+  stabilityTtlMs?: number;
+}
+
+export interface TrackResult {
+  stored: boolean;
+  /** Written to the storage adapter (consent 'granted') or the page-session memory ('unknown'). */
+  persisted: boolean;
+  reason?: 'no_consent' | 'opted_out' | 'engine_reset';
+  /** Oldest events dropped to keep the log within its bounds. */
+  evicted?: number;
+}
+
+export interface ModelStatus {
+  state: 'ready' | 'unavailable' | 'absent';
+  reason?: string;
+  info?: { kind: 'interest' | 'uplift'; version: string; trainedOn: string; features: string[]; bytes: number; integrity: string };
+}
+
+export interface PricerStatus {
+  model: ModelStatus;
+  upliftModel: ModelStatus;
+  policyVersion: string;
+  /** What happened to the stored state on load. */
+  state: { outcome: 'empty' | 'loaded' | 'repaired' | 'discarded'; reason?: string; events: number; droppedEvents: number };
+  consent: Consent;
+  globalPrivacyControl: boolean;
+  persistence: 'storage' | 'memory' | 'none';
+  personalization: 'on' | 'off';
+  events: number;
+  storage?: string;
+  engineResets: number;
+}
+
+export interface Explanation {
+  itemId: string;
+  quote: Quote;
+  interest: number | null;
+  uplift: number | null;
+  beta: number | null;
+  features: Array<{ name: string; value: number; meaning: string; unit: string }>;
+  bounds: { floorMinor: number; cap: number; capPriceMinor: number; costMinor: number } | null;
+  candidates: Array<{ priceMinor: number; discountMinor: number; step: number }>;
+  choice: { index: number; wantedDiscount: boolean; expectedProfit?: number[] } | null;
+  explored: boolean;
+}
+
+export interface EdgeRequest {
+  items: Item[];
+  features?: number[][];
+  featureNames?: string[];
+  variant?: 'control' | 'treatment';
+}
+
+export interface Verification {
+  ok: boolean;
+  problems: Array<{ code: string; message: string }>;
+}
+
+export interface VerifyOptions {
+  now?: number;
+  quantity?: number;
+  /** Signing secrets by keyId; when given, a valid signature is required. */
+  keys?: Record<string, string>;
+  wasm?: CreatePricerOptions['wasm'];
+}
+
+export interface Pricer {
+  /** Synchronous. Throws PriceletError for a bad item. */
+  priceFor(item: Item): Quote;
+  pricesFor(items: Item[]): Array<Quote | ItemError>;
+  track(event: BehaviourEvent): TrackResult;
+  explain(itemId: string): Explanation;
+  /** Deletes all stored behaviour and the anonymous id. */
+  forget(): void;
+  setConsent(consent: Consent): void;
+  /** Everything stored about the shopper, exactly as stored. */
+  exportData(): {
+    persistence: 'storage' | 'memory' | 'none';
+    consent: Consent;
+    anonId: string | null;
+    retentionDays: number;
+    purchaseHistoryDays: number;
+    storedBytes: number;
+    evictedEvents: number;
+    state: { schema: string; version: number; anonId?: string; evicted: number; events: BehaviourEvent[] } | null;
+  };
+  /** Edge mode (consent 'granted'): the body to POST to a pricelet Worker. */
+  edgeRequest(items: Item[]): EdgeRequest;
+  /** Edge mode, server side: prices items from device-computed features. */
+  priceFromFeatures(request: EdgeRequest): Array<Quote | ItemError>;
+  readonly policy: Policy;
+  readonly status: PricerStatus;
+  /** Releases the engine memory of this pricer. */
+  free(): void;
+}
+
+export function createPricer(options?: CreatePricerOptions): Promise<Pricer>;
+/** A list-price quote, synchronously, usable before createPricer() has resolved. */
+export function listQuote(item: Item, options?: { policy?: Policy; now?: number }): Quote;
+export function verifyQuote(quote: Quote | CheckoutQuote, item: Item, policy?: Policy | null, options?: VerifyOptions): Promise<Verification>;
+export function toCheckout(quote: Quote): CheckoutQuote;
+/** Edge mode: signs a quote with HMAC-SHA256 under `keyId`. */
+export function signQuote(quote: Quote, keyId: string, key: string, options?: { wasm?: CreatePricerOptions['wasm'] }): Promise<Quote>;
+/** Loads the engine ahead of time (optional). */
+export function init(options?: { wasm?: CreatePricerOptions['wasm'] }): Promise<void>;

@@ -1,0 +1,35 @@
+// Node entry: files are read from the package (or the paths / URLs the caller names). Storage
+// defaults to memory; pass a { load, save } adapter to persist.
+import { readFile } from 'node:fs/promises';
+import { makeApi } from './core.js';
+import * as lite from './lite.js';
+
+async function readBytes(source) {
+  const s = source instanceof URL ? source.href : String(source);
+  if (/^https?:/.test(s)) {
+    const res = await fetch(s);
+    if (!res.ok) throw new Error(`HTTP ${res.status} for ${s}`);
+    return new Uint8Array(await res.arrayBuffer());
+  }
+  return new Uint8Array(await readFile(s.startsWith('file:') ? new URL(s) : s));
+}
+
+async function loadModule(source) {
+  if (source instanceof WebAssembly.Module) return source;
+  const bytes = source instanceof Uint8Array || source instanceof ArrayBuffer
+    ? source
+    : await readBytes(source ?? new URL('../dist/pricelet_bg.wasm', import.meta.url));
+  return WebAssembly.compile(bytes);
+}
+
+const api = makeApi({
+  loadModule,
+  readBytes,
+  defaultModel: () => new URL('../models/interest.onnx', import.meta.url),
+  hasLocalStorage: () => false,
+  watchStorage: () => null,
+  listQuote: lite.listQuote,
+  toCheckout: lite.toCheckout,
+});
+
+export const { createPricer, listQuote, verifyQuote, toCheckout, signQuote, init } = api;

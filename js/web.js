@@ -1,0 +1,41 @@
+// Browser entry (also bundlers' default): files are fetched relative to this module, or from the
+// URLs the caller names. The only network access is loading those files.
+import { makeApi } from './core.js';
+import * as lite from './lite.js';
+
+async function readBytes(source) {
+  const res = await fetch(source);
+  if (!res.ok) throw new Error(`HTTP ${res.status} for ${source}`);
+  return new Uint8Array(await res.arrayBuffer());
+}
+
+async function loadModule(source) {
+  if (source instanceof WebAssembly.Module) return source;
+  if (source instanceof Uint8Array || source instanceof ArrayBuffer) return WebAssembly.compile(source);
+  const url = source ?? new URL('../dist/pricelet_bg.wasm', import.meta.url);
+  const res = await fetch(url);
+  if (!res.ok) throw new Error(`HTTP ${res.status} for ${url}`);
+  if (WebAssembly.compileStreaming && (res.headers.get('content-type') ?? '').startsWith('application/wasm')) {
+    return WebAssembly.compileStreaming(res);
+  }
+  return WebAssembly.compile(await res.arrayBuffer());
+}
+
+function watchStorage(key, onChange) {
+  if (typeof window === 'undefined' || !window.addEventListener) return null;
+  const handler = (e) => { if (e.key === key || e.key === null) onChange(); };
+  window.addEventListener('storage', handler);
+  return () => window.removeEventListener('storage', handler);
+}
+
+const api = makeApi({
+  loadModule,
+  readBytes,
+  defaultModel: () => new URL('../models/interest.onnx', import.meta.url),
+  hasLocalStorage: () => { try { return typeof localStorage !== 'undefined' && localStorage !== null; } catch { return false; } },
+  watchStorage,
+  listQuote: lite.listQuote,
+  toCheckout: lite.toCheckout,
+});
+
+export const { createPricer, listQuote, verifyQuote, toCheckout, signQuote, init } = api;

@@ -1,0 +1,117 @@
+// Builds the package's generated files into dist/:
+//   pricelet_bg.wasm  the one engine wasm (tract inside), shared by the web, node and workerd entries
+//   pricelet.js       its wasm-bindgen glue (--target web), patched so an engine reset can re-instantiate
+//   lite.js, lite-wasm.js  the small list-price wasm (no tract) and its bytes inlined, for a synchronous listQuote()
+// Skips the work when nothing it reads has changed (dist/.build-stamp). `--force` rebuilds.
+import { createHash } from 'node:crypto';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { gzipSync, brotliCompressSync } from 'node:zlib';
+import { ROOT, ensureNodeModules, ensureRustWasmTarget, log, run, wasmBindgen } from './setup.mjs';
+
+const DIST = join(ROOT, 'dist');
+const WORK = join(ROOT, 'target', 'pricelet-build');
+const STAMP = join(DIST, '.build-stamp');
+const INPUTS = ['Cargo.toml', 'Cargo.lock', '.cargo', 'src', 'models/features.json', 'policy/default.json', 'scripts/build.mjs'];
+const WASM_FEATURES = [
+  '--enable-simd', '--enable-bulk-memory', '--enable-sign-ext', '--enable-mutable-globals',
+  '--enable-nontrapping-float-to-int', '--enable-reference-types', '--enable-multivalue',
+];
+
+function files(path) {
+  const abs = join(ROOT, path);
+  if (!existsSync(abs)) return [];
+  if (!statSync(abs).isDirectory()) return [path];
+  return readdirSync(abs).sort().flatMap((f) => files(join(path, f)));
+}
+
+export function inputsHash() {
+  const h = createHash('sha256');
+  for (const f of INPUTS.flatMap(files)) {
+    h.update(relative(ROOT, join(ROOT, f)));
+    h.update(readFileSync(join(ROOT, f)));
+  }
+  return h.digest('hex');
+}
+
+export function isStale() {
+  const outputs = ['pricelet_bg.wasm', 'pricelet.js', 'lite.js', 'lite-wasm.js'].map((f) => join(DIST, f));
+  return !outputs.every(existsSync) || !existsSync(STAMP) || readFileSync(STAMP, 'utf8') !== inputsHash();
+}
+
+function cargoWasm(features, outName) {
+  // `cargo rustc --crate-type cdylib` so LTO applies to the wasm (cargo#9672, TOOLCHAIN.md).
+  run('cargo', ['rustc', '--lib', '--profile', 'wasm-release', '--target', 'wasm32-unknown-unknown',
+    '--no-default-features', ...(features ? ['--features', features] : []), '--crate-type', 'cdylib']);
+  const built = join(ROOT, 'target', 'wasm32-unknown-unknown', 'wasm-release', 'pricelet.wasm');
+  copyFileSync(built, join(WORK, outName));
+}
+
+// wasm-bindgen's glue refuses a second initSync(); after a trap the wrapper must re-instantiate from
+// the cached module, so that one guard is removed (and the build fails loudly if the glue changes).
+function allowReinit(glue) {
+  const guard = 'if (wasm !== undefined) return wasm;';
+  const count = glue.split(guard).length - 1;
+  if (count !== 2) throw new Error(`wasm-bindgen glue changed: expected 2 init guards, found ${count}; update scripts/build.mjs`);
+  const i = glue.indexOf('function initSync(');
+  if (i < 0) throw new Error('wasm-bindgen glue has no initSync()');
+  const j = glue.indexOf(guard, i);
+  return `${glue.slice(0, j)}/* pricelet: re-initialisation allowed (engine reset) */${glue.slice(j + guard.length)}`;
+}
+
+function bindgen(bin, input, outName) {
+  const out = join(WORK, outName);
+  rmSync(out, { recursive: true, force: true });
+  run(bin, ['--target', 'web', '--no-typescript', '--out-dir', out, '--out-name', outName, join(WORK, input)]);
+  return out;
+}
+
+function wasmOpt(input, output) {
+  run(join(ROOT, 'node_modules', '.bin', 'wasm-opt'), ['-Oz', ...WASM_FEATURES, '--strip-debug', '--strip-producers', '--strip-target-features', input, '-o', output]);
+}
+
+export function sizes(path) {
+  const bytes = readFileSync(path);
+  return { raw: bytes.length, gzip: gzipSync(bytes, { level: 9 }).length, brotli: brotliCompressSync(bytes).length };
+}
+
+export function build({ force = false } = {}) {
+  if (!force && !isStale()) {
+    log('dist/ is up to date');
+    return;
+  }
+  const t0 = Date.now();
+  ensureNodeModules();
+  ensureRustWasmTarget();
+  const bin = wasmBindgen();
+  mkdirSync(WORK, { recursive: true });
+  mkdirSync(DIST, { recursive: true });
+  log('building the engine wasm (release, tract inside; ~4 min cold) ...');
+  cargoWasm('inference', 'full.wasm');
+  log('building the lite wasm (list quotes only) ...');
+  cargoWasm(null, 'lite-raw.wasm');
+
+  const full = bindgen(bin, 'full.wasm', 'pricelet');
+  wasmOpt(join(full, 'pricelet_bg.wasm'), join(DIST, 'pricelet_bg.wasm'));
+  writeFileSync(join(DIST, 'pricelet.js'), allowReinit(readFileSync(join(full, 'pricelet.js'), 'utf8')));
+
+  const lite = bindgen(bin, 'lite-raw.wasm', 'lite');
+  wasmOpt(join(lite, 'lite_bg.wasm'), join(WORK, 'lite.opt.wasm'));
+  writeFileSync(join(DIST, 'lite.js'), readFileSync(join(lite, 'lite.js'), 'utf8'));
+  const liteB64 = readFileSync(join(WORK, 'lite.opt.wasm')).toString('base64');
+  writeFileSync(join(DIST, 'lite-wasm.js'), `// Generated by scripts/build.mjs: the lite wasm, inlined so it can be compiled synchronously.\nexport default ${JSON.stringify(liteB64)};\n`);
+
+  writeFileSync(STAMP, inputsHash());
+  const s = sizes(join(DIST, 'pricelet_bg.wasm'));
+  const l = sizes(join(WORK, 'lite.opt.wasm'));
+  log(`built in ${((Date.now() - t0) / 1000).toFixed(0)} s: pricelet_bg.wasm ${s.raw} B raw, ${s.gzip} B gzip, ${s.brotli} B brotli; lite ${l.raw} B raw, ${l.gzip} B gzip`);
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  try {
+    build({ force: process.argv.includes('--force') });
+  } catch (e) {
+    log(e.message);
+    process.exit(1);
+  }
+}
