@@ -93,6 +93,11 @@ impl Error {
     }
 }
 
+/// A string in double quotes with JSON escaping, for messages (never `{:?}`: size builds may strip Debug).
+pub fn quoted(s: &str) -> String {
+    serde_json::to_string(s).unwrap_or_default()
+}
+
 /// Turns a serde error with a path (from `serde_path_to_error`) into an [`Error`] naming the field.
 pub(crate) fn from_serde_path<E: fmt::Display>(
     code: Code,

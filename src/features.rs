@@ -3,6 +3,7 @@
 //! vectors built from them. All maths is f64; values become f32 once, at the model boundary.
 
 use crate::behaviour::{current_session, Event, EventType, PageKind, DAY_MS};
+use crate::error::quoted;
 use crate::error::{Code, Error, Result};
 use serde::Deserialize;
 use std::collections::HashMap;
@@ -87,9 +88,9 @@ impl Registry {
         let mut features = spec.features;
         for (i, f) in features.iter_mut().enumerate() {
             f.transform = Transform::parse(&f.transform_name)
-                .ok_or_else(|| Error::new(Code::Internal, format!("features.json: {}: unknown transform {:?}", f.name, f.transform_name)))?;
+                .ok_or_else(|| Error::new(Code::Internal, format!("features.json: {}: unknown transform {}", f.name, quoted(&f.transform_name))))?;
             if summary_value(&f.from, &Summaries::default()).is_none() {
-                return Err(Error::new(Code::Internal, format!("features.json: {}: unknown summary value {:?}", f.name, f.from)));
+                return Err(Error::new(Code::Internal, format!("features.json: {}: unknown summary value {}", f.name, quoted(&f.from))));
             }
             if by_name.insert(f.name.clone(), i).is_some() {
                 return Err(Error::new(Code::Internal, format!("features.json: duplicate feature {}", f.name)));
@@ -112,7 +113,7 @@ impl Registry {
             .iter()
             .map(|n| {
                 self.get(n).ok_or_else(|| {
-                    Error::new(Code::InvalidFeatures, format!("unknown feature {n:?}: known features are listed in models/features.json"))
+                    Error::new(Code::InvalidFeatures, format!("unknown feature {}: known features are listed in models/features.json", quoted(n)))
                 })
             })
             .collect()
@@ -369,7 +370,7 @@ pub fn session_summary_from_row(row: &HashMap<String, String>) -> Result<Session
     let num = |col: &str| -> Result<f64> {
         let raw = row.get(col).ok_or_else(|| Error::at(Code::InvalidArgument, col, format!("missing column {col}")))?;
         raw.trim().parse::<f64>().ok().filter(|x| x.is_finite()).ok_or_else(|| {
-            Error::at(Code::InvalidArgument, col, format!("column {col}: {raw:?} is not a number"))
+            Error::at(Code::InvalidArgument, col, format!("column {col}: {} is not a number", quoted(raw)))
         })
     };
     let text = |col: &str| -> Result<&str> {
@@ -378,13 +379,13 @@ pub fn session_summary_from_row(row: &HashMap<String, String>) -> Result<Session
     let month = match text("Month")? {
         "Jan" => 1, "Feb" => 2, "Mar" => 3, "Apr" => 4, "May" => 5, "June" | "Jun" => 6,
         "Jul" => 7, "Aug" => 8, "Sep" => 9, "Oct" => 10, "Nov" => 11, "Dec" => 12,
-        other => return Err(Error::at(Code::InvalidArgument, "Month", format!("unknown month {other:?}"))),
+        other => return Err(Error::at(Code::InvalidArgument, "Month", format!("unknown month {}", quoted(other)))),
     };
     let flag = |col: &str| -> Result<f64> {
         match text(col)?.to_ascii_uppercase().as_str() {
             "TRUE" | "1" => Ok(1.0),
             "FALSE" | "0" => Ok(0.0),
-            other => Err(Error::at(Code::InvalidArgument, col, format!("column {col}: {other:?} is not TRUE/FALSE"))),
+            other => Err(Error::at(Code::InvalidArgument, col, format!("column {col}: {} is not TRUE/FALSE", quoted(other)))),
         }
     };
     Ok(SessionSummary {
@@ -409,7 +410,7 @@ pub fn history_summary_from_row(row: &HashMap<String, String>) -> Result<History
     let num = |col: &str| -> Result<f64> {
         let raw = row.get(col).ok_or_else(|| Error::at(Code::InvalidArgument, col, format!("missing column {col}")))?;
         raw.trim().parse::<f64>().ok().filter(|x| x.is_finite()).ok_or_else(|| {
-            Error::at(Code::InvalidArgument, col, format!("column {col}: {raw:?} is not a number"))
+            Error::at(Code::InvalidArgument, col, format!("column {col}: {} is not a number", quoted(raw)))
         })
     };
     Ok(HistorySummary {

@@ -1,5 +1,6 @@
 //! Catalog items (DESIGN.md §2 "Item"): parsed from JSON into exact minor units, every bad field named.
 
+use crate::error::quoted;
 use crate::error::{Code, Error, Result};
 use crate::limits;
 use crate::money::{json_kind, Currency, Decimal};
@@ -33,7 +34,7 @@ impl Item {
         let currency = match obj.get("currency") {
             Some(Value::String(c)) => Currency::from_code(c)?,
             None | Some(Value::Null) => {
-                return Err(Error::at(Code::UnknownCurrency, "currency", format!("item {id:?} has no `currency`: add an ISO 4217 code such as \"EUR\"")))
+                return Err(Error::at(Code::UnknownCurrency, "currency", format!("item {} has no `currency`: add an ISO 4217 code such as \"EUR\"", quoted(&id))))
             }
             Some(other) => return Err(Error::at(Code::UnknownCurrency, "currency", format!("`currency` must be a string such as \"EUR\", not {}", json_kind(other)))),
         };
@@ -43,12 +44,12 @@ impl Item {
                 None | Some(Value::Null) => Err(Error::at(
                     Code::InvalidPrice,
                     field,
-                    format!("item {id:?} has no `{field}`: give it in major units, e.g. 129.99 or \"129.99\""),
+                    format!("item {} has no `{field}`: give it in major units, e.g. 129.99 or \"129.99\"", quoted(&id)),
                 )),
                 Some(v) => Decimal::from_json(v)
                     .and_then(|d| currency.parse_major(&d))
                     .map(Some)
-                    .map_err(|why| Error::at(Code::InvalidPrice, field, format!("item {id:?}: `{field}` {why}"))),
+                    .map_err(|why| Error::at(Code::InvalidPrice, field, format!("item {}: `{field}` {why}", quoted(&id)))),
             }
         };
         let list_minor = amount("price", true)?.unwrap_or_default();

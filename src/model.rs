@@ -2,8 +2,11 @@
 //! input `features` f32 [N, F], output `interest` or `uplift` [N, 1], size and width limits — builds
 //! the optimized plan once and runs a trial inference. Inference is batched and reuses one plan state.
 
+use crate::error::quoted;
 use crate::error::{Code, Error, Result};
-use crate::features::{to_model_input, Registry};
+use crate::features::to_model_input;
+#[cfg(feature = "inference")]
+use crate::features::Registry;
 use crate::limits;
 use base64::Engine as _;
 use serde::Serialize;
@@ -70,7 +73,7 @@ pub fn integrity_of(bytes: &[u8]) -> String {
 /// Checks bytes against an SRI string (`sha256-...`); only sha256 is accepted.
 pub fn check_integrity(bytes: &[u8], expected: &str, what: &str) -> Result<()> {
     if !expected.starts_with("sha256-") {
-        return Err(Error::at(Code::InvalidArgument, "integrity", format!("{what}: integrity must be \"sha256-<base64>\" (got {expected:?})")));
+        return Err(Error::at(Code::InvalidArgument, "integrity", format!("{what}: integrity must be \"sha256-<base64>\" (got {})", quoted(expected))));
     }
     let actual = integrity_of(bytes);
     if actual != expected {
@@ -115,7 +118,7 @@ impl Model {
         let declared_kind = meta("pricelet.kind").ok_or_else(|| invalid(kind, "metadata_props has no pricelet.kind; export it with the pricelet metadata (see models/README.md)"))?;
         if declared_kind != kind.as_str() {
             let hint = if declared_kind == "uplift" { "pass it as `upliftModel`" } else { "pass it as `model`" };
-            return Err(invalid(kind, format!("the file is a {declared_kind:?} model; {hint}")));
+            return Err(invalid(kind, format!("the file is a {} model; {hint}", quoted(&declared_kind))));
         }
         let names: Vec<String> = meta("pricelet.features")
             .ok_or_else(|| invalid(kind, "metadata_props has no pricelet.features"))?
@@ -142,7 +145,7 @@ impl Model {
         if let Ok(declared) = model.input_fact(0) {
             if let Some(shape) = declared.shape.concretize() {
                 if shape.len() != 2 || matches!(shape[1], TDim::Val(w) if w != width as i64) {
-                    return Err(invalid(kind, format!("input `features` has shape {shape:?}, expected [N, {width}] for its {width} pricelet.features")));
+                    return Err(invalid(kind, format!("input `features` has shape [{}], expected [N, {width}] for its {width} pricelet.features", shape.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", "))));
                 }
             }
         }
@@ -204,7 +207,7 @@ impl Model {
             .map_err(|e| Error::new(Code::InvalidModel, format!("inference failed: {e:#}")))?;
         let out = outputs.first().ok_or_else(|| Error::new(Code::InvalidModel, "the model produced no output"))?;
         if out.shape() != [n, 1] {
-            return Err(Error::new(Code::InvalidModel, format!("output has shape {:?}, expected [{}, 1]", out.shape(), n)));
+            return Err(Error::new(Code::InvalidModel, format!("output has shape [{}], expected [{n}, 1]", out.shape().iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", "))));
         }
         let values = out
             .try_as_plain_ram()

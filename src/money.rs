@@ -2,6 +2,7 @@
 //! numbers and strings, exact rates, and rounding to the price endings a merchant allows.
 //! No float ever holds an amount that is charged.
 
+use crate::error::quoted;
 use crate::error::{Code, Error, Result};
 use serde::Serialize;
 use std::fmt;
@@ -53,7 +54,8 @@ impl Currency {
                     Code::UnknownCurrency,
                     "currency",
                     format!(
-                        "unknown currency {code:?}: use an active ISO 4217 code in upper case, such as \"EUR\", \"USD\" or \"JPY\""
+                        "unknown currency {}: use an active ISO 4217 code in upper case, such as \"EUR\", \"USD\" or \"JPY\"",
+                        quoted(code)
                     ),
                 )
             })
@@ -165,11 +167,11 @@ impl Decimal {
             match c {
                 '0'..='9' => digits += 1,
                 '.' => dots += 1,
-                _ => return Err(format!("is not a plain decimal number (digits and one '.'): {s:?}")),
+                _ => return Err(format!("is not a plain decimal number (digits and one '.'): {}", quoted(s))),
             }
         }
         if dots > 1 || digits == 0 {
-            return Err(format!("is not a plain decimal number: {s:?}"));
+            return Err(format!("is not a plain decimal number: {}", quoted(s)));
         }
         Ok(Decimal(s.to_string()))
     }
@@ -290,24 +292,25 @@ impl PriceEnding {
         if let Some(n) = s.strip_prefix("step:") {
             return match n.parse::<i64>() {
                 Ok(step) if (1..=1_000_000).contains(&step) => Ok(PriceEnding::Step(step)),
-                _ => Err(format!("{s:?}: the step must be a whole number of minor units from 1 to 1000000")),
+                _ => Err(format!("{}: the step must be a whole number of minor units from 1 to 1000000", quoted(s))),
             };
         }
         if let Some(frac) = s.strip_prefix('.') {
-            let c = currency.ok_or_else(|| format!("{s:?} needs a currency: list it under that currency's code"))?;
+            let c = currency.ok_or_else(|| format!("{} needs a currency: list it under that currency's code", quoted(s)))?;
             if frac.len() != usize::from(c.exponent()) || !frac.bytes().all(|b| b.is_ascii_digit()) {
                 return Err(format!(
-                    "{s:?} does not fit {} ({} decimals): write \".{}\"-style endings with exactly {} digits, or \"whole\" / \"step:N\"",
+                    "{} does not fit {} ({} decimals): write \".{}\"-style endings with exactly {} digits, or \"whole\" / \"step:N\"",
+                    quoted(s),
                     c.code(),
                     c.exponent(),
                     "9".repeat(usize::from(c.exponent()).max(1)),
                     c.exponent()
                 ));
             }
-            let rem: i64 = frac.parse().map_err(|_| format!("{s:?} is not a valid ending"))?;
+            let rem: i64 = frac.parse().map_err(|_| format!("{} is not a valid ending", quoted(s)))?;
             return Ok(PriceEnding::Fraction { modulus: c.minor_per_major(), rem });
         }
-        Err(format!("{s:?} is not a price ending: use \"any\", \"whole\", \".99\"-style or \"step:N\""))
+        Err(format!("{} is not a price ending: use \"any\", \"whole\", \".99\"-style or \"step:N\"", quoted(s)))
     }
 
     fn modulus_rem(self) -> (i64, i64) {

@@ -1,6 +1,7 @@
 //! The merchant's pricing policy (DESIGN.md §2 "Policy"): versioned JSON, validated with the bad field
 //! named. Rates are written as percents and held exactly (parts per million).
 
+use crate::error::quoted;
 use crate::error::{from_serde_path, Code, Error, Result};
 use crate::limits;
 use crate::money::{Currency, Decimal, PriceEnding, Ppm};
@@ -83,18 +84,72 @@ pub struct Tier {
     pub percent: Percent,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "camelCase", deny_unknown_fields)]
+/// The strategy that chooses among the feasible candidates (DESIGN.md §3.2).
+#[derive(Debug, Clone, PartialEq)]
 pub enum Strategy {
     /// Interest bands: the first tier whose `interestBelow` exceeds the interest gives the discount.
-    #[serde(rename_all = "camelCase")]
     Tiers { tiers: Vec<Tier> },
     /// The seed document's naive rule `d = clamp(base - slope * interest)`; kept for comparison.
-    #[serde(rename_all = "camelCase")]
     Linear { base_percent: Percent, slope_percent: f64 },
     /// Maximise `P(buy | d) * (net price - cost)` with `P(buy | d) = σ(logit(r) + β d)`.
-    #[serde(rename_all = "camelCase")]
     ExpectedProfit { beta: f64 },
+}
+
+impl Default for Strategy {
+    fn default() -> Self {
+        Strategy::ExpectedProfit { beta: 0.0 }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum StrategyType {
+    Tiers,
+    Linear,
+    ExpectedProfit,
+}
+
+/// The strategy as written in the policy: one flat object, so every bad field is reported with its
+/// path (`strategy.beta`); [`Policy::strategy`] is the checked form.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct StrategyDoc {
+    #[serde(rename = "type")]
+    pub kind: StrategyType,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tiers: Option<Vec<Tier>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_percent: Option<Percent>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slope_percent: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub beta: Option<f64>,
+}
+
+impl StrategyDoc {
+    fn checked(&self) -> Result<Strategy> {
+        let bad = |field: &str, msg: &str| Err(Error::at(Code::InvalidPolicy, format!("strategy.{field}"), format!("invalid policy: `strategy.{field}` {msg}")));
+        let (needed, strategy): (&[&str], Strategy) = match self.kind {
+            StrategyType::Tiers => match &self.tiers {
+                Some(t) => (&["tiers"], Strategy::Tiers { tiers: t.clone() }),
+                None => return bad("tiers", "is required by the tiers strategy"),
+            },
+            StrategyType::Linear => match (self.base_percent, self.slope_percent) {
+                (Some(base_percent), Some(slope_percent)) => (&["basePercent", "slopePercent"], Strategy::Linear { base_percent, slope_percent }),
+                (None, _) => return bad("basePercent", "is required by the linear strategy"),
+                (_, None) => return bad("slopePercent", "is required by the linear strategy"),
+            },
+            StrategyType::ExpectedProfit => match self.beta {
+                Some(beta) => (&["beta"], Strategy::ExpectedProfit { beta }),
+                None => return bad("beta", "is required by the expectedProfit strategy"),
+            },
+        };
+        let present = [("tiers", self.tiers.is_some()), ("basePercent", self.base_percent.is_some()), ("slopePercent", self.slope_percent.is_some()), ("beta", self.beta.is_some())];
+        if let Some((f, _)) = present.iter().find(|(f, p)| *p && !needed.contains(f)) {
+            return bad(f, "does not belong to this strategy type");
+        }
+        Ok(strategy)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -163,7 +218,8 @@ pub struct Policy {
     pub exclusions: Exclusions,
     /// Allowed endings per currency code, and `default` for the others.
     pub price_endings: BTreeMap<String, Vec<String>>,
-    pub strategy: Strategy,
+    #[serde(rename = "strategy")]
+    pub strategy_doc: StrategyDoc,
     pub stability: Stability,
     pub quote_ttl_ms: f64,
     pub disclosure: Disclosure,
@@ -174,6 +230,8 @@ pub struct Policy {
     pub previous_version: Option<PreviousVersion>,
     #[serde(skip)]
     endings: BTreeMap<String, Vec<PriceEnding>>,
+    #[serde(skip)]
+    strategy: Strategy,
 }
 
 /// The policy the package ships and uses when none is given.
@@ -181,16 +239,18 @@ pub const DEFAULT_POLICY_JSON: &str = include_str!("../policy/default.json");
 
 impl Policy {
     pub fn default_policy() -> Policy {
-        Policy::from_json_str(DEFAULT_POLICY_JSON).expect("policy/default.json is checked by the test suite")
+        static DEFAULT: std::sync::OnceLock<Policy> = std::sync::OnceLock::new();
+        DEFAULT.get_or_init(|| Policy::from_json_str(DEFAULT_POLICY_JSON).expect("policy/default.json is checked by the test suite")).clone()
     }
 
     pub fn from_json_str(text: &str) -> Result<Policy> {
         if text.len() > limits::MAX_POLICY_BYTES {
             return Err(Error::limit("policy", &format!("a {}-byte policy", text.len()), format!("{} bytes", limits::MAX_POLICY_BYTES)));
         }
-        let mut de = serde_json::Deserializer::from_str(text);
-        let policy: Policy = serde_path_to_error::deserialize(&mut de).map_err(|e| from_serde_path(Code::InvalidPolicy, "invalid policy", e))?;
-        policy.validated()
+        // Through a Value, so one path-tracking deserializer serves both entry points (wasm size).
+        let value: serde_json::Value = serde_json::from_str(text)
+            .map_err(|e| Error::at(Code::InvalidPolicy, "policy", format!("invalid policy: not valid JSON ({e})")))?;
+        Policy::from_json(&value)
     }
 
     pub fn from_json(v: &serde_json::Value) -> Result<Policy> {
@@ -236,7 +296,7 @@ impl Policy {
                 None
             } else {
                 Some(Currency::from_code(code).map_err(|_| {
-                    Error::at(Code::InvalidPolicy, field.clone(), format!("invalid policy: `{field}`: {code:?} is not an ISO 4217 currency code (or \"default\")"))
+                    Error::at(Code::InvalidPolicy, field.clone(), format!("invalid policy: `{field}`: {} is not an ISO 4217 currency code (or \"default\")", quoted(code)))
                 })?)
             };
             if list.is_empty() {
@@ -259,6 +319,7 @@ impl Policy {
             return bad("priceEndings.default", "is required: the endings for currencies not listed (e.g. [\"any\"])".into());
         }
         self.endings = endings;
+        self.strategy = self.strategy_doc.checked()?;
         match &self.strategy {
             Strategy::Tiers { tiers } => {
                 count("strategy.tiers", tiers.len())?;
@@ -304,7 +365,7 @@ impl Policy {
             limits::check_str(&format!("disclosure.labels.{k}"), label, limits::MAX_TEXT_LEN)?;
         }
         if !self.disclosure.labels.is_empty() && !self.disclosure.labels.contains_key(&self.disclosure.jurisdiction) {
-            return bad("disclosure.jurisdiction", format!("{:?} has no entry in disclosure.labels", self.disclosure.jurisdiction));
+            return bad("disclosure.jurisdiction", format!("{} has no entry in disclosure.labels", quoted(&self.disclosure.jurisdiction)));
         }
         if !(1..=3650).contains(&self.privacy.retention_days) {
             return bad("privacy.retentionDays", "must be from 1 to 3650".into());
@@ -324,6 +385,11 @@ impl Policy {
             }
         }
         Ok(self)
+    }
+
+    /// The checked strategy.
+    pub fn strategy(&self) -> &Strategy {
+        &self.strategy
     }
 
     /// Allowed endings for a currency (its own list, else `default`).
@@ -346,12 +412,12 @@ impl Policy {
             return Some(format!("item {} is excluded by the policy", item.id));
         }
         if let Some(c) = item.category.as_deref().filter(|c| self.exclusions.categories.iter().any(|x| x == c)) {
-            return Some(format!("category {c:?} is excluded by the policy"));
+            return Some(format!("category {} is excluded by the policy", quoted(c)));
         }
         item.tags
             .iter()
             .find(|t| self.exclusions.tags.contains(t))
-            .map(|t| format!("items tagged {t:?} are excluded by the policy"))
+            .map(|t| format!("items tagged {} are excluded by the policy", quoted(t)))
     }
 
     /// The disclosure text in use, if any.
@@ -418,6 +484,11 @@ mod tests {
             (with(&["priceEndings", "default"], Value::Null), "priceEndings.default"),
             (with(&["strategy"], json!({"type": "magic"})), "strategy.type"),
             (with(&["strategy"], json!({"type": "expectedProfit", "beta": -1})), "strategy.beta"),
+            (with(&["strategy"], json!({"type": "expectedProfit", "beta": "high"})), "strategy.beta"),
+            (with(&["strategy"], json!({"type": "expectedProfit"})), "strategy.beta"),
+            (with(&["strategy"], json!({"type": "tiers", "beta": 3})), "strategy.tiers"),
+            (with(&["strategy"], json!({"type": "expectedProfit", "beta": 3, "tiers": []})), "strategy.tiers"),
+            (with(&["strategy"], json!({"type": "linear", "basePercent": 20})), "strategy.slopePercent"),
             (with(&["strategy"], json!({"type": "tiers", "tiers": [{"interestBelow": 0.5, "percent": 10}, {"interestBelow": 0.2, "percent": 5}]})), "strategy.tiers[1].interestBelow"),
             (with(&["stability", "ttlMs"], json!(-1)), "stability.ttlMs"),
             (with(&["quoteTtlMs"], json!(1.5)), "quoteTtlMs"),

@@ -3,6 +3,7 @@
 //! nothing of JS: time comes in as a [`Clock`], storage goes out as a serialized state string.
 
 use crate::behaviour::{BehaviourLog, Event, LoadReport, Retention, TrackOutcome};
+use crate::error::quoted;
 use crate::error::{Code, Error, Result};
 use crate::experiment::{self, Variant};
 use crate::features::{self, Clock, Registry, Summaries};
@@ -11,7 +12,7 @@ use crate::limits;
 use crate::model::{Model, ModelInfo, ModelKind};
 use crate::policy::{LabelWhen, Policy};
 use crate::pricing::{self, Bounds, Candidate, Choice};
-use crate::quote::{verify_quote, Quote, VerifyOptions};
+use crate::quote::Quote;
 use serde::Serialize;
 use serde_json::{json, Value};
 use std::collections::HashMap;
@@ -44,7 +45,7 @@ impl Consent {
             "granted" => Ok(Consent::Granted),
             "denied" => Ok(Consent::Denied),
             "unknown" => Ok(Consent::Unknown),
-            other => Err(Error::at(Code::InvalidArgument, "consent", format!("consent must be 'granted', 'denied' or 'unknown', not {other:?}"))),
+            other => Err(Error::at(Code::InvalidArgument, "consent", format!("consent must be 'granted', 'denied' or 'unknown', not {}", quoted(other)))),
         }
     }
 }
@@ -161,7 +162,8 @@ pub struct Pricer {
     gpc_opt_out: bool,
     stability_ttl_ms: i64,
     load_report: LoadReport,
-    stable_quotes: HashMap<String, Quote>,
+    /// Quotes re-served within the stability TTL, with the item they priced.
+    stable_quotes: HashMap<String, (Item, Quote)>,
     decisions: HashMap<String, Decision>,
     /// Model outputs keyed by the exact f32 bits of their inputs.
     score_cache: HashMap<Vec<u32>, f64>,
@@ -423,20 +425,19 @@ impl Pricer {
             if self.stable_quotes.len() >= MAX_CACHED_ITEMS {
                 self.stable_quotes.clear();
             }
-            self.stable_quotes.insert(item.id.clone(), quote.clone());
+            self.stable_quotes.insert(item.id.clone(), (item.clone(), quote.clone()));
         }
         Ok(quote)
     }
 
-    /// The stability rule: within the TTL the same quote is re-served if it still verifies under
-    /// the current policy and list price.
+    /// The stability rule: within the TTL the same quote is re-served if it still passes
+    /// `verifyQuote` under the current policy and list price. The policy of a pricer never changes
+    /// and the quote was made for the cached item, so "still verifies" is exactly "the item is
+    /// unchanged and the quote has not expired" — checked without re-hashing the quote.
     fn stable_quote(&self, item: &Item, clock: &Clock) -> Option<Quote> {
-        let q = self.stable_quotes.get(&item.id)?;
-        if clock.now_ms >= q.issued_at + self.stability_ttl_ms || clock.now_ms < q.issued_at {
-            return None;
-        }
-        let opts = VerifyOptions { now_ms: clock.now_ms, ..Default::default() };
-        verify_quote(&q.to_value(), item, &self.policy, &opts).ok.then(|| q.clone())
+        let (priced, q) = self.stable_quotes.get(&item.id)?;
+        let fresh = clock.now_ms >= q.issued_at && clock.now_ms < q.issued_at + self.stability_ttl_ms && clock.now_ms <= q.expires_at;
+        (fresh && priced == item).then(|| q.clone())
     }
 
     fn remember(&mut self, d: Decision) {
@@ -450,7 +451,7 @@ impl Pricer {
         self.decisions
             .get(item_id)
             .map(|d| serde_json::to_value(d).unwrap_or_default())
-            .ok_or_else(|| Error::at(Code::UnknownItem, "itemId", format!("no quote for item {item_id:?} yet: call priceFor(item) first, then explain(item.id)")))
+            .ok_or_else(|| Error::at(Code::UnknownItem, "itemId", format!("no quote for item {} yet: call priceFor(item) first, then explain(item.id)", quoted(item_id))))
     }
 
     fn decide(&mut self, item: &Item, clock: &Clock) -> Result<Decision> {
@@ -665,7 +666,7 @@ impl Pricer {
                 let Some(info) = slot.info() else { continue };
                 let cols: Option<Vec<f64>> = info.features.iter().map(|f| index.get(f.as_str()).map(|&j| row[j])).collect();
                 let cols = cols.ok_or_else(|| {
-                    Error::at(Code::InvalidFeatures, "featureNames", format!("the {} model needs features {:?}", kind.as_str(), info.features))
+                    Error::at(Code::InvalidFeatures, "featureNames", format!("the {} model needs features {}", kind.as_str(), info.features.join(", ")))
                 })?;
                 let v = Self::score(slot, &mut self.score_cache, &cols)?;
                 if kind == ModelKind::Interest { scores.interest = v } else { scores.uplift = v }

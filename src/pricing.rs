@@ -145,7 +145,7 @@ pub fn choose(item: &Item, policy: &Policy, bounds: &Bounds, candidates: &[Candi
     let list = item.list_minor;
     // Candidates are in increasing discount and their steps increase with it.
     let largest_at_most = |ppm: i64| candidates.iter().rposition(|c| c.step.0 <= ppm).unwrap_or(0);
-    match &policy.strategy {
+    match policy.strategy() {
         Strategy::Tiers { tiers } => {
             let percent = tiers.iter().find(|t| r < t.interest_below).map_or(0, |t| t.percent.ppm());
             Choice { index: largest_at_most(percent), wanted_discount: percent > 0, expected_profit: vec![] }

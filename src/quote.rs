@@ -1,7 +1,7 @@
 //! Quotes (DESIGN.md §2 "Quote"), the checkout payload, content-hash ids, HMAC signatures over RFC 8785
 //! canonical JSON, and `verify_quote` (DESIGN.md §4): what a server checks against its own item.
 
-use crate::error::{Code, Error, Result};
+use crate::error::{quoted, Code, Error, Result};
 use crate::item::Item;
 use crate::limits;
 use crate::policy::Policy;
@@ -168,7 +168,7 @@ pub fn verify_quote(quote: &Value, item: &Item, policy: &Policy, opts: &VerifyOp
         }
     };
     if q.item_id != item.id {
-        fail("item_mismatch", format!("quote is for item {:?}, not {:?}", q.item_id, item.id));
+        fail("item_mismatch", format!("quote is for item {}, not {}", quoted(&q.item_id), quoted(&item.id)));
     }
     if q.currency != item.currency.code() {
         fail("currency_mismatch", format!("quote is in {}, the item in {}", q.currency, item.currency));
@@ -209,7 +209,7 @@ pub fn verify_quote(quote: &Value, item: &Item, policy: &Policy, opts: &VerifyOp
     let known_version = q.policy_version == policy.version
         || policy.previous_version.as_ref().is_some_and(|p| p.version == q.policy_version && opts.now_ms as f64 <= p.accept_until);
     if !known_version {
-        fail("unknown_policy_version", format!("policy version {:?} is not the current {:?} nor a previous one within its grace period", q.policy_version, policy.version));
+        fail("unknown_policy_version", format!("policy version {} is not the current {} nor a previous one within its grace period", quoted(&q.policy_version), quoted(&policy.version)));
     }
     if let Some(n) = opts.quantity {
         if n > policy.max_quantity_per_order {
@@ -234,7 +234,7 @@ pub fn verify_quote(quote: &Value, item: &Item, policy: &Policy, opts: &VerifyOp
                         fail("bad_signature", "the signature does not match: the quote was changed or signed with another key".into());
                     }
                 }
-                None => fail("unknown_key", format!("keyId {key_id:?} is not a known signing key")),
+                None => fail("unknown_key", format!("keyId {} is not a known signing key", quoted(key_id))),
             },
             _ => fail("missing_signature", "a signed (edge) quote is required: keyId and sig are missing".into()),
         }

@@ -17,6 +17,19 @@ use serde_json::Value;
 use std::collections::BTreeMap;
 use wasm_bindgen::prelude::*;
 
+extern "C" {
+    fn __wasm_call_ctors();
+}
+
+/// Runs the static constructors (tract registers its kernels through `inventory`) once, at
+/// instantiation. Referencing `__wasm_call_ctors` explicitly also stops wasm-ld from wrapping every
+/// export in a call to it, which otherwise re-ran all constructors on every call (~0.3 ms each).
+#[wasm_bindgen(start)]
+fn start() {
+    // SAFETY: wasm-ld's synthesized constructor runner, called once per instance before any export.
+    unsafe { __wasm_call_ctors() }
+}
+
 const DEFAULT_STORAGE_KEY: &str = "pricelet:behaviour";
 
 fn js_error(e: Error) -> JsValue {
@@ -24,6 +37,11 @@ fn js_error(e: Error) -> JsValue {
     let _ = Reflect::set(&err, &"code".into(), &e.code.as_str().into());
     let _ = Reflect::set(&err, &"field".into(), &e.field.map_or(JsValue::NULL, |f| f.into()));
     err.into()
+}
+
+/// The message of a thrown JS value (an Error's message, or the value as text).
+fn js_message(e: &JsValue) -> String {
+    e.dyn_ref::<js_sys::Error>().map(|e| String::from(e.message())).or_else(|| e.as_string()).unwrap_or_else(|| "a non-Error value".into())
 }
 
 fn arg_error(field: &str, message: impl Into<String>) -> JsValue {
@@ -71,10 +89,10 @@ enum Store {
 impl Store {
     fn load(&self) -> Result<Option<String>, String> {
         match self {
-            Store::Local { storage, key } => storage.get_item(key).map_err(|e| format!("localStorage.getItem failed: {e:?}")),
+            Store::Local { storage, key } => storage.get_item(key).map_err(|e| format!("localStorage.getItem failed: {}", js_message(&e))),
             Store::Adapter(obj) => {
                 let f: Function = get(obj, "load").dyn_into().map_err(|_| "storage adapter has no load() function".to_string())?;
-                let v = f.call0(obj).map_err(|e| format!("storage.load() threw: {e:?}"))?;
+                let v = f.call0(obj).map_err(|e| format!("storage.load() threw: {}", js_message(&e)))?;
                 Ok(v.as_string())
             }
         }
@@ -82,11 +100,11 @@ impl Store {
 
     fn save(&self, state: Option<&str>) -> Result<(), String> {
         match (self, state) {
-            (Store::Local { storage, key }, Some(s)) => storage.set_item(key, s).map_err(|e| format!("localStorage.setItem failed (quota?): {e:?}")),
-            (Store::Local { storage, key }, None) => storage.remove_item(key).map_err(|e| format!("localStorage.removeItem failed: {e:?}")),
+            (Store::Local { storage, key }, Some(s)) => storage.set_item(key, s).map_err(|e| format!("localStorage.setItem failed (quota?): {}", js_message(&e))),
+            (Store::Local { storage, key }, None) => storage.remove_item(key).map_err(|e| format!("localStorage.removeItem failed: {}", js_message(&e))),
             (Store::Adapter(obj), s) => {
                 let f: Function = get(obj, "save").dyn_into().map_err(|_| "storage adapter has no save() function".to_string())?;
-                f.call1(obj, &s.map_or(JsValue::NULL, JsValue::from)).map(|_| ()).map_err(|e| format!("storage.save() threw: {e:?}"))
+                f.call1(obj, &s.map_or(JsValue::NULL, JsValue::from)).map(|_| ()).map_err(|e| format!("storage.save() threw: {}", js_message(&e)))
             }
         }
     }

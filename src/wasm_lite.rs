@@ -9,6 +9,19 @@ use js_sys::Reflect;
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
 
+extern "C" {
+    fn __wasm_call_ctors();
+}
+
+/// Runs the static constructors (tract registers its kernels through `inventory`) once, at
+/// instantiation. Referencing `__wasm_call_ctors` explicitly also stops wasm-ld from wrapping every
+/// export in a call to it, which otherwise re-ran all constructors on every call (~0.3 ms each).
+#[wasm_bindgen(start)]
+fn start() {
+    // SAFETY: wasm-ld's synthesized constructor runner, called once per instance before any export.
+    unsafe { __wasm_call_ctors() }
+}
+
 fn js_error(e: Error) -> JsValue {
     let err = js_sys::Error::new(&e.message);
     let _ = Reflect::set(&err, &"code".into(), &e.code.as_str().into());

@@ -1,0 +1,223 @@
+// The reference pricelet competes against: the same model through onnxruntime-web (wasm backend, one
+// thread) with the same pricing arithmetic written in JavaScript and the same caching (interest per
+// feature vector, quotes per item within the stability TTL). Benchmark-only code: it exists to be
+// measured against, and the bench checks that it quotes the same prices as pricelet.
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+const DAY = 86_400_000;
+const GAP = 30 * 60 * 1000;
+const EXPONENTS = { EUR: 2, USD: 2, GBP: 2, JPY: 0, KWD: 3 };
+
+function uniform(parts) {
+  const h = createHash('sha256');
+  for (const p of parts) {
+    const len = Buffer.alloc(8);
+    len.writeBigUInt64LE(BigInt(Buffer.byteLength(p)));
+    h.update(len);
+    h.update(p);
+  }
+  return Number(h.digest().readBigUInt64LE(0) >> 11n) / 2 ** 53;
+}
+
+function parseMinor(v, exp) {
+  const s = typeof v === 'number' ? String(v) : v;
+  if (!/^\d*\.?\d*$/.test(s)) throw new Error(`bad amount ${v}`);
+  const [i, f = ''] = s.split('.');
+  const frac = f.replace(/0+$/, '');
+  if (frac.length > exp) throw new Error(`too many decimals ${v}`);
+  return Number(i || '0') * 10 ** exp + Number((frac + '0'.repeat(exp)).slice(0, exp) || '0');
+}
+
+const ppmOfPercent = (p) => Math.round(Number(p) * 10_000);
+
+function civil(days) {
+  const d = new Date(days * DAY);
+  return [d.getUTCFullYear(), d.getUTCMonth() + 1, d.getUTCDate(), (d.getUTCDay() + 6) % 7];
+}
+
+function specialDay(now, offsetMin) {
+  const days = Math.floor((now + offsetMin * 60000) / DAY);
+  const [y] = civil(days);
+  const dayOf = (m, d) => Math.floor(Date.UTC(y, m - 1, d) / DAY);
+  const may1 = dayOf(5, 1);
+  const mothers = may1 + (6 - ((may1 + 3) % 7 + 7) % 7) + 7;
+  const c = Math.max(...[dayOf(2, 14), mothers].map((s) => Math.max(0, 5 - Math.abs(days - (s - 6)))));
+  return c / 5;
+}
+
+export class ReferencePricer {
+  constructor({ ort, session, policy, spec, features, anonId, stabilityTtlMs, now, utcOffsetMinutes = 0 }) {
+    Object.assign(this, { ort, session, policy, anonId, stabilityTtlMs, now, utcOffsetMinutes });
+    this.specs = features.map((n) => spec.features.find((f) => f.name === n));
+    this.events = [];
+    this.stored = null;
+    this.scoreCache = new Map();
+    this.quotes = new Map();
+    this.endings = Object.fromEntries(Object.entries(policy.priceEndings).map(([c, list]) => [c, list.map((e) => {
+      if (e === 'any') return [1, 0];
+      if (e.startsWith('step:')) return [Number(e.slice(5)), 0];
+      const exp = EXPONENTS[c] ?? 2;
+      if (e === 'whole') return [10 ** exp, 0];
+      return [10 ** exp, Number(e.slice(1))];
+    })]));
+    const c = ppmOfPercent(policy.experiment.controlPercent) / 1e6;
+    this.control = uniform(['pricelet/variant', anonId]) < c;
+  }
+
+  static async create({ modelBytes, ...rest }) {
+    const ort = await import('onnxruntime-web');
+    ort.env.wasm.numThreads = 1;
+    ort.env.wasm.proxy = false;
+    const session = await ort.InferenceSession.create(modelBytes, { executionProviders: ['wasm'], graphOptimizationLevel: 'all' });
+    return new ReferencePricer({ ort, session, ...rest });
+  }
+
+  track(event) {
+    const ev = { ...event, at: event.at ?? this.now() };
+    this.events.push(ev);
+    this.events.sort((a, b) => a.at - b.at);
+    this.stored = JSON.stringify({ schema: 'pricelet/behaviour', version: 1, anonId: this.anonId, evicted: 0, events: this.events });
+    return { stored: true };
+  }
+
+  summary(now) {
+    const ev = this.events;
+    let start = ev.length;
+    if (ev.length && now - ev[ev.length - 1].at < GAP) {
+      start = ev.length - 1;
+      while (start > 0 && ev[start].at - ev[start - 1].at < GAP) start -= 1;
+    }
+    const session = ev.slice(start);
+    const views = session.filter((e) => e.type === 'page_view');
+    const s = { admin_pages: 0, admin_seconds: 0, info_pages: 0, info_seconds: 0, product_pages: 0, product_seconds: 0 };
+    const short = { administrative: 'admin', informational: 'info', product: 'product' };
+    const mean = (k) => { const v = views.map((e) => e.page[k]).filter((x) => x !== undefined); return v.length ? v.reduce((a, b) => a + b, 0) / v.length : 0; };
+    views.forEach((e, i) => {
+      const secs = e.dwellMs !== undefined ? e.dwellMs / 1000 : i + 1 < views.length ? (views[i + 1].at - e.at) / 1000 : 0;
+      s[`${short[e.page.kind]}_pages`] += 1;
+      s[`${short[e.page.kind]}_seconds`] += secs;
+    });
+    s.bounce_rate_avg = mean('bounceRate');
+    s.exit_rate_avg = mean('exitRate');
+    s.page_value_avg = mean('pageValue');
+    const days = Math.floor((now + this.utcOffsetMinutes * 60000) / DAY);
+    const [, month, , weekday] = civil(days);
+    s.month = month;
+    s.weekend = weekday >= 5 ? 1 : 0;
+    s.special_day = specialDay(now, this.utcOffsetMinutes);
+    const sessionStart = session.length ? session[0].at : now;
+    s.returning_visitor = ev.some((e) => e.type === 'page_view' && e.at < sessionStart) ? 1 : 0;
+    return s;
+  }
+
+  async interest(now) {
+    const s = this.summary(now);
+    const x = new Float32Array(this.specs.map((f) => {
+      const v = s[f.from];
+      if (f.transform === 'log1p') return Math.log1p(v);
+      if (f.transform.startsWith('equals:')) return v === Number(f.transform.slice(7)) ? 1 : 0;
+      return v;
+    }));
+    const key = Array.from(x).join(',');
+    if (this.scoreCache.has(key)) return this.scoreCache.get(key);
+    const out = await this.session.run({ features: new this.ort.Tensor('float32', x, [1, x.length]) });
+    const r = out.interest.data[0];
+    if (this.scoreCache.size >= 256) this.scoreCache.clear();
+    this.scoreCache.set(key, r);
+    return r;
+  }
+
+  candidates(item, list, exp) {
+    const p = this.policy;
+    const capPct = item.category && p.caps.categoryPercent?.[item.category] !== undefined
+      ? Math.min(ppmOfPercent(p.caps.categoryPercent[item.category]), ppmOfPercent(p.caps.globalPercent))
+      : ppmOfPercent(p.caps.globalPercent);
+    const capPrice = Math.ceil(list * (1e6 - capPct) / 1e6);
+    const m = ppmOfPercent(p.margin.minMarginPercent);
+    const tax = p.tax.pricesIncludeTax ? ppmOfPercent(p.tax.ratePercent) : 0;
+    const cost = item.cost !== undefined ? parseMinor(item.cost, exp) : null;
+    const floorPrice = item.floorPrice !== undefined ? parseMinor(item.floorPrice, exp) : null;
+    const marginFloor = (c) => Math.ceil(c * (1e6 + tax) / (1e6 - m));
+    let floor;
+    if (cost !== null) floor = Math.max(marginFloor(cost), floorPrice ?? 0);
+    else if (floorPrice !== null) floor = floorPrice;
+    else floor = Math.ceil(list * ppmOfPercent(p.margin.defaultCostPercent) / (1e6 - m));
+    const costMinor = cost ?? Math.ceil(list * (ppmOfPercent(p.margin.defaultCostPercent) * 1e6 / (1e6 + tax)) / 1e6);
+    const out = [{ price: list, step: 0 }];
+    const lo = Math.max(floor, capPrice);
+    const hi = list - 1;
+    if (lo <= hi) {
+      const endings = this.endings[item.currency] ?? this.endings.default;
+      for (const stepPct of p.discountSteps) {
+        const step = ppmOfPercent(stepPct);
+        const target = Math.max(list * (1e6 - step), lo * 1e6);
+        let best = null;
+        for (const [mod, rem] of endings) {
+          const below = (x) => Math.floor((x - rem) / mod) * mod + rem;
+          const above = (x) => { const b = below(x); return b === x ? x : b + mod; };
+          const ft = Math.min(Math.max(Math.floor(target / 1e6), lo), hi);
+          const ct = Math.min(Math.max(Math.ceil(target / 1e6), lo), hi);
+          for (const q of [below(ft), above(ct), above(lo), below(hi)]) {
+            if (q < lo || q > hi) continue;
+            const d = Math.abs(q * 1e6 - target);
+            if (!best || d < best[0] || (d === best[0] && q > best[1])) best = [d, q];
+          }
+        }
+        if (best && !out.some((c) => c.price === best[1])) out.push({ price: best[1], step: Math.min(step, capPct) });
+      }
+    }
+    out.sort((a, b) => b.price - a.price);
+    return { out, costMinor, tax };
+  }
+
+  async priceFor(item, now = this.now()) {
+    const cached = this.quotes.get(item.id);
+    if (cached && now < cached.issuedAt + this.stabilityTtlMs && cached.listPriceMinor === parseMinor(item.price, EXPONENTS[item.currency])) return cached;
+    const exp = EXPONENTS[item.currency];
+    const list = parseMinor(item.price, exp);
+    const p = this.policy;
+    const excluded = p.exclusions.categories.includes(item.category) || p.exclusions.itemIds.includes(item.id) || (item.tags ?? []).some((t) => p.exclusions.tags.includes(t));
+    const r = excluded ? null : await this.interest(now);
+    let price = list;
+    let reason = excluded ? 'excluded' : this.control ? 'control' : 'personalized';
+    if (!excluded) {
+      const { out, costMinor, tax } = this.candidates(item, list, exp);
+      const rc = Math.min(Math.max(r, 1e-4), 1 - 1e-4);
+      const base = Math.log(rc / (1 - rc));
+      const beta = p.strategy.beta;
+      const net = (q) => (tax ? q * 1e6 / (1e6 + tax) : q);
+      const profit = (q, d) => (1 / (1 + Math.exp(-(base + beta * d)))) * (net(q) - costMinor);
+      const ep = out.map((c) => profit(c.price, (list - c.price) / list));
+      let idx = 0;
+      ep.forEach((v, i) => { if (v > ep[idx] * (1 + 1e-12) + 1e-9) idx = i; });
+      const window = String(Math.floor(now / p.experiment.explorationWindowMs));
+      const explore = !this.control && out.length > 1 && uniform(['pricelet/explore', this.anonId, item.id, window]) < ppmOfPercent(p.experiment.explorationPercent) / 1e6;
+      if (explore) {
+        idx = Math.min(Math.floor(uniform(['pricelet/explore-pick', this.anonId, item.id, window]) * out.length), out.length - 1);
+        reason = 'explore';
+      }
+      if (!this.control) price = out[idx].price;
+    }
+    const q = {
+      itemId: item.id, currency: item.currency, listPriceMinor: list, priceMinor: price, discountMinor: list - price,
+      reason, interest: r, policyVersion: p.version, issuedAt: now, expiresAt: now + p.quoteTtlMs,
+    };
+    const canon = JSON.stringify(Object.fromEntries(Object.entries(q).filter(([k]) => k !== 'interest').sort()));
+    q.quoteId = createHash('sha256').update(canon).digest('base64url').slice(0, 24);
+    if (this.stabilityTtlMs > 0) this.quotes.set(item.id, q);
+    return q;
+  }
+
+  async pricesFor(items) {
+    const now = this.now();
+    const out = [];
+    for (const it of items) out.push(await this.priceFor(it, now));
+    return out;
+  }
+}
+
+export function loadSpec(root) {
+  return JSON.parse(readFileSync(join(root, 'models', 'features.json'), 'utf8'));
+}

@@ -1,0 +1,38 @@
+// `npm test`: every test, on a fresh machine, set-up included (npm deps, the wasm target, the pinned
+// wasm-bindgen CLI, Chromium). Each layer runs as its own step so a red run names the layer.
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ROOT, ensureNodeModules, log, run } from './setup.mjs';
+
+const BUDGET_GZIP = 1_900_000;
+const steps = [];
+
+function step(name, fn) {
+  const t0 = Date.now();
+  log(`▶ ${name}`);
+  fn();
+  steps.push([name, (Date.now() - t0) / 1000]);
+}
+
+try {
+  step('set-up (npm ci if needed)', ensureNodeModules);
+  step('Rust core: cargo test (unit, properties, parity, CLI)', () => run('cargo', ['test', '--locked']));
+  const { build } = await import('./build.mjs');
+  step('wasm32 build of the core + package build (npm run build, when stale)', () => build());
+  step('wasm size', () => {
+    const info = JSON.parse(readFileSync(join(ROOT, 'dist', 'build-info.json'), 'utf8'));
+    const e = info.engine;
+    const within = e.gzip <= BUDGET_GZIP;
+    log(`dist/pricelet_bg.wasm (${info.toolchain}): ${e.raw} B raw, ${e.gzip} B gzip, ${e.brotli} B brotli — ` +
+      `${within ? 'within' : 'OVER'} the ${BUDGET_GZIP} B gzip budget; lite ${info.lite.gzip} B gzip`);
+  });
+  const suites = readdirSync(join(ROOT, 'tests', 'js')).filter((f) => f.endsWith('.test.mjs')).sort();
+  for (const suite of suites) {
+    step(`JS: ${suite}`, () => run(process.execPath, ['--test', '--test-reporter=spec', join('tests', 'js', suite)]));
+  }
+} catch (e) {
+  log(`FAILED: ${e.message}`);
+  process.exitCode = 1;
+}
+log('timings:');
+for (const [name, s] of steps) log(`  ${s.toFixed(1).padStart(7)} s  ${name}`);

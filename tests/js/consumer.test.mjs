@@ -1,0 +1,139 @@
+// The package as a user gets it: `npm pack`, install the tarball into a temp project outside the
+// repo, then (a) Node ESM import and price, (b) an esbuild browser bundle priced in headless
+// Chromium, (c) `tsc --noEmit` on a TypeScript consumer.
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { ROOT } from '../../scripts/setup.mjs';
+import { serveStatic } from '../../scripts/serve.mjs';
+import { launch } from './browser.mjs';
+
+const ITEM = { id: 'sneaker-1', price: '89.99', currency: 'EUR', category: 'shoes', cost: '30.00' };
+let dir;
+let pkg;
+
+before(() => {
+  dir = mkdtempSync(join(tmpdir(), 'pricelet-consumer-'));
+  // --ignore-scripts: dist/ is already built by the test run; prepack would only re-check it.
+  const out = execFileSync('npm', ['pack', '--json', '--ignore-scripts', '--pack-destination', dir], { cwd: ROOT }).toString();
+  const [info] = JSON.parse(out);
+  const tarball = join(dir, info.filename);
+  const files = info.files.map((f) => f.path);
+  for (const f of ['dist/pricelet_bg.wasm', 'dist/pricelet.js', 'dist/lite-wasm.js', 'js/index.d.ts', 'js/workerd.js', 'models/interest.onnx', 'policy/default.json']) {
+    assert.ok(files.includes(f), `tarball lacks ${f}`);
+  }
+  assert.ok(!files.some((f) => f.startsWith('src/') || f.startsWith('target/') || f.endsWith('.csv')), 'no sources, build dirs or data in the tarball');
+  console.log(`# tarball ${info.filename}: ${info.size} B packed, ${info.unpackedSize} B unpacked, ${files.length} files`);
+  const app = join(dir, 'app');
+  mkdirSync(app);
+  writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'consumer', private: true, type: 'module' }));
+  execFileSync('npm', ['install', '--no-audit', '--no-fund', '--offline', tarball], { cwd: app, stdio: 'ignore' });
+  pkg = join(app, 'node_modules', 'pricelet');
+});
+
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+test('(a) Node ESM: import { createPricer } from "pricelet" and price', () => {
+  const app = join(dir, 'app');
+  writeFileSync(join(app, 'node-consumer.mjs'), `
+    import { createPricer, listQuote } from 'pricelet';
+    const early = listQuote(${JSON.stringify(ITEM)});
+    const pricer = await createPricer({ consent: 'granted', anonId: 'consumer-1' });
+    pricer.track({ type: 'page_view', page: { kind: 'product', id: 'sneaker-1', pageValue: 25 } });
+    const q = pricer.priceFor(${JSON.stringify(ITEM)});
+    console.log(JSON.stringify({ early, q, status: pricer.status.model.state }));
+  `);
+  const { early, q, status } = JSON.parse(execFileSync(process.execPath, ['node-consumer.mjs'], { cwd: app }).toString());
+  assert.equal(status, 'ready', 'the bundled model loads from the installed package');
+  assert.equal(early.priceMinor, 8999);
+  assert.equal(q.listPriceMinor, 8999);
+  assert.equal(q.discountMinor, q.listPriceMinor - q.priceMinor);
+  assert.equal(typeof q.interest, 'number');
+});
+
+test('README: the Node quickstart runs verbatim against the installed package', () => {
+  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+  const marker = readme.indexOf('<!-- verified by tests/js/consumer.test.mjs');
+  assert.ok(marker > 0, 'README marks its Node quickstart');
+  const block = readme.slice(marker).match(/```js\n([\s\S]*?)```/)[1];
+  const app = join(dir, 'app');
+  writeFileSync(join(app, 'readme-quickstart.mjs'), block);
+  const out = execFileSync(process.execPath, ['readme-quickstart.mjs'], { cwd: app }).toString();
+  assert.match(out, /^\d+ (personalized|control|explore|no_feasible_price)\n/);
+  assert.match(out, /ok: true/);
+});
+
+test('(b) esbuild browser bundle priced in headless Chromium', async () => {
+  const app = join(dir, 'app');
+  const web = join(app, 'public');
+  mkdirSync(web, { recursive: true });
+  writeFileSync(join(app, 'main.js'), `
+    import { createPricer, listQuote } from 'pricelet';
+    const item = ${JSON.stringify(ITEM)};
+    document.body.dataset.early = JSON.stringify(listQuote(item));
+    const pricer = await createPricer({ wasm: '/pricelet_bg.wasm', model: '/interest.onnx', consent: 'granted' });
+    pricer.track({ type: 'page_view', page: { kind: 'product', id: 'sneaker-1', pageValue: 25 } });
+    document.body.dataset.quote = JSON.stringify(pricer.priceFor(item));
+    document.body.dataset.status = JSON.stringify(pricer.status);
+  `);
+  execFileSync(join(ROOT, 'node_modules', '.bin', 'esbuild'), ['main.js', '--bundle', '--format=esm', '--platform=browser',
+    `--outfile=${join(web, 'bundle.js')}`, '--log-level=warning'], { cwd: app });
+  const bundle = readFileSync(join(web, 'bundle.js'), 'utf8');
+  assert.doesNotMatch(bundle, /node:fs|readFile\(/, 'the browser condition resolved to the web entry');
+  copyFileSync(join(pkg, 'dist', 'pricelet_bg.wasm'), join(web, 'pricelet_bg.wasm'));
+  copyFileSync(join(pkg, 'models', 'interest.onnx'), join(web, 'interest.onnx'));
+  writeFileSync(join(web, 'index.html'), '<!doctype html><meta charset="utf-8"><title>consumer</title><script type="module" src="/bundle.js"></script>');
+  const server = await serveStatic({ mounts: { '/': web } });
+  const browser = await launch();
+  try {
+    const page = await browser.context.newPage();
+    const errors = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    await page.goto(`${server.url}/`);
+    await page.waitForFunction(() => document.body.dataset.quote || document.body.dataset.error, null, { timeout: 20000 });
+    assert.deepEqual(errors, []);
+    const quote = JSON.parse(await page.evaluate(() => document.body.dataset.quote));
+    const status = JSON.parse(await page.evaluate(() => document.body.dataset.status));
+    const early = JSON.parse(await page.evaluate(() => document.body.dataset.early));
+    assert.equal(status.model.state, 'ready');
+    assert.equal(status.persistence, 'storage', 'localStorage is the browser default');
+    assert.equal(quote.listPriceMinor, 8999);
+    assert.equal(early.reason, 'list');
+    assert.equal(typeof quote.interest, 'number');
+  } finally {
+    await browser.close();
+    await server.close();
+  }
+});
+
+test('(c) tsc --noEmit on a TypeScript consumer', () => {
+  const app = join(dir, 'app');
+  writeFileSync(join(app, 'consumer.ts'), `
+    import { createPricer, listQuote, toCheckout, verifyQuote, type Quote, type Item, type Pricer, type PriceletError } from 'pricelet';
+    const item: Item = { id: 'a', price: '9.99', currency: 'EUR' };
+    const early: Quote = listQuote(item);
+    async function main(): Promise<number> {
+      const pricer: Pricer = await createPricer({ consent: 'unknown', storage: { load: () => null, save: (_s) => {} } });
+      const q = pricer.priceFor(item);
+      const slots = pricer.pricesFor([item]);
+      for (const s of slots) { if ('error' in s) { const code: string = s.error.code; void code; } else { const m: number = s.priceMinor; void m; } }
+      const v = await verifyQuote(toCheckout(q), item, null, { keys: { k1: 'secret' } });
+      try { pricer.track({ type: 'page_view', page: { kind: 'product' }, dwellMs: 1200 }); } catch (e) { const err = e as PriceletError; void err.code; }
+      pricer.free();
+      return v.ok ? q.priceMinor : early.priceMinor;
+    }
+    void main;
+  `);
+  writeFileSync(join(app, 'bad.ts'), `
+    import { createPricer } from 'pricelet';
+    export const p = createPricer({ consent: 'maybe' });
+  `);
+  const tsc = join(ROOT, 'node_modules', '.bin', 'tsc');
+  const flags = ['--noEmit', '--strict', '--module', 'nodenext', '--moduleResolution', 'nodenext', '--target', 'es2022', '--lib', 'es2022,dom', '--skipLibCheck', 'false'];
+  execFileSync(tsc, [...flags, 'consumer.ts'], { cwd: app, stdio: 'pipe' });
+  // The declarations are strict enough to reject a wrong option value.
+  assert.throws(() => execFileSync(tsc, [...flags, 'bad.ts'], { cwd: app, stdio: 'pipe' }), (e) => /'"maybe"' is not assignable to type 'Consent/.test(e.stdout.toString()));
+});

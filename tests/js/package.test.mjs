@@ -1,0 +1,295 @@
+// The built package in Node, through its public entry (`pricelet` → js/node.js): equality with the
+// native CLI, every row of the failure table (DESIGN.md §2), persistence, consent, GPC, forget, and
+// the absence of any network-capable import.
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { ROOT } from '../../scripts/setup.mjs';
+import { createPricer, listQuote, toCheckout, verifyQuote, signQuote } from '../../js/node.js';
+
+const NOW = 1795950160000;
+const MODEL = join(ROOT, 'models', 'interest.onnx');
+const ITEMS = JSON.parse(readFileSync(join(ROOT, 'tests/fixtures/items.json'), 'utf8'));
+const BEHAVIOUR = JSON.parse(readFileSync(join(ROOT, 'tests/fixtures/behaviour.json'), 'utf8'));
+const POLICY = JSON.parse(readFileSync(join(ROOT, 'policy/default.json'), 'utf8'));
+const CLI = join(ROOT, 'target', 'debug', 'pricelet');
+const sneaker = ITEMS[0];
+
+const base = { anonId: 'shopper-42', now: () => NOW, utcOffsetMinutes: 0, stabilityTtlMs: 0 };
+
+function memoryAdapter(initial = null) {
+  const a = { state: initial, saves: 0, load: () => a.state, save: (s) => { a.saves += 1; a.state = s; } };
+  return a;
+}
+
+function rejectsWith(promise, code, field) {
+  return assert.rejects(promise, (e) => {
+    assert.equal(e.code, code, e.message);
+    if (field !== undefined) assert.equal(e.field, field, e.message);
+    return true;
+  });
+}
+
+function throwsWith(fn, code, field) {
+  assert.throws(fn, (e) => {
+    assert.equal(e.code, code, e.message);
+    if (field !== undefined) assert.equal(e.field, field, e.message);
+    return true;
+  });
+}
+
+test('quotes equal the native CLI for the same model, policy, behaviour, items, clock and id', async () => {
+  const cli = JSON.parse(execFileSync(CLI, ['price', '--model', MODEL, '--behaviour', 'tests/fixtures/behaviour.json',
+    '--items', 'tests/fixtures/items.json', '--now', String(NOW), '--anon-id', 'shopper-42', '--stability-ttl-ms', '0'], { cwd: ROOT }));
+  const pricer = await createPricer({ ...base, consent: 'granted' });
+  for (const ev of BEHAVIOUR) assert.equal(pricer.track(ev).stored, true);
+  const js = pricer.pricesFor(ITEMS);
+  assert.equal(js.length, cli.length);
+  let personalized = 0;
+  for (const [a, b] of js.map((q, i) => [q, cli[i]])) {
+    if (b.error) {
+      assert.deepEqual(a.error, b.error);
+      continue;
+    }
+    for (const f of ['itemId', 'currency', 'listPriceMinor', 'priceMinor', 'discountMinor', 'reason', 'variant', 'quoteId', 'label', 'propensity', 'issuedAt', 'expiresAt']) {
+      assert.deepEqual(a[f], b[f], `${a.itemId}.${f}`);
+    }
+    if (b.interest !== null) assert.ok(Math.abs(a.interest - b.interest) <= 1e-6, `${a.itemId}.interest`);
+    if (a.reason === 'personalized' && a.discountMinor > 0) personalized += 1;
+  }
+  assert.ok(personalized >= 2, 'the fixture exercises personalized discounts, away from decision edges');
+  pricer.free();
+});
+
+test('failure table: bad item throws with code and field; in a batch the slot carries the error', async () => {
+  const pricer = await createPricer(base);
+  throwsWith(() => pricer.priceFor({ ...sneaker, price: '12.345' }), 'invalid_price', 'price');
+  throwsWith(() => pricer.priceFor({ ...sneaker, currency: 'XXX' }), 'unknown_currency', 'currency');
+  throwsWith(() => pricer.priceFor({ price: 1, currency: 'EUR' }), 'invalid_item', 'id');
+  throwsWith(() => pricer.priceFor('sneaker'), 'invalid_item');
+  const out = pricer.pricesFor([sneaker, { id: 'x', price: -1, currency: 'EUR' }]);
+  assert.equal(typeof out[0].quoteId, 'string');
+  assert.deepEqual(out[1], { itemId: 'x', error: { code: 'invalid_price', message: out[1].error.message, field: 'price' } });
+  assert.match(out[1].error.message, /negative/);
+  pricer.free();
+});
+
+test('failure table: bad event throws with code and field, the log is unchanged', async () => {
+  const pricer = await createPricer({ ...base, consent: 'granted' });
+  pricer.track(BEHAVIOUR[0]);
+  const before = pricer.exportData();
+  throwsWith(() => pricer.track({ type: 'page_view', page: { kind: 'product', bounceRate: 3 } }), 'invalid_event', 'page.bounceRate');
+  throwsWith(() => pricer.track({ type: 'teleport' }), 'invalid_event', 'type');
+  throwsWith(() => pricer.track({ type: 'purchase', amount: 5 }), 'invalid_event', 'currency');
+  assert.deepEqual(pricer.exportData(), before);
+  pricer.free();
+});
+
+test('failure table: bad policy rejects createPricer with invalid_policy naming the field', async () => {
+  await rejectsWith(createPricer({ policy: { ...POLICY, discountSteps: [10, 5] } }), 'invalid_policy', 'discountSteps[1]');
+  await rejectsWith(createPricer({ policy: { ...POLICY, strategy: { type: 'expectedProfit', beta: 'high' } } }), 'invalid_policy', 'strategy.beta');
+  await rejectsWith(createPricer({ policy: { ...POLICY, caps: { globalPercent: 20, surprise: 1 } } }), 'invalid_policy', 'caps.surprise');
+  await rejectsWith(createPricer({ policy: join(ROOT, 'no-such-policy.json') }), 'invalid_policy', 'policy');
+  const custom = await createPricer({ policy: { ...POLICY, version: 'custom-1' } });
+  assert.equal(custom.policy.version, 'custom-1');
+  assert.equal((await createPricer()).policy.version, POLICY.version, 'the bundled default');
+});
+
+test('failure table: a bad, missing or unrunnable model resolves with model_unavailable and says why', async () => {
+  const bytes = readFileSync(MODEL);
+  const cases = [
+    [{ model: new Uint8Array([1, 2, 3]) }, /not an ONNX model/],
+    [{ model: join(ROOT, 'models', 'missing.onnx') }, /could not be loaded/],
+    [{ model: { bytes, integrity: 'sha256-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=' } }, /does not match/],
+    [{ model: null }, /no interest model/],
+  ];
+  for (const [opts, why] of cases) {
+    const pricer = await createPricer({ ...base, ...opts });
+    const q = pricer.priceFor(sneaker);
+    assert.equal(q.reason, 'model_unavailable');
+    assert.equal(q.priceMinor, 8999);
+    const status = pricer.status;
+    assert.equal(status.personalization, 'off');
+    assert.match(status.model.reason ?? q.explanation, why);
+  }
+  const ok = await createPricer({ ...base, model: { bytes, integrity: (await createPricer()).status.model.info.integrity } });
+  assert.equal(ok.status.model.state, 'ready');
+  const wrongSlot = await createPricer({ ...base, upliftModel: bytes });
+  assert.match(wrongSlot.status.upliftModel.reason, /pass it as `model`/);
+});
+
+test('failure table: a wasm trap resets the engine; that call is list price with engine_reset, nothing is lost', async () => {
+  const adapter = memoryAdapter();
+  const pricer = await createPricer({ ...base, consent: 'granted', storage: adapter });
+  for (const ev of BEHAVIOUR) pricer.track(ev);
+  const before = pricer.priceFor(sneaker);
+  const resets = pricer.status.engineResets;
+  assert.equal(pricer._forceTrap(), 'engine_reset');
+  assert.equal(pricer.status.engineResets, resets + 1);
+  assert.equal(pricer.status.events, BEHAVIOUR.length, 'state restored from storage');
+  assert.deepEqual(pricer.priceFor(sneaker), before, 'the next call prices as before');
+  // A trap in the middle of a priceFor call answers that call with a list-price quote.
+  const other = await createPricer({ ...base, consent: 'unknown' });
+  other.track(BEHAVIOUR[0]);
+  const trapOnce = { get id() { throw new WebAssembly.RuntimeError('unreachable'); } };
+  const q = other.priceFor(new Proxy(sneaker, { get: (t, k) => (k === 'id' && !trapOnce.done ? (trapOnce.done = true, trapOnce.id) : t[k]) }));
+  assert.equal(q.reason, 'engine_reset');
+  assert.equal(q.priceMinor, q.listPriceMinor);
+  assert.equal(other.status.events, 1, "the page-session memory survives the reset");
+  assert.equal(other.priceFor(sneaker).reason === 'engine_reset', false);
+});
+
+test('failure table: corrupt, foreign or newer stored state is discarded with a reason; pricing continues', async () => {
+  const states = [
+    ['{broken', /not valid JSON/],
+    ['{"some":"other app"}', /not written by pricelet/],
+    ['{"schema":"pricelet/behaviour","version":7,"events":[]}', /newer/],
+    [JSON.stringify({ schema: 'pricelet/behaviour', version: 1, events: [{ type: 'page_view', at: NOW, page: { kind: 'product', exitRate: 9 } }] }), /dropped 1/],
+  ];
+  for (const [state, why] of states) {
+    const pricer = await createPricer({ ...base, consent: 'granted', storage: memoryAdapter(state) });
+    assert.match(pricer.status.state.reason, why);
+    assert.equal(pricer.priceFor(sneaker).itemId, 'sneaker-1');
+  }
+});
+
+test('failure table: limits are refused with limit_exceeded, never truncated', async () => {
+  const pricer = await createPricer(base);
+  throwsWith(() => pricer.pricesFor(Array.from({ length: 1001 }, () => sneaker)), 'limit_exceeded', 'items');
+  throwsWith(() => pricer.priceFor({ ...sneaker, id: 'x'.repeat(129) }), 'limit_exceeded', 'id');
+  throwsWith(() => pricer.track({ type: 'add_to_cart', itemId: 'x'.repeat(129) }), 'limit_exceeded', 'itemId');
+  await rejectsWith(createPricer({ policy: { ...POLICY, exclusions: { itemIds: Array.from({ length: 300 }, (_, i) => `i${i}`) } } }), 'limit_exceeded', 'exclusions.itemIds');
+});
+
+test('persistence round trip through a storage adapter (consent granted)', async () => {
+  const adapter = memoryAdapter();
+  const first = await createPricer({ ...base, consent: 'granted', storage: adapter, anonId: undefined });
+  for (const ev of BEHAVIOUR) assert.equal(first.track(ev).persisted, true);
+  const q1 = first.priceFor(sneaker);
+  const saved = JSON.parse(adapter.state);
+  assert.equal(saved.schema, 'pricelet/behaviour');
+  assert.equal(saved.events.length, BEHAVIOUR.length);
+  const second = await createPricer({ ...base, consent: 'granted', storage: adapter, anonId: undefined });
+  assert.equal(second.status.state.outcome, 'loaded');
+  assert.deepEqual(second.exportData().state, first.exportData().state);
+  assert.equal(second.exportData().anonId, first.exportData().anonId, 'the anonymous id persists with consent');
+  assert.deepEqual(second.priceFor(sneaker), q1);
+});
+
+test('consent modes: unknown keeps nothing in storage, denied tracks nothing and erases, granted persists', async () => {
+  const unknownStore = memoryAdapter();
+  const unknown = await createPricer({ ...base, consent: 'unknown', storage: unknownStore });
+  assert.deepEqual(unknown.track(BEHAVIOUR[0]), { stored: true, persisted: true });
+  assert.equal(unknownStore.saves, 0, 'nothing reaches the storage adapter');
+  assert.equal(unknown.status.events, 1, 'kept for this page session');
+  assert.equal(unknown.status.persistence, 'memory');
+  const reloaded = await createPricer({ ...base, consent: 'unknown', storage: unknownStore });
+  assert.equal(reloaded.status.events, 0, 'nothing survives a reload');
+
+  const existing = memoryAdapter(JSON.stringify({ schema: 'pricelet/behaviour', version: 1, events: [] }));
+  const denied = await createPricer({ ...base, consent: 'denied', storage: existing });
+  assert.equal(existing.state, null, 'what an earlier visit stored is erased');
+  assert.deepEqual(denied.track(BEHAVIOUR[0]), { stored: false, reason: 'no_consent', persisted: false });
+  const q = denied.priceFor(sneaker);
+  assert.equal(q.reason, 'no_consent');
+  assert.equal(q.interest, null);
+  assert.equal(denied.exportData().state, null);
+
+  // Granting consent later moves the session's behaviour into storage; denying erases it.
+  const later = memoryAdapter();
+  const p = await createPricer({ ...base, consent: 'unknown', storage: later });
+  p.track(BEHAVIOUR[0]);
+  p.setConsent('granted');
+  assert.equal(JSON.parse(later.state).events.length, 1);
+  p.setConsent('denied');
+  assert.equal(later.state, null);
+  assert.equal(p.priceFor(sneaker).reason, 'no_consent');
+  throwsWith(() => p.setConsent('maybe'), 'invalid_argument', 'consent');
+  await rejectsWith(createPricer({ consent: 'yes' }), 'invalid_argument', 'consent');
+});
+
+test('Global Privacy Control: every quote opted_out, nothing tracked; respectGlobalPrivacyControl:false ignores it', async () => {
+  const had = Object.getOwnPropertyDescriptor(globalThis, 'navigator');
+  Object.defineProperty(globalThis, 'navigator', { value: { globalPrivacyControl: true }, configurable: true });
+  try {
+    const pricer = await createPricer({ ...base, consent: 'granted' });
+    assert.ok(pricer.pricesFor(ITEMS.slice(0, 4)).every((q) => q.reason === 'opted_out' && q.discountMinor === 0));
+    assert.deepEqual(pricer.track(BEHAVIOUR[0]), { stored: false, reason: 'opted_out', persisted: false });
+    assert.equal(pricer.status.globalPrivacyControl, true);
+    const ignoring = await createPricer({ ...base, consent: 'granted', respectGlobalPrivacyControl: false });
+    assert.notEqual(ignoring.priceFor(sneaker).reason, 'opted_out');
+  } finally {
+    if (had) Object.defineProperty(globalThis, 'navigator', had);
+    else delete globalThis.navigator;
+  }
+});
+
+test('forget() deletes behaviour and the id everywhere and returns cold-start prices', async () => {
+  const adapter = memoryAdapter();
+  const pricer = await createPricer({ ...base, consent: 'granted', storage: adapter, anonId: undefined });
+  const cold = pricer.priceFor(sneaker);
+  const id = pricer.exportData().anonId;
+  for (const ev of BEHAVIOUR) pricer.track(ev);
+  assert.notEqual(pricer.priceFor(sneaker).interest, cold.interest);
+  pricer.forget();
+  assert.equal(adapter.state, null);
+  assert.equal(pricer.status.events, 0);
+  assert.notEqual(pricer.exportData().anonId, id);
+  assert.equal(pricer.priceFor(sneaker).interest, cold.interest);
+});
+
+test('explain(), checkout payload, verification and signatures', async () => {
+  const pricer = await createPricer({ ...base, consent: 'granted' });
+  for (const ev of BEHAVIOUR) pricer.track(ev);
+  const q = pricer.priceFor(sneaker);
+  const ex = pricer.explain('sneaker-1');
+  assert.equal(ex.quote.quoteId, q.quoteId);
+  assert.ok(ex.candidates.length > 1 && ex.features.length > 10);
+  throwsWith(() => pricer.explain('never-priced'), 'unknown_item', 'itemId');
+  const checkout = toCheckout(q);
+  for (const secret of ['interest', 'explanation', 'propensity', 'label', 'personalized']) assert.equal(secret in checkout, false, secret);
+  assert.deepEqual(await verifyQuote(checkout, sneaker, null, { now: NOW }), { ok: true, problems: [] });
+  const tampered = { ...checkout, priceMinor: checkout.priceMinor - 500, discountMinor: checkout.discountMinor + 500 };
+  const v = await verifyQuote(tampered, sneaker, null, { now: NOW });
+  assert.equal(v.ok, false);
+  assert.ok(v.problems.some((p) => p.code === 'quote_id_mismatch'));
+  const signed = await signQuote(q, 'k1', 'a-secret-of-at-least-16-bytes');
+  assert.equal((await verifyQuote(toCheckout(signed), sneaker, null, { now: NOW, keys: { k1: 'a-secret-of-at-least-16-bytes' } })).ok, true);
+  assert.equal((await verifyQuote(toCheckout(signed), sneaker, null, { now: NOW, keys: { k1: 'another-secret-of-16-bytes' } })).ok, false);
+});
+
+test('listQuote() works synchronously from the lite engine and equals the engine\'s list quote', async () => {
+  // A fresh Node process: nothing has loaded the engine yet.
+  const script = `import { listQuote, toCheckout } from ${JSON.stringify(join(ROOT, 'js', 'node.js'))};
+    const q = listQuote(${JSON.stringify(sneaker)}, { now: ${NOW} });
+    console.log(JSON.stringify({ q, c: toCheckout(q) }));`;
+  const { q, c } = JSON.parse(execFileSync(process.execPath, ['--input-type=module', '-e', script]).toString());
+  assert.equal(q.reason, 'list');
+  assert.equal(q.priceMinor, 8999);
+  await createPricer(base);
+  assert.deepEqual(listQuote(sneaker, { now: NOW }), q, 'lite and full engines agree');
+  assert.deepEqual(toCheckout(q), c);
+  throwsWith(() => listQuote({ ...sneaker, price: 'abc' }), 'invalid_price', 'price');
+});
+
+test('no network: the wasm imports nothing network-capable; the JS fetches only files the caller names', () => {
+  const module = new WebAssembly.Module(readFileSync(join(ROOT, 'dist', 'pricelet_bg.wasm')));
+  const imports = WebAssembly.Module.imports(module).map((i) => i.name.replace(/_[0-9a-f]{16}$/, ''));
+  assert.ok(imports.length > 10);
+  const network = /fetch|xmlhttp|websocket|beacon|eventsource|request|response|open|send|import|worker|url/i;
+  assert.deepEqual(imports.filter((n) => network.test(n)), []);
+  for (const [file, allowed] of [['js/core.js', 0], ['js/node.js', 1], ['js/web.js', 2], ['js/workerd.js', 1], ['js/lite.js', 0]]) {
+    const src = readFileSync(join(ROOT, file), 'utf8');
+    assert.equal((src.match(/\bfetch\(/g) ?? []).length, allowed, `${file}: fetch() only in readBytes/loadModule`);
+    assert.doesNotMatch(src, /XMLHttpRequest|WebSocket|sendBeacon|EventSource|navigator\.send/);
+  }
+  for (const glue of ['dist/pricelet.js', 'dist/lite.js']) {
+    const src = readFileSync(join(ROOT, glue), 'utf8');
+    const start = src.indexOf('async function __wbg_init(');
+    const before = src.slice(0, src.indexOf('function __wbg_load') === -1 ? start : src.indexOf('async function __wbg_load'));
+    assert.equal((before.match(/fetch\(/g) ?? []).length, 0, `${glue}: fetch only in the wasm loader`);
+    assert.doesNotMatch(src, /XMLHttpRequest|WebSocket|sendBeacon|EventSource/);
+  }
+});
