@@ -39,16 +39,16 @@ const result = { impl };
 
 if (impl === 'pricelet') {
   const { createPricer } = await import('../js/node.js');
-  const pricer = await createPricer({ consent: 'unknown', anonId: 'bench-shopper', now, stabilityTtlMs: 30 * 60 * 1000 });
+  const pricer = await createPricer({ consent: 'unknown', anonId: 'shopper-7', now, stabilityTtlMs: 30 * 60 * 1000 });
   pricer.priceFor(items[0]);
   result.coldMs = performance.now() - t0;
   for (let i = 0; i < 5; i++) pricer.track(pageView(i, clock - 60_000 + i * 1000));
   result.hitUs = timeLoop(() => pricer.priceFor(items[1]));
-  const page = await createPricer({ consent: 'unknown', anonId: 'bench-shopper', now, stabilityTtlMs: 0 });
+  const page = await createPricer({ consent: 'unknown', anonId: 'shopper-7', now, stabilityTtlMs: 0 });
   let k = 0;
   result.pageUs = timeLoop(() => { clock += 1000; page.track(pageView(k++, clock)); page.pricesFor(items); });
   clock = NOW0 + 5000;
-  const check = await createPricer({ consent: 'unknown', anonId: 'bench-shopper', now, stabilityTtlMs: 0 });
+  const check = await createPricer({ consent: 'unknown', anonId: 'shopper-7', now, stabilityTtlMs: 0 });
   for (let i = 0; i < 5; i++) check.track(pageView(i, clock - 4000 + i * 500));
   result.prices = check.pricesFor(items).map((q) => q.priceMinor);
 } else {
@@ -57,7 +57,7 @@ if (impl === 'pricelet') {
   const spec = loadSpec(ROOT);
   const modelBytes = readFileSync(join(ROOT, 'models', 'interest.onnx'));
   const features = JSON.parse(readFileSync(join(ROOT, 'models', 'interest.parity.json'), 'utf8')).featureNames;
-  const make = (stabilityTtlMs) => ReferencePricer.create({ modelBytes, policy, spec, features, anonId: 'bench-shopper', stabilityTtlMs, now });
+  const make = (stabilityTtlMs) => ReferencePricer.create({ modelBytes, policy, spec, features, anonId: 'shopper-7', stabilityTtlMs, now });
   const pricer = await make(30 * 60 * 1000);
   await pricer.priceFor(items[0]);
   result.coldMs = performance.now() - t0;

@@ -6,6 +6,7 @@ use crate::error::{from_serde_path, Code, Error, Result};
 use crate::limits;
 use crate::money::{Currency, Decimal};
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use serde_json::Value;
 
 /// Inactivity that ends a session (Google Analytics' definition, which the training data uses).
@@ -181,8 +182,9 @@ impl Event {
         }
     }
 
-    fn stored_size(&self) -> usize {
-        serde_json::to_vec(self).map(|v| v.len() + 1).unwrap_or(limits::MAX_STATE_BYTES)
+    /// The stored JSON form, made once when the event enters the log.
+    fn encode(&self) -> Box<RawValue> {
+        serde_json::value::to_raw_value(self).unwrap_or_else(|_| RawValue::from_string("null".into()).expect("valid JSON"))
     }
 }
 
@@ -235,22 +237,37 @@ fn is_zero(n: &usize) -> bool {
     *n == 0
 }
 
-#[derive(Serialize, Deserialize)]
+#[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct StoredState {
     schema: String,
     version: u32,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     anon_id: Option<String>,
     #[serde(default)]
     evicted: u64,
     events: Vec<Value>,
 }
 
+/// The same document for writing: events go out as the JSON encoded when they entered the log, so
+/// saving after every `track()` is a concatenation, not a re-serialization of the whole log.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct StoredStateOut<'a> {
+    schema: &'a str,
+    version: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    anon_id: Option<&'a str>,
+    evicted: u64,
+    events: &'a [Box<RawValue>],
+}
+
 /// The event log, sorted by time.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default)]
 pub struct BehaviourLog {
     events: Vec<Event>,
+    /// `events[i]` as stored JSON.
+    encoded: Vec<Box<RawValue>>,
     bytes: usize,
     /// Events evicted over the log's life to respect its bounds.
     evicted: u64,
@@ -258,7 +275,25 @@ pub struct BehaviourLog {
     revision: u64,
 }
 
+impl PartialEq for BehaviourLog {
+    fn eq(&self, other: &Self) -> bool {
+        self.events == other.events && self.evicted == other.evicted
+    }
+}
+
 impl BehaviourLog {
+    fn insert(&mut self, pos: usize, ev: Event) {
+        let json = ev.encode();
+        self.bytes += json.get().len() + 1;
+        self.events.insert(pos, ev);
+        self.encoded.insert(pos, json);
+    }
+
+    fn remove_oldest(&mut self) {
+        self.events.remove(0);
+        self.bytes -= self.encoded.remove(0).get().len() + 1;
+    }
+
     pub fn events(&self) -> &[Event] {
         &self.events
     }
@@ -280,12 +315,10 @@ impl BehaviourLog {
         }
         let at = ev.at_ms();
         let pos = self.events.partition_point(|e| e.at_ms() <= at);
-        self.bytes += ev.stored_size();
-        self.events.insert(pos, ev);
+        self.insert(pos, ev);
         let mut evicted = 0;
         while self.events.len() > limits::MAX_EVENTS || self.bytes > limits::MAX_STATE_BYTES - 1024 {
-            let old = self.events.remove(0);
-            self.bytes -= old.stored_size();
+            self.remove_oldest();
             evicted += 1;
         }
         self.evicted += evicted as u64;
@@ -296,17 +329,22 @@ impl BehaviourLog {
     /// Drops events older than the retention allows. Returns how many were dropped.
     pub fn prune(&mut self, now: i64, retention: Retention) -> usize {
         let before = self.events.len();
-        self.events.retain(|e| retention.keeps(e, now));
-        let dropped = before - self.events.len();
-        if dropped > 0 {
-            self.bytes = self.events.iter().map(Event::stored_size).sum();
-            self.revision += 1;
+        let keep: Vec<bool> = self.events.iter().map(|e| retention.keeps(e, now)).collect();
+        if keep.iter().all(|k| *k) {
+            return 0;
         }
-        dropped
+        let mut k = keep.iter();
+        self.events.retain(|_| *k.next().unwrap_or(&true));
+        let mut k = keep.iter();
+        self.encoded.retain(|_| *k.next().unwrap_or(&true));
+        self.bytes = self.encoded.iter().map(|j| j.get().len() + 1).sum();
+        self.revision += 1;
+        before - self.events.len()
     }
 
     pub fn clear(&mut self) {
         self.events.clear();
+        self.encoded.clear();
         self.bytes = 0;
         self.evicted = 0;
         self.revision += 1;
@@ -314,13 +352,7 @@ impl BehaviourLog {
 
     /// Serializes the log (and the anonymous id, when it may persist) in the versioned schema.
     pub fn to_state(&self, anon_id: Option<&str>) -> String {
-        let state = StoredState {
-            schema: STATE_SCHEMA.into(),
-            version: STATE_VERSION,
-            anon_id: anon_id.map(str::to_string),
-            evicted: self.evicted,
-            events: self.events.iter().map(|e| serde_json::to_value(e).unwrap_or(Value::Null)).collect(),
-        };
+        let state = StoredStateOut { schema: STATE_SCHEMA, version: STATE_VERSION, anon_id, evicted: self.evicted, events: &self.encoded };
         serde_json::to_string(&state).unwrap_or_default()
     }
 
@@ -371,14 +403,13 @@ impl BehaviourLog {
         for raw in stored.events.iter().take(limits::MAX_EVENTS) {
             match Event::from_json(raw, now) {
                 Ok(ev) if retention.keeps(&ev, now) => {
-                    log.bytes += ev.stored_size();
-                    log.events.push(ev);
+                    let pos = log.events.partition_point(|e| e.at_ms() <= ev.at_ms());
+                    log.insert(pos, ev);
                 }
                 _ => dropped += 1,
             }
         }
         dropped += stored.events.len().saturating_sub(limits::MAX_EVENTS);
-        log.events.sort_by_key(Event::at_ms);
         let events = log.events.len();
         let report = if dropped == 0 {
             LoadReport { outcome: "loaded", reason: None, events, dropped_events: 0 }

@@ -16,6 +16,7 @@ use crate::quote::Quote;
 use serde::Serialize;
 use serde_json::{json, Value};
 use std::collections::HashMap;
+use std::sync::Arc;
 
 /// Quote reasons (public strings, DESIGN.md §2).
 pub mod reason {
@@ -124,7 +125,7 @@ pub struct Decision {
     pub interest: Option<f64>,
     pub uplift: Option<f64>,
     pub beta: Option<f64>,
-    pub features: Vec<FeatureValue>,
+    pub features: Arc<Vec<FeatureValue>>,
     pub bounds: Option<Bounds>,
     pub candidates: Vec<Candidate>,
     pub choice: Option<Choice>,
@@ -134,10 +135,10 @@ pub struct Decision {
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct FeatureValue {
-    pub name: String,
+    pub name: &'static str,
     pub value: f64,
-    pub meaning: String,
-    pub unit: String,
+    pub meaning: &'static str,
+    pub unit: &'static str,
 }
 
 /// Model scores for one shopper state.
@@ -169,6 +170,8 @@ pub struct Pricer {
     score_cache: HashMap<Vec<u32>, f64>,
     /// Summaries for the last (log revision, time) they were computed for.
     summary_cache: Option<((u64, i64), Summaries)>,
+    /// Session-level scores and the features behind them, for the same key.
+    score_memo: Option<((u64, i64), Scores, Arc<Vec<FeatureValue>>)>,
 }
 
 impl Pricer {
@@ -189,6 +192,7 @@ impl Pricer {
             decisions: HashMap::new(),
             score_cache: HashMap::new(),
             summary_cache: None,
+            score_memo: None,
         };
         if let Some(id) = &config.anon_id {
             if !crate::behaviour::valid_anon_id(id) {
@@ -270,6 +274,7 @@ impl Pricer {
         self.stable_quotes.clear();
         self.decisions.clear();
         self.summary_cache = None;
+        self.score_memo = None;
     }
 
     /// The serialized state for the storage adapter, or `None` when nothing may be stored.
@@ -367,27 +372,21 @@ impl Pricer {
         Some((info.features.clone(), features::vector(&specs, s)))
     }
 
-    fn scores(&mut self, summaries: &Summaries) -> Result<(Scores, Vec<FeatureValue>)> {
-        let mut shown = Vec::new();
+    fn scores(&mut self, summaries: &Summaries) -> Result<(Scores, Arc<Vec<FeatureValue>>)> {
+        let mut shown: Vec<FeatureValue> = Vec::new();
         let mut out = Scores { interest: None, uplift: None };
         for kind in [ModelKind::Interest, ModelKind::Uplift] {
             let slot = if kind == ModelKind::Interest { &mut self.interest } else { &mut self.uplift };
             let Some((names, row)) = Self::feature_row(slot, summaries) else { continue };
             let v = Self::score(slot, &mut self.score_cache, &row)?;
             if kind == ModelKind::Interest { out.interest = v } else { out.uplift = v }
-            for (name, value) in names.into_iter().zip(row) {
-                if !shown.iter().any(|f: &FeatureValue| f.name == name) {
-                    let spec = Registry::builtin().get(&name);
-                    shown.push(FeatureValue {
-                        meaning: spec.map(|s| s.meaning.clone()).unwrap_or_default(),
-                        unit: spec.map(|s| s.unit.clone()).unwrap_or_default(),
-                        name,
-                        value,
-                    });
+            for (name, value) in names.iter().zip(row) {
+                if let Some(spec) = Registry::builtin().get(name).filter(|s| !shown.iter().any(|f| f.name == s.name)) {
+                    shown.push(FeatureValue { name: &spec.name, value, meaning: &spec.meaning, unit: &spec.unit });
                 }
             }
         }
-        Ok((out, shown))
+        Ok((out, Arc::new(shown)))
     }
 
     fn needs_item_features(&self) -> bool {
@@ -457,33 +456,47 @@ impl Pricer {
     fn decide(&mut self, item: &Item, clock: &Clock) -> Result<Decision> {
         let mut d = Decision {
             item_id: item.id.clone(),
-            quote: self.list_quote(item, clock, ""),
+            quote: self.base_quote(item, clock, ""),
             interest: None,
             uplift: None,
             beta: None,
-            features: vec![],
+            features: Arc::default(),
             bounds: None,
             candidates: vec![],
             choice: None,
             explored: false,
         };
         if let Some(why) = self.blocked_reason() {
-            d.quote = self.list_quote(item, clock, why);
-            return Ok(d);
+            d.quote = self.base_quote(item, clock, why);
+            return Ok(d.resealed());
         }
         if let Some(why) = self.policy.exclusion(item) {
-            d.quote = self.list_quote(item, clock, reason::EXCLUDED);
+            d.quote = self.base_quote(item, clock, reason::EXCLUDED);
             d.quote.explanation = format!("List price: {why}.");
             return Ok(d.resealed());
         }
-        let mut summaries = self.summaries(clock);
-        if self.needs_item_features() {
-            summaries.item = Some(features::item_summary(self.log.events(), clock, &item.id, item.category.as_deref()));
-        }
-        let (scores, shown) = match self.scores(&summaries) {
+        let needs_item = self.needs_item_features();
+        let key = (self.log.revision(), clock.now_ms);
+        let memo = self.score_memo.as_ref().filter(|(k, ..)| !needs_item && *k == key).map(|(_, s, f)| (*s, f.clone()));
+        let scored = match memo {
+            Some(hit) => Ok(hit),
+            None => {
+                let mut summaries = self.summaries(clock);
+                if needs_item {
+                    summaries.item = Some(features::item_summary(self.log.events(), clock, &item.id, item.category.as_deref()));
+                }
+                let scored = self.scores(&summaries);
+                if let (Ok((s, f)), false) = (&scored, needs_item) {
+                    // Session-level models score a page of items once.
+                    self.score_memo = Some((key, *s, f.clone()));
+                }
+                scored
+            }
+        };
+        let (scores, shown) = match scored {
             Ok(s) => s,
             Err(e) => {
-                d.quote = self.list_quote(item, clock, reason::MODEL_UNAVAILABLE);
+                d.quote = self.base_quote(item, clock, reason::MODEL_UNAVAILABLE);
                 d.quote.explanation = format!("List price: the pricing model could not score this visit ({}).", e.message);
                 return Ok(d.resealed());
             }
@@ -504,7 +517,7 @@ impl Pricer {
                 ModelSlot::Unavailable(why) => why.clone(),
                 _ => "no interest model was given".to_string(),
             };
-            d.quote = self.list_quote(item, clock, reason::MODEL_UNAVAILABLE);
+            d.quote = self.base_quote(item, clock, reason::MODEL_UNAVAILABLE);
             d.quote.explanation = format!("List price: the pricing model is unavailable ({why}).");
             return Ok(d.resealed());
         };
@@ -533,7 +546,7 @@ impl Pricer {
             c * f64::from(u8::from(shown == 0)) + (1.0 - c) * f64::from(u8::from(shown == choice.index))
         };
         let cand = candidates[shown];
-        let mut q = self.list_quote(item, clock, why);
+        let mut q = self.base_quote(item, clock, why);
         q.price_minor = cand.price_minor;
         q.discount_minor = cand.discount_minor;
         q.price = item.currency.to_major_f64(cand.price_minor);
@@ -557,9 +570,14 @@ impl Pricer {
         Ok(d.resealed())
     }
 
-    /// A list-price quote with a reason (also what an unpersonalized path returns).
+    /// A sealed list-price quote with a reason (the wrapper's answer after an engine reset).
     pub fn list_quote(&self, item: &Item, clock: &Clock, why: &str) -> Quote {
-        list_quote(item, &self.policy, self.interest.info().map(|i| i.version.as_str()), clock.now_ms, why)
+        self.base_quote(item, clock, why).seal()
+    }
+
+    /// An unsealed list-price quote: every decision starts from it and is sealed once, at the end.
+    fn base_quote(&self, item: &Item, clock: &Clock, why: &str) -> Quote {
+        unsealed_list_quote(item, &self.policy, self.interest.info().map(|i| i.version.as_str()), clock.now_ms, why)
     }
 
     /// Edge mode, on the device: the model inputs for the items it shows. Needs consent `granted`;
@@ -618,7 +636,7 @@ impl Pricer {
                 .iter()
                 .map(|v| match Item::from_json(v) {
                     Ok(item) => {
-                        let mut q = self.list_quote(&item, clock, reason::NO_FEATURES);
+                        let mut q = self.base_quote(&item, clock, reason::NO_FEATURES);
                         q.explanation = "List price: the request carried no features (personalization needs the shopper's consent).".into();
                         q.seal().to_value()
                     }
@@ -673,18 +691,18 @@ impl Pricer {
             }
             let base = Decision {
                 item_id: item.id.clone(),
-                quote: self.list_quote(&item, clock, ""),
+                quote: self.base_quote(&item, clock, ""),
                 interest: None,
                 uplift: None,
                 beta: None,
-                features: vec![],
+                features: Arc::default(),
                 bounds: None,
                 candidates: vec![],
                 choice: None,
                 explored: false,
             };
             let quote = if let Some(why) = self.policy.exclusion(&item) {
-                let mut q = self.list_quote(&item, clock, reason::EXCLUDED);
+                let mut q = self.base_quote(&item, clock, reason::EXCLUDED);
                 q.explanation = format!("List price: {why}.");
                 q.seal()
             } else {
@@ -734,8 +752,12 @@ fn discount_percent(discount_minor: i64, list_minor: i64) -> f64 {
 }
 
 /// A sealed list-price quote; needs no model and no behaviour (`listQuote(item)` before the wasm
-/// pricer has loaded, and every unpersonalized path).
+/// pricer has loaded).
 pub fn list_quote(item: &Item, policy: &Policy, model_version: Option<&str>, now_ms: i64, why: &str) -> Quote {
+    unsealed_list_quote(item, policy, model_version, now_ms, why).seal()
+}
+
+fn unsealed_list_quote(item: &Item, policy: &Policy, model_version: Option<&str>, now_ms: i64, why: &str) -> Quote {
     let list = item.currency.to_major_f64(item.list_minor);
     Quote {
         item_id: item.id.clone(),
@@ -761,7 +783,6 @@ pub fn list_quote(item: &Item, policy: &Policy, model_version: Option<&str>, now
         key_id: None,
         sig: None,
     }
-    .seal()
 }
 
 fn explanation_for_list(why: &str) -> String {

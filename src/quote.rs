@@ -56,9 +56,31 @@ pub const CHECKOUT_FIELDS: &[&str] = &[
     "modelVersion", "policyVersion", "issuedAt", "expiresAt", "quoteId", "keyId", "sig",
 ];
 
-fn canonical(fields: &Map<String, Value>) -> String {
-    // Only integers and strings go in, so RFC 8785 is well defined and identical across platforms.
-    serde_json_canonicalizer::to_string(fields).unwrap_or_default()
+/// RFC 8785 (JCS) canonical JSON of an object whose values are strings and integers — all that
+/// quote ids and signatures cover. For those, JCS is: keys sorted by UTF-16 code units, no
+/// whitespace, strings escaped as ECMAScript's JSON.stringify does (which serde_json matches:
+/// `\"`, `\\`, `\b\f\n\r\t`, other controls as lowercase `\u00xx`), integers in plain decimal.
+/// Tested against the `serde_json_canonicalizer` crate on random inputs.
+pub fn canonical(fields: &Map<String, Value>) -> String {
+    let mut entries: Vec<(&String, &Value)> = fields.iter().collect();
+    entries.sort_by(|a, b| a.0.encode_utf16().cmp(b.0.encode_utf16()));
+    let mut out = String::with_capacity(256);
+    out.push('{');
+    for (i, (k, v)) in entries.into_iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(&serde_json::to_string(k).unwrap_or_default());
+        out.push(':');
+        match v {
+            Value::String(s) => out.push_str(&serde_json::to_string(s).unwrap_or_default()),
+            Value::Number(n) if n.is_i64() || n.is_u64() => out.push_str(&n.to_string()),
+            // Not part of any genuine quote: hashed as JSON text so tampering still changes the id.
+            other => out.push_str(&other.to_string()),
+        }
+    }
+    out.push('}');
+    out
 }
 
 fn pick(quote: &Value, names: &[&str]) -> Map<String, Value> {
@@ -73,9 +95,13 @@ const ID_FIELDS: &[&str] = &[
     "modelVersion", "policyVersion", "issuedAt", "expiresAt",
 ];
 
-/// Content hash of the quote (base64url of the first 18 bytes of SHA-256 over JCS).
+/// Content hash of a quote given as JSON (base64url of the first 18 bytes of SHA-256 over JCS).
 pub fn quote_id_of(quote: &Value) -> String {
-    let digest = Sha256::digest(canonical(&pick(quote, ID_FIELDS)).as_bytes());
+    id_of_fields(&pick(quote, ID_FIELDS))
+}
+
+fn id_of_fields(fields: &Map<String, Value>) -> String {
+    let digest = Sha256::digest(canonical(fields).as_bytes());
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&digest[..18])
 }
 
@@ -92,9 +118,30 @@ impl Quote {
         serde_json::to_value(self).unwrap_or_default()
     }
 
+    /// The fields `quoteId` hashes, straight from the struct (no round trip through the whole quote).
+    fn id_fields(&self) -> Map<String, Value> {
+        let mut m = Map::new();
+        for (k, v) in [
+            ("itemId", Value::from(self.item_id.as_str())),
+            ("currency", Value::from(self.currency.as_str())),
+            ("listPriceMinor", Value::from(self.list_price_minor)),
+            ("priceMinor", Value::from(self.price_minor)),
+            ("discountMinor", Value::from(self.discount_minor)),
+            ("reason", Value::from(self.reason.as_str())),
+            ("variant", Value::from(self.variant.as_str())),
+            ("modelVersion", Value::from(self.model_version.as_str())),
+            ("policyVersion", Value::from(self.policy_version.as_str())),
+            ("issuedAt", Value::from(self.issued_at)),
+            ("expiresAt", Value::from(self.expires_at)),
+        ] {
+            m.insert(k.to_string(), v);
+        }
+        m
+    }
+
     /// Sets `quoteId` from the content.
     pub fn seal(mut self) -> Quote {
-        self.quote_id = quote_id_of(&self.to_value());
+        self.quote_id = id_of_fields(&self.id_fields());
         self
     }
 
@@ -245,6 +292,7 @@ pub fn verify_quote(quote: &Value, item: &Item, policy: &Policy, opts: &VerifyOp
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::strategy::Strategy as _;
     use serde_json::json;
 
     const NOW: i64 = 1_764_000_000_000;
@@ -291,6 +339,25 @@ mod tests {
 
     fn now() -> VerifyOptions {
         VerifyOptions { now_ms: NOW + 1000, ..Default::default() }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn canonical_json_equals_the_jcs_reference(entries in proptest::collection::btree_map("\\PC{0,12}", proptest::prop_oneof![
+            (-(1i64 << 53) + 1..(1i64 << 53)).prop_map(Value::from),
+            "\\PC{0,20}".prop_map(Value::from),
+            "[\\x00-\\x1f\"\\\\\u{2028}\u{e9}\u{1f600}]{0,6}".prop_map(Value::from),
+        ], 0..12)) {
+            let map: Map<String, Value> = entries.into_iter().collect();
+            proptest::prop_assert_eq!(canonical(&map), serde_json_canonicalizer::to_string(&map).unwrap());
+        }
+    }
+
+    #[test]
+    fn the_struct_and_json_paths_hash_alike() {
+        let q = quote(4499);
+        assert_eq!(q.quote_id, quote_id_of(&q.to_value()));
+        assert_eq!(q.quote_id, quote_id_of(&q.to_checkout()));
     }
 
     #[test]

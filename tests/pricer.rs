@@ -31,6 +31,12 @@ fn pricer(consent: Consent) -> Pricer {
     pricer_with(consent, None)
 }
 
+/// Every quote the engine hands out is sealed: its id is the hash of its content.
+fn sealed(q: &pricelet::Quote) -> &pricelet::Quote {
+    assert_eq!(q.quote_id, pricelet::quote::quote_id_of(&q.to_value()), "{q:?}");
+    q
+}
+
 fn item() -> Value {
     json!({"id": "sneaker-1", "price": "89.99", "currency": "EUR", "category": "shoes", "cost": "30.00"})
 }
@@ -72,12 +78,12 @@ fn consent_modes_and_gpc() {
     let out = p.track(&json!({"type": "page_view", "page": {"kind": "product"}}), &clock(0)).unwrap();
     assert_eq!((out.stored, out.reason), (false, Some("no_consent")));
     let q = p.price_for(&item(), &clock(0)).unwrap();
-    assert_eq!((q.reason.as_str(), q.price_minor, q.interest), ("no_consent", 8999, None));
+    assert_eq!((sealed(&q).reason.as_str(), q.price_minor, q.interest), ("no_consent", 8999, None));
     assert_eq!(p.state_to_save(), None);
     // GPC overrides even granted consent
     let model = ModelSlot::load(Some(&model_bytes()), ModelKind::Interest);
     let mut gpc = Pricer::new(Policy::default_policy(), model, ModelSlot::Absent, None, PricerConfig { gpc_opt_out: true, ..config(Consent::Granted) }, NOW).unwrap();
-    assert_eq!(gpc.price_for(&item(), &clock(0)).unwrap().reason, "opted_out");
+    assert_eq!(sealed(&gpc.price_for(&item(), &clock(0)).unwrap()).reason, "opted_out");
     assert_eq!(gpc.track(&json!({"type": "purchase"}), &clock(0)).unwrap().reason, Some("opted_out"));
     assert_eq!(gpc.persistence(), Persistence::None);
     // unknown: tracked for the page session (the wrapper keeps this state in JS memory only)
@@ -124,7 +130,7 @@ fn excluded_items_are_never_discounted() {
         json!({"id": "t", "price": 20, "currency": "EUR", "tags": ["no-discount"]}),
     ] {
         let q = p.price_for(&it, &clock(0)).unwrap();
-        assert_eq!((q.reason.as_str(), q.discount_minor, q.personalized), ("excluded", 0, false));
+        assert_eq!((sealed(&q).reason.as_str(), q.discount_minor, q.personalized), ("excluded", 0, false));
     }
 }
 
@@ -139,6 +145,7 @@ fn experiment_is_deterministic_with_propensities() {
     let mut reasons = std::collections::BTreeMap::new();
     for id in 0..60 {
         for q in quotes(&format!("s{id}")) {
+            sealed(&q);
             assert!(q.propensity > 0.0 && q.propensity <= 1.0);
             *reasons.entry(q.reason.clone()).or_insert(0) += 1;
             if q.reason == "control" {
@@ -229,7 +236,7 @@ fn failure_modes() {
     for slot in [ModelSlot::load(Some(b"garbage"), ModelKind::Interest), ModelSlot::Absent] {
         let mut p = Pricer::new(Policy::default_policy(), slot, ModelSlot::Absent, None, config(Consent::Granted), NOW).unwrap();
         let q = p.price_for(&item(), &clock(0)).unwrap();
-        assert_eq!((q.reason.as_str(), q.price_minor), ("model_unavailable", 8999));
+        assert_eq!((sealed(&q).reason.as_str(), q.price_minor), ("model_unavailable", 8999));
         assert_eq!(p.status()["personalization"], "off");
     }
     let wrong = ModelSlot::load(Some(&model_bytes()), ModelKind::Uplift);
@@ -260,7 +267,7 @@ fn no_feasible_price_only_when_a_discount_was_wanted() {
         let mut p = Pricer::new(Policy::default_policy(), model, ModelSlot::Absent, None, PricerConfig { anon_id: Some(format!("n{i}")), ..config(Consent::Granted) }, NOW).unwrap();
         p.price_for(&floored, &clock(0)).unwrap()
     }).collect();
-    assert!(quotes.iter().any(|q| q.reason == "no_feasible_price"));
+    assert!(quotes.iter().any(|q| sealed(q).reason == "no_feasible_price"));
     assert!(quotes.iter().all(|q| q.price_minor == 1000));
     // High interest: no discount wanted, so plain personalized list price.
     browse(&mut p, 15);
