@@ -174,6 +174,17 @@ export function makeApi(platform) {
   return { createPricer, listQuote, verifyQuote, toCheckout, signQuote, init, initWithModule };
 }
 
+/** After an engine reset: list-price quotes (`engine_reset`), or the item's error slot. */
+function resetSlots(inner, items) {
+  return Array.from(items, (item) => {
+    try {
+      return inner.listQuoteWithReason(item, 'engine_reset');
+    } catch (e) {
+      return { itemId: typeof item?.id === 'string' ? item.id : null, error: { code: e.code, message: e.message, field: e.field ?? null } };
+    }
+  });
+}
+
 /** One shopper's pricer. Every call goes to the Rust engine; a trap re-creates the engine once. */
 class Pricer {
   #args;
@@ -219,13 +230,7 @@ class Pricer {
   }
 
   pricesFor(items) {
-    return this.#call((p) => p.pricesFor(items), (p) => items.map((item) => {
-      try {
-        return p.listQuoteWithReason(item, 'engine_reset');
-      } catch (e) {
-        return { itemId: typeof item?.id === 'string' ? item.id : null, error: { code: e.code, message: e.message, field: e.field ?? null } };
-      }
-    }));
+    return this.#call((p) => p.pricesFor(items), (p) => resetSlots(p, items));
   }
 
   track(event) {
@@ -255,7 +260,7 @@ class Pricer {
   }
 
   priceFromFeatures(request) {
-    return this.#call((p) => p.priceFromFeatures(request), (p) => request.items.map((item) => p.listQuoteWithReason(item, 'engine_reset')));
+    return this.#call((p) => p.priceFromFeatures(request), (p) => resetSlots(p, request?.items ?? []));
   }
 
   get status() {

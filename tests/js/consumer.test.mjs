@@ -10,6 +10,9 @@ import { after, before, test } from 'node:test';
 import { ROOT } from '../../scripts/setup.mjs';
 import { serveStatic } from '../../scripts/serve.mjs';
 import { launch } from './browser.mjs';
+import { Miniflare } from 'miniflare';
+import { WRANGLER, WRANGLER_ENV } from '../../scripts/worker.mjs';
+import { createPricer } from '../../js/node.js';
 
 const ITEM = { id: 'sneaker-1', price: '89.99', currency: 'EUR', category: 'shoes', cost: '30.00' };
 let dir;
@@ -106,6 +109,39 @@ test('(b) esbuild browser bundle priced in headless Chromium', async () => {
   } finally {
     await browser.close();
     await server.close();
+  }
+});
+
+test('(d) workerd: the README Worker quickstart, bundled by wrangler and run in Miniflare', async () => {
+  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+  const section = readme.slice(readme.indexOf('## Quickstart: Cloudflare Workers'));
+  const code = section.match(/```js\n([\s\S]*?)```/)[1];
+  const app = join(dir, 'app');
+  const wdir = join(app, 'edge');
+  mkdirSync(wdir, { recursive: true });
+  writeFileSync(join(wdir, 'index.js'), code);
+  writeFileSync(join(wdir, 'wrangler.jsonc'), JSON.stringify({
+    name: 'consumer-edge', main: 'index.js', compatibility_date: '2025-06-01',
+    rules: [{ type: 'Data', globs: ['**/*.onnx'], fallthrough: true }],
+  }));
+  const out = join(wdir, 'out');
+  execFileSync(WRANGLER, ['deploy', '--dry-run', '--outdir', out, '--config', join(wdir, 'wrangler.jsonc')], { cwd: wdir, env: { ...process.env, ...WRANGLER_ENV }, stdio: 'pipe' });
+  const bundle = readFileSync(join(out, 'index.js'), 'utf8');
+  assert.match(bundle, /node_modules\/pricelet\/js\/workerd\.js/, 'resolved through the installed package\'s workerd condition');
+  const mf = new Miniflare({
+    modules: true, scriptPath: join(out, 'index.js'), modulesRoot: out, compatibilityDate: '2025-06-01', host: '127.0.0.1', port: 0, cf: false,
+    modulesRules: [{ type: 'ESModule', include: ['**/*.js'] }, { type: 'CompiledWasm', include: ['**/*.wasm'] }, { type: 'Data', include: ['**/*.onnx'] }],
+  });
+  try {
+    const device = await createPricer({ consent: 'granted', anonId: 'shopper-7' });
+    device.track({ type: 'page_view', page: { kind: 'product', id: 'sneaker-1', pageValue: 25 } });
+    const res = await mf.dispatchFetch('http://localhost/', { method: 'POST', body: JSON.stringify(device.edgeRequest([ITEM])) });
+    const { quotes } = await res.json();
+    assert.equal(res.status, 200);
+    assert.equal(quotes[0].listPriceMinor, 8999);
+    assert.equal(quotes[0].modelVersion, device.status.model.info.version, 'the Worker loaded the packaged model');
+  } finally {
+    await mf.dispose();
   }
 });
 

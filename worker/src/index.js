@@ -1,0 +1,141 @@
+// pricelet's edge Worker: prices derived model inputs a consenting device sends (edge mode), signs
+// every quote, verifies quotes at checkout, and serves the storefront. It is a client of the pricelet
+// package like any user's code. It stores nothing and logs nothing about features or bodies.
+import { createPricer, signQuote, verifyQuote } from 'pricelet';
+import model from 'pricelet/models/interest.onnx';
+import catalogFile from '../../www/catalog.json';
+
+const MAX_BODY_BYTES = 64 * 1024;
+const MAX_ITEMS = 200;
+const CATALOG = new Map((Array.isArray(catalogFile) ? catalogFile : catalogFile.products ?? []).map((item) => [item.id, item]));
+
+// Model and policy load once per isolate, on the first request that needs them.
+let pricer = null;
+function getPricer() {
+  pricer ??= createPricer({ model: new Uint8Array(model), consent: 'denied' });
+  return pricer;
+}
+
+class HttpError extends Error {
+  constructor(status, code, message, headers = {}) {
+    super(message);
+    Object.assign(this, { status, code, headers });
+  }
+}
+
+function json(status, body, headers = {}) {
+  return new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', ...headers } });
+}
+
+function allow(request, method) {
+  if (request.method !== method) {
+    throw new HttpError(405, 'method_not_allowed', `use ${method} for this endpoint`, { allow: method });
+  }
+}
+
+/** Reads at most MAX_BODY_BYTES, whatever Content-Length claims, and parses JSON. */
+async function readJson(request) {
+  const declared = Number(request.headers.get('content-length') ?? 0);
+  if (declared > MAX_BODY_BYTES) throw new HttpError(413, 'body_too_large', `request bodies are limited to ${MAX_BODY_BYTES} bytes`);
+  const reader = request.body?.getReader();
+  const chunks = [];
+  let size = 0;
+  while (reader) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > MAX_BODY_BYTES) {
+      await reader.cancel();
+      throw new HttpError(413, 'body_too_large', `request bodies are limited to ${MAX_BODY_BYTES} bytes`);
+    }
+    chunks.push(value);
+  }
+  const bytes = new Uint8Array(size);
+  let offset = 0;
+  for (const c of chunks) { bytes.set(c, offset); offset += c.byteLength; }
+  try {
+    return JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
+  } catch {
+    throw new HttpError(400, 'invalid_json', 'the request body must be JSON (UTF-8)');
+  }
+}
+
+function signingKeys(env) {
+  const key = env.PRICELET_SIGNING_KEY;
+  if (typeof key !== 'string' || key.length < 16) {
+    throw new HttpError(503, 'signing_key_missing', 'the Worker has no PRICELET_SIGNING_KEY secret (at least 16 characters): run `wrangler secret put PRICELET_SIGNING_KEY`');
+  }
+  const keyId = env.PRICELET_KEY_ID || 'k1';
+  // Rotation: quotes signed with earlier keys still verify while they are listed here.
+  let previous = {};
+  if (env.PRICELET_PREVIOUS_KEYS) {
+    try { previous = JSON.parse(env.PRICELET_PREVIOUS_KEYS); } catch { throw new HttpError(503, 'signing_key_invalid', 'PRICELET_PREVIOUS_KEYS must be a JSON object { keyId: secret }'); }
+  }
+  return { keyId, key, all: { ...previous, [keyId]: key } };
+}
+
+async function price(request, env) {
+  allow(request, 'POST');
+  const keys = signingKeys(env);
+  const body = await readJson(request);
+  if (body === null || typeof body !== 'object' || Array.isArray(body) || !Array.isArray(body.items)) {
+    throw new HttpError(400, 'invalid_request', 'send { items: [...], features?, featureNames?, variant? } as produced by pricer.edgeRequest(items)');
+  }
+  if (body.items.length > MAX_ITEMS) throw new HttpError(400, 'limit_exceeded', `at most ${MAX_ITEMS} items per request`);
+  const p = await getPricer();
+  let quotes;
+  try {
+    quotes = p.priceFromFeatures(body);
+  } catch (e) {
+    if (typeof e?.code === 'string') throw new HttpError(400, e.code, e.message);
+    throw e;
+  }
+  const signed = await Promise.all(quotes.map((q) => (q.error ? q : signQuote(q, keys.keyId, keys.key))));
+  return json(200, { quotes: signed });
+}
+
+async function verify(request, env) {
+  allow(request, 'POST');
+  const keys = signingKeys(env);
+  const body = await readJson(request);
+  if (body === null || typeof body !== 'object' || typeof body.quote !== 'object' || body.quote === null) {
+    throw new HttpError(400, 'invalid_request', 'send { quote, item?, quantity? }: the quote (or its toCheckout payload)');
+  }
+  // The server's own catalog item wins; a given item is used only for ids the catalog does not know.
+  const own = CATALOG.get(body.quote.itemId);
+  const item = own ?? body.item;
+  if (!item) throw new HttpError(400, 'unknown_item', `item ${JSON.stringify(String(body.quote.itemId))} is not in the catalog; send it as "item"`);
+  if (body.quantity !== undefined && !(Number.isInteger(body.quantity) && body.quantity > 0)) {
+    throw new HttpError(400, 'invalid_request', 'quantity must be a positive integer');
+  }
+  try {
+    const result = await verifyQuote(body.quote, item, null, { keys: keys.all, quantity: body.quantity, now: Date.now() });
+    return json(200, { ...result, itemSource: own ? 'catalog' : 'request' });
+  } catch (e) {
+    if (typeof e?.code === 'string') throw new HttpError(400, e.code, e.message);
+    throw e;
+  }
+}
+
+async function health(request) {
+  allow(request, 'GET');
+  const s = (await getPricer()).status;
+  return json(200, { ok: s.model.state === 'ready', model: s.model.info?.version ?? null, modelState: s.model.state, policy: s.policyVersion, engineResets: s.engineResets });
+}
+
+const ROUTES = { '/price': price, '/verify': verify, '/health': health };
+
+export default {
+  async fetch(request, env) {
+    const route = ROUTES[new URL(request.url).pathname];
+    try {
+      if (route) return await route(request, env);
+      if (env.ASSETS) return await env.ASSETS.fetch(request);
+      throw new HttpError(404, 'not_found', 'no such endpoint: POST /price, POST /verify, GET /health');
+    } catch (e) {
+      if (e instanceof HttpError) return json(e.status, { code: e.code, message: e.message }, e.headers);
+      // Never a stack trace: the engine resets itself after a trap; the caller may retry.
+      return json(500, { code: 'internal', message: 'the Worker could not complete this request; retry it' });
+    }
+  },
+};
