@@ -1,5 +1,6 @@
 //! Offline evaluation metrics, defined as scikit-learn defines them so Python and Rust agree:
-//! ROC AUC (ties averaged), average precision (PR AUC), log loss, and ECE over 10 equal-width bins.
+//! ROC AUC (ties averaged), average precision (PR AUC), log loss, and ECE over 10 equal-width bins;
+//! for uplift, the normalized Qini coefficient and uplift@k as scikit-uplift 0.5.1 defines them.
 
 use serde::Serialize;
 
@@ -32,7 +33,11 @@ pub fn average_precision(y: &[bool], p: &[f64]) -> f64 {
     while i < idx.len() {
         let mut j = i;
         while j < idx.len() && p[idx[j]] == p[idx[i]] {
-            if y[idx[j]] { tp += 1.0 } else { fp += 1.0 }
+            if y[idx[j]] {
+                tp += 1.0
+            } else {
+                fp += 1.0
+            }
             j += 1;
         }
         let recall = tp / total_pos;
@@ -75,7 +80,11 @@ pub fn calibration(y: &[bool], p: &[f64], bins: usize) -> Vec<CalibrationBin> {
     sums.iter()
         .enumerate()
         .map(|(b, &(n, sp, sy))| CalibrationBin {
-            bin: format!("{:.1}-{:.1}", b as f64 / bins as f64, (b + 1) as f64 / bins as f64),
+            bin: format!(
+                "{:.1}-{:.1}",
+                b as f64 / bins as f64,
+                (b + 1) as f64 / bins as f64
+            ),
             n,
             mean_predicted: (n > 0).then(|| sp / n as f64),
             observed_rate: (n > 0).then(|| sy / n as f64),
@@ -88,7 +97,10 @@ pub fn ece(y: &[bool], p: &[f64], bins: usize) -> f64 {
     calibration(y, p, bins)
         .iter()
         .filter(|b| b.n > 0)
-        .map(|b| b.n as f64 / y.len() as f64 * (b.observed_rate.unwrap_or(0.0) - b.mean_predicted.unwrap_or(0.0)).abs())
+        .map(|b| {
+            b.n as f64 / y.len() as f64
+                * (b.observed_rate.unwrap_or(0.0) - b.mean_predicted.unwrap_or(0.0)).abs()
+        })
         .sum()
 }
 
@@ -113,6 +125,125 @@ pub fn classifier_report(y: &[bool], p: &[f64]) -> ClassifierReport {
     }
 }
 
+/// Row order by descending score as scikit-uplift takes it: `np.argsort(score, kind="mergesort")[::-1]`,
+/// i.e. a stable ascending sort reversed (so tied rows come in reverse input order).
+fn descending_order(score: &[f64]) -> Vec<usize> {
+    let mut idx: Vec<usize> = (0..score.len()).collect();
+    idx.sort_by(|&a, &b| score[a].total_cmp(&score[b]));
+    idx.reverse();
+    idx
+}
+
+/// The Qini curve (scikit-uplift `qini_curve`): after each distinct score, from the highest down,
+/// x = rows targeted so far and y = treated responders − control responders × (treated / control rows so far).
+/// Starts at (0, 0).
+pub fn qini_curve(y: &[bool], score: &[f64], treated: &[bool]) -> (Vec<f64>, Vec<f64>) {
+    let order = descending_order(score);
+    let (mut xs, mut ys) = (vec![0.0], vec![0.0]);
+    let (mut n_t, mut y_t, mut y_c) = (0.0f64, 0.0f64, 0.0f64);
+    for (pos, &i) in order.iter().enumerate() {
+        if treated[i] {
+            n_t += 1.0;
+            y_t += f64::from(u8::from(y[i]));
+        } else {
+            y_c += f64::from(u8::from(y[i]));
+        }
+        let last_of_value = pos + 1 == order.len() || score[order[pos + 1]] != score[i];
+        if last_of_value {
+            let n_all = (pos + 1) as f64;
+            let n_c = n_all - n_t;
+            let ratio = if n_c != 0.0 { n_t / n_c } else { 0.0 };
+            xs.push(n_all);
+            ys.push(y_t - y_c * ratio);
+        }
+    }
+    (xs, ys)
+}
+
+/// Trapezoidal area under a curve with increasing x (`sklearn.metrics.auc`).
+fn trapezoid(x: &[f64], y: &[f64]) -> f64 {
+    x.windows(2)
+        .zip(y.windows(2))
+        .map(|(x, y)| (x[1] - x[0]) * (y[0] + y[1]) / 2.0)
+        .sum()
+}
+
+/// Normalized area under the Qini curve (scikit-uplift `qini_auc_score`, `negative_effect=True`): the area
+/// between the model's curve and the random diagonal, over the same for the perfect ranking (treated
+/// responders first, control responders last).
+pub fn qini_auc_score(y: &[bool], score: &[f64], treated: &[bool]) -> f64 {
+    let (xa, ya) = qini_curve(y, score, treated);
+    let perfect: Vec<f64> = y
+        .iter()
+        .zip(treated)
+        .map(|(&yi, &ti)| f64::from(u8::from(yi && ti)) - f64::from(u8::from(yi && !ti)))
+        .collect();
+    let (xp, yp) = qini_curve(y, &perfect, treated);
+    let (x_end, y_end) = (xp[xp.len() - 1], yp[yp.len() - 1]);
+    let baseline = x_end * y_end / 2.0;
+    (trapezoid(&xa, &ya) - baseline) / (trapezoid(&xp, &yp) - baseline)
+}
+
+/// Uplift at the top k share (scikit-uplift `uplift_at_k`, `strategy='overall'`): among the
+/// `int(n · k)` rows with the highest score, the treated response rate minus the control one.
+pub fn uplift_at_k(y: &[bool], score: &[f64], treated: &[bool], k: f64) -> f64 {
+    let n_top = (y.len() as f64 * k) as usize;
+    let (mut n_t, mut y_t, mut n_c, mut y_c) = (0.0, 0.0, 0.0, 0.0);
+    for &i in descending_order(score).iter().take(n_top) {
+        let yi = f64::from(u8::from(y[i]));
+        if treated[i] {
+            n_t += 1.0;
+            y_t += yi;
+        } else {
+            n_c += 1.0;
+            y_c += yi;
+        }
+    }
+    y_t / n_t - y_c / n_c
+}
+
+/// What `pricelet evaluate` reports for a score used as an uplift ranking on a randomized test.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct UpliftReport {
+    pub n: usize,
+    pub n_treated: usize,
+    pub n_control: usize,
+    pub treated_rate: f64,
+    pub control_rate: f64,
+    /// Average treatment effect: treated rate − control rate.
+    pub ate: f64,
+    pub mean_score: f64,
+    pub share_positive: f64,
+    pub qini: f64,
+    pub uplift_at_30: f64,
+}
+
+pub fn uplift_report(y: &[bool], score: &[f64], treated: &[bool]) -> UpliftReport {
+    let rate = |arm: bool| {
+        let (n, k) = y
+            .iter()
+            .zip(treated)
+            .filter(|(_, &t)| t == arm)
+            .fold((0usize, 0usize), |(n, k), (&yi, _)| {
+                (n + 1, k + usize::from(yi))
+            });
+        (n, k as f64 / n as f64)
+    };
+    let ((n_treated, treated_rate), (n_control, control_rate)) = (rate(true), rate(false));
+    UpliftReport {
+        n: y.len(),
+        n_treated,
+        n_control,
+        treated_rate,
+        control_rate,
+        ate: treated_rate - control_rate,
+        mean_score: score.iter().sum::<f64>() / score.len() as f64,
+        share_positive: score.iter().filter(|&&s| s > 0.0).count() as f64 / score.len() as f64,
+        qini: qini_auc_score(y, score, treated),
+        uplift_at_30: uplift_at_k(y, score, treated, 0.3),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -123,8 +254,55 @@ mod tests {
         let y = [true, false, true, true, false, false, true, false];
         let p = [0.9, 0.8, 0.8, 0.6, 0.4, 0.4, 0.3, 0.1];
         assert!((auc(&y, &p) - 0.71875).abs() < 1e-12, "{}", auc(&y, &p));
-        assert!((average_precision(&y, &p) - 0.7470238095238095).abs() < 1e-12, "{}", average_precision(&y, &p));
-        assert!((log_loss(&y, &p) - 0.5974690213359839).abs() < 1e-12, "{}", log_loss(&y, &p));
+        assert!(
+            (average_precision(&y, &p) - 0.7470238095238095).abs() < 1e-12,
+            "{}",
+            average_precision(&y, &p)
+        );
+        assert!(
+            (log_loss(&y, &p) - 0.5974690213359839).abs() < 1e-12,
+            "{}",
+            log_loss(&y, &p)
+        );
+    }
+
+    #[test]
+    fn uplift_metrics_match_scikit_uplift() {
+        // Values from scikit-uplift 0.5.1: qini_auc_score, uplift_at_k(strategy='overall'); ties included.
+        let y = [
+            true, false, true, true, false, false, true, false, true, false, false, true,
+        ];
+        let t = [
+            true, true, false, true, false, true, false, false, true, true, false, false,
+        ];
+        let u = [0.3, 0.3, 0.1, 0.5, -0.2, 0.1, 0.0, 0.3, 0.2, 0.2, -0.1, 0.1];
+        assert!(
+            (qini_auc_score(&y, &u, &t) - 0.38518518518518513).abs() < 1e-12,
+            "{}",
+            qini_auc_score(&y, &u, &t)
+        );
+        assert!(
+            (uplift_at_k(&y, &u, &t, 0.3) - 0.5).abs() < 1e-12,
+            "{}",
+            uplift_at_k(&y, &u, &t, 0.3)
+        );
+        assert!(
+            (uplift_at_k(&y, &u, &t, 0.5) - 0.6).abs() < 1e-12,
+            "{}",
+            uplift_at_k(&y, &u, &t, 0.5)
+        );
+        // The perfect ranking scores 1; its reverse is below 0.
+        let perfect: Vec<f64> = y
+            .iter()
+            .zip(&t)
+            .map(|(&a, &b)| f64::from(u8::from(a && b)) - f64::from(u8::from(a && !b)))
+            .collect();
+        assert!((qini_auc_score(&y, &perfect, &t) - 1.0).abs() < 1e-12);
+        let reverse: Vec<f64> = perfect.iter().map(|v| -v).collect();
+        assert!(qini_auc_score(&y, &reverse, &t) < 0.0);
+        let r = uplift_report(&y, &u, &t);
+        assert_eq!((r.n, r.n_treated, r.n_control), (12, 6, 6));
+        assert!(r.ate.abs() < 1e-12 && (r.treated_rate - 0.5).abs() < 1e-12);
     }
 
     #[test]
@@ -141,14 +319,19 @@ mod tests {
 pub fn score_rows(
     model: &mut crate::model::Model,
     rows: &[std::collections::HashMap<String, String>],
-    summarize: impl Fn(&std::collections::HashMap<String, String>) -> crate::Result<crate::features::Summaries>,
+    summarize: impl Fn(
+        &std::collections::HashMap<String, String>,
+    ) -> crate::Result<crate::features::Summaries>,
 ) -> crate::Result<Vec<f64>> {
     let specs = crate::features::Registry::builtin().resolve(&model.info().features)?;
     let mut out = Vec::with_capacity(rows.len());
     for (chunk_no, chunk) in rows.chunks(512).enumerate() {
         let mut batch = Vec::with_capacity(chunk.len());
         for (i, row) in chunk.iter().enumerate() {
-            let s = summarize(row).map_err(|e| crate::Error { message: format!("row {}: {}", chunk_no * 512 + i + 1, e.message), ..e })?;
+            let s = summarize(row).map_err(|e| crate::Error {
+                message: format!("row {}: {}", chunk_no * 512 + i + 1, e.message),
+                ..e
+            })?;
             batch.push(crate::features::vector(&specs, &s));
         }
         out.extend(model.predict(&batch)?);

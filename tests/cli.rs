@@ -10,18 +10,33 @@ fn repo(p: &str) -> PathBuf {
 }
 
 fn data(file: &str) -> PathBuf {
-    let dir = std::env::var("PRICELET_DATA").map(PathBuf::from).unwrap_or_else(|_| repo("../shared/data"));
+    let dir = std::env::var("PRICELET_DATA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| repo("../shared/data"));
     let path = dir.join(file);
-    assert!(path.exists(), "{} is missing: the tests read the real datasets from ../shared/data (see README 'Data')", path.display());
+    assert!(
+        path.exists(),
+        "{} is missing: the tests read the real datasets from ../shared/data (see README 'Data')",
+        path.display()
+    );
     path
 }
 
 fn run(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_pricelet")).args(args).current_dir(repo("")).output().unwrap()
+    Command::new(env!("CARGO_BIN_EXE_pricelet"))
+        .args(args)
+        .current_dir(repo(""))
+        .output()
+        .unwrap()
 }
 
 fn stdout_json(o: &Output) -> Value {
-    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {}", String::from_utf8_lossy(&o.stdout)))
+    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not JSON ({e}): {}",
+            String::from_utf8_lossy(&o.stdout)
+        )
+    })
 }
 
 fn tmp(name: &str, content: &str) -> PathBuf {
@@ -35,7 +50,19 @@ fn tmp(name: &str, content: &str) -> PathBuf {
 const NOW: &str = "1795950160000";
 
 fn price() -> Value {
-    let o = run(&["price", "--model", "models/interest.onnx", "--behaviour", "tests/fixtures/behaviour.json", "--items", "tests/fixtures/items.json", "--now", NOW, "--anon-id", "shopper-42"]);
+    let o = run(&[
+        "price",
+        "--model",
+        "models/interest.onnx",
+        "--behaviour",
+        "tests/fixtures/behaviour.json",
+        "--items",
+        "tests/fixtures/items.json",
+        "--now",
+        NOW,
+        "--anon-id",
+        "shopper-42",
+    ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     stdout_json(&o)
 }
@@ -48,7 +75,11 @@ fn price_outputs_quotes_and_error_slots() {
     assert_eq!(q[0]["itemId"], "sneaker-1");
     assert_eq!(q[1]["reason"], "excluded");
     assert_eq!(q[2]["currency"], "JPY");
-    assert_eq!(q[2]["priceMinor"].as_i64().unwrap() % 10, 0, "JPY prices end in step:10");
+    assert_eq!(
+        q[2]["priceMinor"].as_i64().unwrap() % 10,
+        0,
+        "JPY prices end in step:10"
+    );
     assert_eq!(q[4]["error"]["code"], "invalid_price");
     assert_eq!(price(), quotes, "deterministic for a fixed clock and id");
 }
@@ -57,33 +88,142 @@ fn price_outputs_quotes_and_error_slots() {
 fn verify_accepts_genuine_and_rejects_tampered_quotes() {
     let quotes = price();
     let quote = quotes[0].clone();
-    let item = tmp("item.json", r#"{ "id": "sneaker-1", "price": "89.99", "currency": "EUR", "category": "shoes", "cost": "30.00" }"#);
+    let item = tmp(
+        "item.json",
+        r#"{ "id": "sneaker-1", "price": "89.99", "currency": "EUR", "category": "shoes", "cost": "30.00" }"#,
+    );
     let qfile = tmp("quote.json", &quote.to_string());
-    let ok = run(&["verify", "--item", item.to_str().unwrap(), "--quote", qfile.to_str().unwrap(), "--now", NOW]);
-    assert_eq!(ok.status.code(), Some(0), "{}", String::from_utf8_lossy(&ok.stdout));
+    let ok = run(&[
+        "verify",
+        "--item",
+        item.to_str().unwrap(),
+        "--quote",
+        qfile.to_str().unwrap(),
+        "--now",
+        NOW,
+    ]);
+    assert_eq!(
+        ok.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&ok.stdout)
+    );
     assert_eq!(stdout_json(&ok)["ok"], true);
     let mut bad = quote.clone();
     bad["priceMinor"] = Value::from(bad["priceMinor"].as_i64().unwrap() - 100);
     let bfile = tmp("bad.json", &bad.to_string());
-    let no = run(&["verify", "--item", item.to_str().unwrap(), "--quote", bfile.to_str().unwrap(), "--now", NOW]);
+    let no = run(&[
+        "verify",
+        "--item",
+        item.to_str().unwrap(),
+        "--quote",
+        bfile.to_str().unwrap(),
+        "--now",
+        NOW,
+    ]);
     assert_eq!(no.status.code(), Some(1));
-    let problems: Vec<String> = stdout_json(&no)["problems"].as_array().unwrap().iter().map(|p| p["code"].as_str().unwrap().to_string()).collect();
-    assert!(problems.contains(&"quote_id_mismatch".to_string()), "{problems:?}");
+    let problems: Vec<String> = stdout_json(&no)["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["code"].as_str().unwrap().to_string())
+        .collect();
+    assert!(
+        problems.contains(&"quote_id_mismatch".to_string()),
+        "{problems:?}"
+    );
     // A key demands a signature.
-    let signed = run(&["verify", "--item", item.to_str().unwrap(), "--quote", qfile.to_str().unwrap(), "--now", NOW, "--key", "0123456789abcdef0123"]);
+    let signed = run(&[
+        "verify",
+        "--item",
+        item.to_str().unwrap(),
+        "--quote",
+        qfile.to_str().unwrap(),
+        "--now",
+        NOW,
+        "--key",
+        "0123456789abcdef0123",
+    ]);
     assert_eq!(signed.status.code(), Some(1));
-    assert_eq!(stdout_json(&signed)["problems"][0]["code"], "missing_signature");
+    assert_eq!(
+        stdout_json(&signed)["problems"][0]["code"],
+        "missing_signature"
+    );
 }
 
 #[test]
 fn bad_input_exits_2_with_a_clear_message() {
     let cases: Vec<(Vec<String>, &str)> = vec![
-        (vec!["price".into(), "--model".into(), "nope.onnx".into(), "--items".into(), "tests/fixtures/items.json".into()], "cannot read the model file"),
-        (vec!["price".into(), "--model".into(), "Cargo.toml".into(), "--items".into(), "tests/fixtures/items.json".into()], "not an ONNX model"),
-        (vec!["price".into(), "--model".into(), "models/interest.onnx".into(), "--items".into(), tmp("x.json", "{").to_str().unwrap().into()], "not valid JSON"),
-        (vec!["price".into(), "--model".into(), "models/interest.onnx".into(), "--items".into(), "tests/fixtures/items.json".into(), "--policy".into(), tmp("p.json", r#"{"version": "x"}"#).to_str().unwrap().into()], "invalid_policy"),
-        (vec!["price".into(), "--model".into(), "models/interest.onnx".into(), "--items".into(), "tests/fixtures/items.json".into(), "--behaviour".into(), tmp("b.json", r#"[{"type": "wink"}]"#).to_str().unwrap().into()], "behaviour event 0"),
-        (vec!["evaluate".into(), "--model".into(), "models/interest.onnx".into(), "--data".into(), "tests/fixtures/items.json".into()], "Revenue"),
+        (
+            vec![
+                "price".into(),
+                "--model".into(),
+                "nope.onnx".into(),
+                "--items".into(),
+                "tests/fixtures/items.json".into(),
+            ],
+            "cannot read the model file",
+        ),
+        (
+            vec![
+                "price".into(),
+                "--model".into(),
+                "Cargo.toml".into(),
+                "--items".into(),
+                "tests/fixtures/items.json".into(),
+            ],
+            "not an ONNX model",
+        ),
+        (
+            vec![
+                "price".into(),
+                "--model".into(),
+                "models/interest.onnx".into(),
+                "--items".into(),
+                tmp("x.json", "{").to_str().unwrap().into(),
+            ],
+            "not valid JSON",
+        ),
+        (
+            vec![
+                "price".into(),
+                "--model".into(),
+                "models/interest.onnx".into(),
+                "--items".into(),
+                "tests/fixtures/items.json".into(),
+                "--policy".into(),
+                tmp("p.json", r#"{"version": "x"}"#)
+                    .to_str()
+                    .unwrap()
+                    .into(),
+            ],
+            "invalid_policy",
+        ),
+        (
+            vec![
+                "price".into(),
+                "--model".into(),
+                "models/interest.onnx".into(),
+                "--items".into(),
+                "tests/fixtures/items.json".into(),
+                "--behaviour".into(),
+                tmp("b.json", r#"[{"type": "wink"}]"#)
+                    .to_str()
+                    .unwrap()
+                    .into(),
+            ],
+            "behaviour event 0",
+        ),
+        (
+            vec![
+                "evaluate".into(),
+                "--model".into(),
+                "models/interest.onnx".into(),
+                "--data".into(),
+                "tests/fixtures/items.json".into(),
+            ],
+            "Revenue",
+        ),
     ];
     for (args, needle) in cases {
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
@@ -96,22 +236,325 @@ fn bad_input_exits_2_with_a_clear_message() {
 }
 
 /// `pricelet evaluate` on the training file reproduces the Python pipeline's in-sample metrics
-/// (same rows, same scores) through the Rust feature path and tract.
+/// (same rows, same scores) through the Rust feature path and tract, for both shipped interest models.
 #[test]
 fn evaluate_reproduces_the_python_pipeline() {
-    let metrics: Value = serde_json::from_slice(&std::fs::read(repo("models/interest.metrics.json")).unwrap()).unwrap();
-    let python = &metrics["insample"];
-    let preds = std::env::temp_dir().join(format!("pricelet-preds-{}.csv", std::process::id()));
+    let metrics = json_file("models/interest.metrics.json");
     let csv = data("online_shoppers_intention.csv");
-    let o = run(&["evaluate", "--model", "models/interest.onnx", "--data", csv.to_str().unwrap(), "--predictions", preds.to_str().unwrap()]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let rust = stdout_json(&o);
-    assert_eq!(rust["n"], python["n"]);
-    for k in ["auc", "pr_auc", "log_loss", "ece"] {
-        let (r, p) = (rust[k].as_f64().unwrap(), python[k].as_f64().unwrap());
-        assert!((r - p).abs() <= 1e-4, "{k}: rust {r} python {p}");
+    for (model, key) in [
+        ("models/interest.onnx", "insample"),
+        ("models/interest-behaviour.onnx", "insample_behaviour"),
+    ] {
+        let python = &metrics[key];
+        let preds =
+            std::env::temp_dir().join(format!("pricelet-preds-{}-{key}.csv", std::process::id()));
+        let o = run(&[
+            "evaluate",
+            "--model",
+            model,
+            "--data",
+            csv.to_str().unwrap(),
+            "--predictions",
+            preds.to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let rust = stdout_json(&o);
+        assert_eq!(rust["n"], python["n"]);
+        assert_eq!(rust["model"], python["version"]);
+        assert_eq!(rust["kind"], "interest");
+        for k in ["auc", "pr_auc", "log_loss", "ece"] {
+            let (r, p) = (rust[k].as_f64().unwrap(), python[k].as_f64().unwrap());
+            assert!((r - p).abs() <= 1e-4, "{model} {k}: rust {r} python {p}");
+        }
+        let lines = std::fs::read_to_string(&preds).unwrap();
+        assert_eq!(
+            lines.lines().count(),
+            1 + python["n"].as_u64().unwrap() as usize,
+            "one score per row plus a header"
+        );
+        assert_eq!(rust["calibration"].as_array().unwrap().len(), 10);
     }
-    let lines = std::fs::read_to_string(&preds).unwrap();
-    assert_eq!(lines.lines().count(), 1 + python["n"].as_u64().unwrap() as usize, "one score per row plus a header");
-    assert_eq!(rust["calibration"].as_array().unwrap().len(), 10);
+}
+
+fn json_file(path: &str) -> Value {
+    serde_json::from_slice(&std::fs::read(repo(path)).unwrap()).unwrap()
+}
+
+/// On Hillstrom, `evaluate` reads the model's kind from the file, scores every row through
+/// `history_summary_from_row` → features → tract, and reproduces train.py's (scikit-uplift's) in-sample
+/// Qini and uplift@30 % over the Womens / No e-mail rows — for the uplift model and the response baseline.
+#[test]
+fn evaluate_on_hillstrom_reproduces_the_python_uplift_metrics() {
+    let metrics = json_file("models/uplift.metrics.json");
+    let csv = data("hillstrom.csv");
+    for (model, key, kind) in [
+        ("models/uplift.onnx", "insample", "uplift"),
+        (
+            "models/hillstrom-response.onnx",
+            "insample_response",
+            "interest",
+        ),
+    ] {
+        let python = &metrics[key];
+        let preds =
+            std::env::temp_dir().join(format!("pricelet-uplift-{}-{key}.csv", std::process::id()));
+        let o = run(&[
+            "evaluate",
+            "--model",
+            model,
+            "--data",
+            csv.to_str().unwrap(),
+            "--predictions",
+            preds.to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let rust = stdout_json(&o);
+        assert_eq!(rust["kind"], kind);
+        assert_eq!(rust["n"], python["n"], "the Womens / No e-mail rows");
+        for k in ["qini", "uplift_at_30"] {
+            let (r, p) = (rust[k].as_f64().unwrap(), python[k].as_f64().unwrap());
+            assert!((r - p).abs() <= 1e-4, "{model} {k}: rust {r} python {p}");
+        }
+        let lines: Vec<String> = std::fs::read_to_string(&preds)
+            .unwrap()
+            .lines()
+            .map(str::to_string)
+            .collect();
+        assert_eq!(lines[0], if kind == "uplift" { "uplift" } else { "score" });
+        assert_eq!(
+            lines.len(),
+            1 + 51_200,
+            "every input row, Mens E-Mail included, in input order"
+        );
+    }
+    let u = &metrics["insample"];
+    assert!(
+        (u["ate"].as_f64().unwrap()
+            - (u["treated_rate"].as_f64().unwrap() - u["control_rate"].as_f64().unwrap()))
+        .abs()
+            < 1e-12
+    );
+    assert!(
+        metrics["cv"]["s-learner-lr"]["summary"]["qini"]["mean"]
+            .as_f64()
+            .unwrap()
+            > metrics["cv"]["response-only"]["summary"]["qini"]["mean"]
+                .as_f64()
+                .unwrap()
+    );
+}
+
+/// `simulate` on a small synthetic randomized table with a known effect: 20 e-mailed (10 visit) and 20
+/// not (5 visit), spend 20 per visit, 4 Mens E-Mail rows ignored. Everyone: +250 visits and +5,000 spend
+/// per 1,000 customers.
+#[test]
+fn simulate_recovers_a_known_effect_on_a_synthetic_randomized_table() {
+    let args = [
+        "simulate",
+        "--data",
+        "tests/fixtures/hillstrom-synthetic.csv",
+        "--uplift-model",
+        "models/uplift.onnx",
+        "--response-model",
+        "models/hillstrom-response.onnx",
+        "--resamples",
+        "200",
+    ];
+    let o = run(&args);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v = stdout_json(&o);
+    assert_eq!(
+        stdout_json(&run(&args)),
+        v,
+        "seeded: the same output every run"
+    );
+    assert_eq!(
+        (
+            v["rows"].as_u64(),
+            v["n_treated"].as_u64(),
+            v["n_control"].as_u64()
+        ),
+        (Some(40), Some(20), Some(20))
+    );
+    assert_eq!(v["base_rate"], 0.25);
+    let rules = v["rules"].as_array().unwrap();
+    let names: Vec<&str> = rules.iter().map(|r| r["name"].as_str().unwrap()).collect();
+    assert_eq!(
+        names,
+        [
+            "policy",
+            "uplift > 0",
+            "everyone",
+            "random",
+            "response only"
+        ]
+    );
+    let rule = |n: &str| rules.iter().find(|r| r["name"] == n).unwrap();
+    let everyone = rule("everyone");
+    let est = |r: &Value, k: &str| r[k]["estimate"].as_f64().unwrap();
+    assert_eq!(everyone["share"], 1.0);
+    assert!((est(everyone, "incremental_visits_per_1000") - 250.0).abs() < 1e-9);
+    assert!((est(everyone, "incremental_spend_per_1000") - 5000.0).abs() < 1e-6);
+    let iv = &everyone["incremental_visits_per_1000"];
+    assert!(
+        iv["lo"].as_f64().unwrap() < 250.0 && 250.0 < iv["hi"].as_f64().unwrap(),
+        "{iv}"
+    );
+    // Random at the policy's share: its share of everyone's effect; response-only: the same share.
+    let policy = rule("policy");
+    let share = policy["share"].as_f64().unwrap();
+    assert_eq!(rule("random")["share"], policy["share"]);
+    assert_eq!(rule("response only")["share"], policy["share"]);
+    assert!((est(rule("random"), "incremental_visits_per_1000") - share * 250.0).abs() < 1e-9);
+    // A different seed gives other intervals but the same estimates.
+    let mut other = args.to_vec();
+    other.extend(["--seed", "1"]);
+    let w = stdout_json(&run(&other));
+    assert_eq!(
+        w["rules"][2]["incremental_visits_per_1000"]["estimate"],
+        everyone["incremental_visits_per_1000"]["estimate"]
+    );
+    assert_ne!(
+        w["rules"][2]["incremental_visits_per_1000"]["lo"],
+        everyone["incremental_visits_per_1000"]["lo"]
+    );
+}
+
+#[test]
+fn simulate_sweeps_the_assumed_price_response() {
+    let o = run(&[
+        "simulate",
+        "--data",
+        "tests/fixtures/shoppers-synthetic.csv",
+        "--model",
+        "models/interest.onnx",
+        "--betas",
+        "0,6,30",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v = stdout_json(&o);
+    assert_eq!(v["sessions"], 24);
+    assert_eq!(v["item"]["price"], 100.0);
+    let base = &v["no_discount"];
+    let sweep = v["sweep"].as_array().unwrap();
+    assert_eq!(sweep.len(), 3);
+    assert_eq!(
+        sweep[0]["offered_share"], 0.0,
+        "β = 0: a discount never pays"
+    );
+    for k in ["purchases_per_1000", "revenue_per_1000", "profit_per_1000"] {
+        assert!(
+            (sweep[0][k].as_f64().unwrap() - base[k].as_f64().unwrap()).abs() < 1e-6,
+            "{k}"
+        );
+    }
+    for row in sweep {
+        assert!(
+            row["profit_per_1000"].as_f64().unwrap()
+                >= base["profit_per_1000"].as_f64().unwrap() - 1e-6,
+            "{row}"
+        );
+    }
+    assert!(
+        sweep[2]["offered_share"].as_f64().unwrap() > 0.0,
+        "a strong assumed response makes discounts pay"
+    );
+}
+
+/// The simulation tables in models/README.md are exactly what the documented commands print now.
+#[test]
+fn simulate_tables_in_the_model_card_are_current() {
+    let hillstrom = data("hillstrom.csv");
+    let shoppers = data("online_shoppers_intention.csv");
+    let cases = [
+        (
+            "models/simulate-hillstrom.json",
+            vec![
+                "simulate",
+                "--data",
+                hillstrom.to_str().unwrap(),
+                "--uplift-model",
+                "models/uplift.onnx",
+                "--response-model",
+                "models/hillstrom-response.onnx",
+            ],
+        ),
+        (
+            "models/simulate-shoppers.json",
+            vec![
+                "simulate",
+                "--data",
+                shoppers.to_str().unwrap(),
+                "--model",
+                "models/interest.onnx",
+            ],
+        ),
+    ];
+    for (file, args) in cases {
+        let o = run(&args);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        assert_eq!(stdout_json(&o), json_file(file), "{file} is stale: re-run the commands in models/README.md, then python3 models/train.py");
+    }
+}
+
+#[test]
+fn evaluate_and_simulate_refuse_what_does_not_fit() {
+    let shoppers = "tests/fixtures/shoppers-synthetic.csv";
+    let hillstrom = "tests/fixtures/hillstrom-synthetic.csv";
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (
+            vec![
+                "evaluate",
+                "--model",
+                "models/uplift.onnx",
+                "--data",
+                shoppers,
+            ],
+            "needs a randomized test",
+        ),
+        (
+            vec!["simulate", "--data", hillstrom],
+            "needs --uplift-model",
+        ),
+        (vec!["simulate", "--data", shoppers], "needs --model"),
+        (
+            vec![
+                "simulate",
+                "--data",
+                hillstrom,
+                "--uplift-model",
+                "models/interest.onnx",
+            ],
+            "must be an uplift model",
+        ),
+        (
+            vec![
+                "simulate",
+                "--data",
+                shoppers,
+                "--model",
+                "models/interest.onnx",
+                "--betas",
+                "101",
+            ],
+            "--betas",
+        ),
+        (
+            vec![
+                "simulate",
+                "--data",
+                "tests/fixtures/items.json",
+                "--model",
+                "models/interest.onnx",
+            ],
+            "Hillstrom layout",
+        ),
+    ];
+    for (args, needle) in cases {
+        let o = run(&args);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(needle), "{args:?}: {needle:?} not in {err}");
+        assert!(o.stdout.is_empty());
+    }
 }

@@ -22,7 +22,11 @@ fn shipped_models() -> Vec<(String, ModelKind)> {
     for entry in std::fs::read_dir(repo("models")).unwrap() {
         let name = entry.unwrap().file_name().into_string().unwrap();
         if let Some(stem) = name.strip_suffix(".parity.json") {
-            let kind = if stem.starts_with("uplift") { ModelKind::Uplift } else { ModelKind::Interest };
+            let kind = if stem.starts_with("uplift") {
+                ModelKind::Uplift
+            } else {
+                ModelKind::Interest
+            };
             out.push((stem.to_string(), kind));
         }
     }
@@ -34,7 +38,11 @@ fn shipped_models() -> Vec<(String, ModelKind)> {
 fn tract_matches_onnxruntime_on_every_shipped_model() {
     for (stem, kind) in shipped_models() {
         let parity = json(&format!("models/{stem}.parity.json"));
-        let bytes = std::fs::read(repo(&format!("models/{}", parity["model"].as_str().unwrap()))).unwrap();
+        let bytes = std::fs::read(repo(&format!(
+            "models/{}",
+            parity["model"].as_str().unwrap()
+        )))
+        .unwrap();
         let mut model = Model::load(&bytes, kind).unwrap();
         let names: Vec<String> = serde_json::from_value(parity["featureNames"].clone()).unwrap();
         assert_eq!(model.info().features, names, "{stem}: metadata features");
@@ -42,17 +50,26 @@ fn tract_matches_onnxruntime_on_every_shipped_model() {
         let expected: Vec<f64> = serde_json::from_value(parity["outputs"].clone()).unwrap();
         let got = model.predict(&inputs).unwrap();
         assert_eq!(got.len(), expected.len());
-        let worst = got.iter().zip(&expected).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
+        let worst = got
+            .iter()
+            .zip(&expected)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f64::max);
         assert!(worst <= 1e-5, "{stem}: max |tract - onnxruntime| = {worst}");
         // Row by row equals batched (the plan is reused across calls and batch sizes).
         for (i, row) in inputs.iter().enumerate().step_by(37) {
-            assert_eq!(model.predict(std::slice::from_ref(row)).unwrap()[0], got[i], "{stem}: row {i}");
+            assert_eq!(
+                model.predict(std::slice::from_ref(row)).unwrap()[0],
+                got[i],
+                "{stem}: row {i}"
+            );
         }
     }
 }
 
 fn proto() -> tract_onnx::pb::ModelProto {
-    tract_onnx::pb::ModelProto::decode(&*std::fs::read(repo("models/interest.onnx")).unwrap()).unwrap()
+    tract_onnx::pb::ModelProto::decode(&*std::fs::read(repo("models/interest.onnx")).unwrap())
+        .unwrap()
 }
 
 fn load(p: &tract_onnx::pb::ModelProto, kind: ModelKind) -> pricelet::Result<Model> {
@@ -62,7 +79,11 @@ fn load(p: &tract_onnx::pb::ModelProto, kind: ModelKind) -> pricelet::Result<Mod
 fn set_meta(p: &mut tract_onnx::pb::ModelProto, key: &str, value: Option<&str>) {
     p.metadata_props.retain(|e| e.key != key);
     if let Some(v) = value {
-        p.metadata_props.push(tract_onnx::pb::StringStringEntryProto { key: key.into(), value: v.into() });
+        p.metadata_props
+            .push(tract_onnx::pb::StringStringEntryProto {
+                key: key.into(),
+                value: v.into(),
+            });
     }
 }
 
@@ -74,27 +95,76 @@ fn loading_enforces_the_model_contract() {
         assert!(e.message.contains(needle), "{needle:?} not in {e}");
     };
     assert!(load(&proto(), ModelKind::Interest).is_ok());
-    expect(Model::load(b"", ModelKind::Interest), Code::InvalidModel, "empty");
-    expect(Model::load(b"this is not onnx at all", ModelKind::Interest), Code::InvalidModel, "not an ONNX model");
-    expect(Model::load(&vec![0u8; pricelet::limits::MAX_MODEL_BYTES + 1], ModelKind::Interest), Code::LimitExceeded, "limit");
-    expect(load(&proto(), ModelKind::Uplift), Code::InvalidModel, "pass it as `model`");
+    expect(
+        Model::load(b"", ModelKind::Interest),
+        Code::InvalidModel,
+        "empty",
+    );
+    expect(
+        Model::load(b"this is not onnx at all", ModelKind::Interest),
+        Code::InvalidModel,
+        "not an ONNX model",
+    );
+    expect(
+        Model::load(
+            &vec![0u8; pricelet::limits::MAX_MODEL_BYTES + 1],
+            ModelKind::Interest,
+        ),
+        Code::LimitExceeded,
+        "limit",
+    );
+    expect(
+        load(&proto(), ModelKind::Uplift),
+        Code::InvalidModel,
+        "pass it as `model`",
+    );
 
     let mut p = proto();
     set_meta(&mut p, "pricelet.kind", None);
-    expect(load(&p, ModelKind::Interest), Code::InvalidModel, "pricelet.kind");
+    expect(
+        load(&p, ModelKind::Interest),
+        Code::InvalidModel,
+        "pricelet.kind",
+    );
     let mut p = proto();
-    set_meta(&mut p, "pricelet.features", Some("admin_pages,not_a_feature"));
-    expect(load(&p, ModelKind::Interest), Code::InvalidModel, "not_a_feature");
+    set_meta(
+        &mut p,
+        "pricelet.features",
+        Some("admin_pages,not_a_feature"),
+    );
+    expect(
+        load(&p, ModelKind::Interest),
+        Code::InvalidModel,
+        "not_a_feature",
+    );
     let mut p = proto();
-    set_meta(&mut p, "pricelet.features", Some("admin_pages,admin_seconds"));
-    expect(load(&p, ModelKind::Interest), Code::InvalidModel, "expected [N, 2]");
+    set_meta(
+        &mut p,
+        "pricelet.features",
+        Some("admin_pages,admin_seconds"),
+    );
+    expect(
+        load(&p, ModelKind::Interest),
+        Code::InvalidModel,
+        "expected [N, 2]",
+    );
     let mut p = proto();
-    let many: Vec<&str> = std::iter::repeat("admin_pages").take(pricelet::limits::MAX_MODEL_FEATURES + 1).collect();
+    let many: Vec<&str> = std::iter::repeat("admin_pages")
+        .take(pricelet::limits::MAX_MODEL_FEATURES + 1)
+        .collect();
     set_meta(&mut p, "pricelet.features", Some(&many.join(",")));
-    expect(load(&p, ModelKind::Interest), Code::LimitExceeded, "features");
+    expect(
+        load(&p, ModelKind::Interest),
+        Code::LimitExceeded,
+        "features",
+    );
     let mut p = proto();
     set_meta(&mut p, "pricelet.model_version", None);
-    expect(load(&p, ModelKind::Interest), Code::InvalidModel, "model_version");
+    expect(
+        load(&p, ModelKind::Interest),
+        Code::InvalidModel,
+        "model_version",
+    );
     let mut p = proto();
     p.graph.as_mut().unwrap().input[0].name = "x".into();
     for n in &mut p.graph.as_mut().unwrap().node {
@@ -104,30 +174,145 @@ fn loading_enforces_the_model_contract() {
             }
         }
     }
-    expect(load(&p, ModelKind::Interest), Code::InvalidModel, "named `features`");
+    expect(
+        load(&p, ModelKind::Interest),
+        Code::InvalidModel,
+        "named `features`",
+    );
     let mut p = proto();
     p.graph.as_mut().unwrap().output[0].name = "score".into();
     p.graph.as_mut().unwrap().node.last_mut().unwrap().output[0] = "score".into();
-    expect(load(&p, ModelKind::Interest), Code::InvalidModel, "no output named `interest`");
-    // A graph that runs but produces values outside [0, 1] fails the trial inference.
+    expect(
+        load(&p, ModelKind::Interest),
+        Code::InvalidModel,
+        "no output named `interest`",
+    );
+    // A graph that runs but produces values outside [0, 1] fails the trial inference: the final Clip
+    // becomes `p + (1 - 1e-6)`, above 1 for every p the sigmoid gives.
     let mut p = proto();
     let g = p.graph.as_mut().unwrap();
-    g.node.retain(|n| n.op_type != "Clip" && n.op_type != "Sigmoid");
-    g.node.last_mut().unwrap().output[0] = "interest".into();
-    let bias = g.initializer.iter_mut().find(|t| t.name == "B").unwrap();
-    bias.raw_data = 5.0f32.to_le_bytes().to_vec();
-    bias.float_data.clear();
-    expect(load(&p, ModelKind::Interest), Code::InvalidModel, "trial inference");
+    let clip = g.node.iter_mut().find(|n| n.op_type == "Clip").unwrap();
+    clip.op_type = "Add".into();
+    clip.input = vec![clip.input[0].clone(), "hi".into()];
+    expect(
+        load(&p, ModelKind::Interest),
+        Code::InvalidModel,
+        "trial inference",
+    );
+}
+
+/// Every shipped model: the kind its stem says, within the package budget, in range on extreme inputs.
+#[test]
+fn shipped_models_fit_the_budget_and_stay_in_range() {
+    let names: Vec<String> = shipped_models().into_iter().map(|(s, _)| s).collect();
+    for stem in [
+        "interest",
+        "interest-behaviour",
+        "uplift",
+        "hillstrom-response",
+    ] {
+        assert!(
+            names.iter().any(|n| n == stem),
+            "models/{stem}.parity.json is missing"
+        );
+    }
+    for (stem, kind) in shipped_models() {
+        let bytes = std::fs::read(repo(&format!("models/{stem}.onnx"))).unwrap();
+        assert!(
+            bytes.len() <= 300 * 1024,
+            "{stem}.onnx is {} bytes",
+            bytes.len()
+        );
+        let mut m = Model::load(&bytes, kind).unwrap();
+        let w = m.info().features.len();
+        let rows: Vec<Vec<f64>> = [0.0, 1.0, -1.0, 1e6, -1e6]
+            .iter()
+            .map(|&v| vec![v; w])
+            .collect();
+        let (lo, hi) = if kind == ModelKind::Uplift {
+            (-1.0, 1.0)
+        } else {
+            (0.0, 1.0)
+        };
+        for v in m.predict(&rows).unwrap() {
+            assert!((lo..=hi).contains(&v), "{stem}: {v}");
+        }
+        // The other kind is refused with a hint.
+        let other = if kind == ModelKind::Uplift {
+            ModelKind::Interest
+        } else {
+            ModelKind::Uplift
+        };
+        assert!(
+            Model::load(&bytes, other)
+                .unwrap_err()
+                .message
+                .contains("pass it as"),
+            "{stem}"
+        );
+    }
+    let beh = Model::load(
+        &std::fs::read(repo("models/interest-behaviour.onnx")).unwrap(),
+        ModelKind::Interest,
+    )
+    .unwrap();
+    assert!(
+        !beh.info().features.iter().any(|f| f == "page_value_avg"),
+        "behaviour only"
+    );
+    assert_eq!(beh.info().features.len(), 21);
+}
+
+/// The uplift model is P(visit | offer) − P(visit | no offer) of an S-learner: both arms' probabilities are
+/// logistic in the history features, so the uplift of identical rows is identical and it varies with history.
+#[test]
+fn the_uplift_model_ranks_customers_by_history() {
+    let mut m = Model::load(
+        &std::fs::read(repo("models/uplift.onnx")).unwrap(),
+        ModelKind::Uplift,
+    )
+    .unwrap();
+    assert_eq!(
+        m.info().features,
+        [
+            "recency_months",
+            "spend_12m",
+            "bought_mens",
+            "bought_womens",
+            "new_customer"
+        ]
+    );
+    let history = |recency: f64, spend: f64, mens: f64, womens: f64, new: f64| {
+        vec![recency, (1.0f64 + spend).ln(), mens, womens, new]
+    };
+    let rows = vec![
+        history(1.0, 500.0, 0.0, 1.0, 0.0),
+        history(12.0, 30.0, 1.0, 0.0, 1.0),
+        history(1.0, 500.0, 0.0, 1.0, 0.0),
+    ];
+    let u = m.predict(&rows).unwrap();
+    assert_eq!(u[0], u[2]);
+    assert_ne!(u[0], u[1]);
 }
 
 #[test]
 fn predict_validates_rows() {
-    let mut m = Model::load(&std::fs::read(repo("models/interest.onnx")).unwrap(), ModelKind::Interest).unwrap();
+    let mut m = Model::load(
+        &std::fs::read(repo("models/interest.onnx")).unwrap(),
+        ModelKind::Interest,
+    )
+    .unwrap();
     let w = m.info().features.len();
-    assert_eq!(m.predict(&[vec![0.0; w - 1]]).unwrap_err().code, Code::InvalidFeatures);
+    assert_eq!(
+        m.predict(&[vec![0.0; w - 1]]).unwrap_err().code,
+        Code::InvalidFeatures
+    );
     let mut nan = vec![0.0; w];
     nan[3] = f64::NAN;
-    assert_eq!(m.predict(&[nan]).unwrap_err().field.as_deref(), Some("features[0][3]"));
+    assert_eq!(
+        m.predict(&[nan]).unwrap_err().field.as_deref(),
+        Some("features[0][3]")
+    );
     assert!(m.predict(&[]).unwrap().is_empty());
 }
 
@@ -137,13 +322,19 @@ fn feature_vectors_match_train_py() {
     let cases = json("models/feature_vectors.json");
     let registry = Registry::builtin();
     let all: Vec<&features::FeatureSpec> = registry.all().iter().collect();
-    let keep = Retention { behaviour_days: 3650, purchase_days: 3650 };
+    let keep = Retention {
+        behaviour_days: 3650,
+        purchase_days: 3650,
+    };
     let cases = cases["cases"].as_array().unwrap();
     assert!(cases.len() >= 30);
     for case in cases {
         let name = case["name"].as_str().unwrap();
         let now = case["now"].as_i64().unwrap();
-        let clock = Clock { now_ms: now, utc_offset_minutes: case["utcOffsetMinutes"].as_i64().unwrap() as i32 };
+        let clock = Clock {
+            now_ms: now,
+            utc_offset_minutes: case["utcOffsetMinutes"].as_i64().unwrap() as i32,
+        };
         let mut log = BehaviourLog::default();
         for ev in case["events"].as_array().unwrap() {
             log.push(Event::from_json(ev, now).unwrap(), now, keep);
@@ -153,13 +344,22 @@ fn feature_vectors_match_train_py() {
         let s = Summaries {
             session: features::session_summary(log.events(), &clock),
             history: features::history_summary(log.events(), &clock),
-            item: Some(features::item_summary(log.events(), &clock, item_id, category)),
+            item: Some(features::item_summary(
+                log.events(),
+                &clock,
+                item_id,
+                category,
+            )),
         };
         let got = features::to_model_input(&features::vector(&all, &s));
         for (spec, value) in all.iter().zip(got) {
             let expected = case["features"][&spec.name].as_f64().unwrap() as f32;
             let tol = 1e-6 * expected.abs().max(1.0);
-            assert!((value - expected).abs() <= tol, "{name}: {} rust {value} python {expected}", spec.name);
+            assert!(
+                (value - expected).abs() <= tol,
+                "{name}: {} rust {value} python {expected}",
+                spec.name
+            );
         }
     }
 }

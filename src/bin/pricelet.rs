@@ -2,11 +2,12 @@
 //! JSON on stdout; on bad input a message on stderr and exit code 2 (verify: 1 when a quote fails).
 
 use clap::{Parser, Subcommand};
-use pricelet::evaluate::{classifier_report, score_rows};
+use pricelet::evaluate::{classifier_report, score_rows, uplift_report};
 use pricelet::features::{self, Clock, Summaries};
 use pricelet::model::{Model, ModelKind};
 use pricelet::pricer::{Consent, ModelSlot, Pricer, PricerConfig};
 use pricelet::quote::{verify_quote, VerifyOptions};
+use pricelet::simulate;
 use pricelet::{Error, Item, Policy};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, HashMap};
@@ -14,7 +15,11 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "pricelet", version, about = "On-device personalized pricing: the native tool over the same core as the wasm package")]
+#[command(
+    name = "pricelet",
+    version,
+    about = "On-device personalized pricing: the native tool over the same core as the wasm package"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -77,14 +82,48 @@ enum Command {
     },
     /// Evaluate a model on a dataset through the Rust feature path and tract.
     Evaluate {
+        /// An interest or uplift model (.onnx); the kind is read from the file.
         #[arg(long)]
         model: PathBuf,
-        /// Online Shoppers CSV (columns detected).
+        /// Online Shoppers CSV (label Revenue) or Hillstrom CSV (segment, visit); the layout is detected
+        /// from the columns. On Hillstrom the metrics are over the Womens E-Mail (treated) and No E-Mail rows.
         #[arg(long)]
         data: PathBuf,
-        /// Write one score per input row, in input order.
+        /// Write one score per input row, in input order (for an uplift model: the uplift).
         #[arg(long)]
         predictions: Option<PathBuf>,
+    },
+    /// Offline evaluation of the discount policy. Hillstrom: the policy's targeting (per-shopper β from
+    /// the uplift model) against everyone, random and response-only, judged on the randomized arms.
+    /// Online Shoppers: revenue and discount cost under the policy's assumed price response, over β.
+    Simulate {
+        /// Hillstrom CSV or Online Shoppers CSV (detected from the columns).
+        #[arg(long)]
+        data: PathBuf,
+        /// Interest model (.onnx), for Online Shoppers.
+        #[arg(long)]
+        model: Option<PathBuf>,
+        /// Uplift model (.onnx), for Hillstrom.
+        #[arg(long)]
+        uplift_model: Option<PathBuf>,
+        /// A response model (.onnx, kind interest) for the response-only baseline on Hillstrom.
+        #[arg(long)]
+        response_model: Option<PathBuf>,
+        /// Policy JSON (default: the bundled policy/default.json).
+        #[arg(long)]
+        policy: Option<PathBuf>,
+        /// The representative item (JSON object; default: 100.00 EUR with the policy's default cost).
+        #[arg(long)]
+        item: Option<PathBuf>,
+        /// The β values of the Online Shoppers sweep (comma-separated).
+        #[arg(long, default_value = "0,2,4,6,8,10,15,20", value_delimiter = ',')]
+        betas: Vec<f64>,
+        /// Bootstrap resamples (Hillstrom).
+        #[arg(long, default_value_t = 1000)]
+        resamples: usize,
+        /// Bootstrap seed (Hillstrom).
+        #[arg(long, default_value_t = 20261129)]
+        seed: u64,
     },
 }
 
@@ -106,21 +145,25 @@ fn read(path: &Path, what: &str) -> Result<Vec<u8>, String> {
 
 fn read_json(path: &Path, what: &str) -> Result<Value, String> {
     let bytes = read(path, what)?;
-    serde_json::from_slice(&bytes).map_err(|e| format!("the {what} file {} is not valid JSON: {e}", path.display()))
+    serde_json::from_slice(&bytes)
+        .map_err(|e| format!("the {what} file {} is not valid JSON: {e}", path.display()))
 }
 
 fn load_policy(path: Option<&Path>) -> Result<Policy, String> {
     match path {
         None => Ok(Policy::default_policy()),
         Some(p) => {
-            let text = String::from_utf8(read(p, "policy")?).map_err(|_| format!("the policy file {} is not UTF-8", p.display()))?;
+            let text = String::from_utf8(read(p, "policy")?)
+                .map_err(|_| format!("the policy file {} is not UTF-8", p.display()))?;
             Policy::from_json_str(&text).map_err(core_error)
         }
     }
 }
 
 fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
 }
 
 fn print(v: &Value) {
@@ -130,16 +173,67 @@ fn print(v: &Value) {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Price { model, uplift_model, policy, behaviour, items, now, utc_offset_minutes, anon_id, stability_ttl_ms } => {
-            price(&model, uplift_model.as_deref(), policy.as_deref(), behaviour.as_deref(), &items, now, utc_offset_minutes, anon_id, stability_ttl_ms)
-        }
-        Command::Verify { policy, item, quote, key, key_id, now, quantity } => {
+        Command::Price {
+            model,
+            uplift_model,
+            policy,
+            behaviour,
+            items,
+            now,
+            utc_offset_minutes,
+            anon_id,
+            stability_ttl_ms,
+        } => price(
+            &model,
+            uplift_model.as_deref(),
+            policy.as_deref(),
+            behaviour.as_deref(),
+            &items,
+            now,
+            utc_offset_minutes,
+            anon_id,
+            stability_ttl_ms,
+        ),
+        Command::Verify {
+            policy,
+            item,
+            quote,
+            key,
+            key_id,
+            now,
+            quantity,
+        } => {
             return match verify(policy.as_deref(), &item, &quote, key, key_id, now, quantity) {
                 Ok(ok) => ExitCode::from(if ok { 0 } else { 1 }),
                 Err(e) => fail(e),
             };
         }
-        Command::Evaluate { model, data, predictions } => evaluate(&model, &data, predictions.as_deref()),
+        Command::Evaluate {
+            model,
+            data,
+            predictions,
+        } => evaluate(&model, &data, predictions.as_deref()),
+        Command::Simulate {
+            data,
+            model,
+            uplift_model,
+            response_model,
+            policy,
+            item,
+            betas,
+            resamples,
+            seed,
+        } => simulate(SimulateArgs {
+            data: &data,
+            model: model.as_deref(),
+            uplift: uplift_model.as_deref(),
+            response: response_model.as_deref(),
+            policy: policy.as_deref(),
+            item: item.as_deref(),
+            betas: &betas,
+            resamples,
+            seed,
+        }),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -162,24 +256,48 @@ fn price(
     let policy = load_policy(policy)?;
     let interest = Model::load(&read(model, "model")?, ModelKind::Interest).map_err(core_error)?;
     let uplift = match uplift {
-        Some(p) => ModelSlot::Ready(Box::new(Model::load(&read(p, "uplift model")?, ModelKind::Uplift).map_err(core_error)?)),
+        Some(p) => ModelSlot::Ready(Box::new(
+            Model::load(&read(p, "uplift model")?, ModelKind::Uplift).map_err(core_error)?,
+        )),
         None => ModelSlot::Absent,
     };
-    let clock = Clock { now_ms: now.unwrap_or_else(now_ms), utc_offset_minutes };
-    let config = PricerConfig { consent: Consent::Granted, gpc_opt_out: false, anon_id, stability_ttl_ms };
+    let clock = Clock {
+        now_ms: now.unwrap_or_else(now_ms),
+        utc_offset_minutes,
+    };
+    let config = PricerConfig {
+        consent: Consent::Granted,
+        gpc_opt_out: false,
+        anon_id,
+        stability_ttl_ms,
+    };
     // A stored state loads as is; a plain array of events is tracked one by one (validated).
     let (state, events) = match behaviour.map(|p| read_json(p, "behaviour")).transpose()? {
         None => (None, vec![]),
         Some(Value::Array(events)) => (None, events),
         Some(state @ Value::Object(_)) => (Some(state.to_string()), vec![]),
-        Some(_) => return Err("the behaviour file must hold an array of events or a stored state object".into()),
+        Some(_) => {
+            return Err(
+                "the behaviour file must hold an array of events or a stored state object".into(),
+            )
+        }
     };
-    let mut pricer = Pricer::new(policy, ModelSlot::Ready(Box::new(interest)), uplift, state.as_deref(), config, clock.now_ms).map_err(core_error)?;
+    let mut pricer = Pricer::new(
+        policy,
+        ModelSlot::Ready(Box::new(interest)),
+        uplift,
+        state.as_deref(),
+        config,
+        clock.now_ms,
+    )
+    .map_err(core_error)?;
     if let Some(reason) = pricer.status()["state"]["reason"].as_str() {
         eprintln!("pricelet: note: behaviour state: {reason}");
     }
     for (i, ev) in events.iter().enumerate() {
-        pricer.track(ev, &clock).map_err(|e| format!("behaviour event {i}: {}", core_error(e)))?;
+        pricer
+            .track(ev, &clock)
+            .map_err(|e| format!("behaviour event {i}: {}", core_error(e)))?;
     }
     let items = match read_json(items, "items")? {
         Value::Array(a) => a,
@@ -190,44 +308,363 @@ fn price(
     Ok(())
 }
 
-fn verify(policy: Option<&Path>, item: &Path, quote: &Path, key: Option<String>, key_id: Option<String>, now: Option<i64>, quantity: Option<u32>) -> Result<bool, String> {
+fn verify(
+    policy: Option<&Path>,
+    item: &Path,
+    quote: &Path,
+    key: Option<String>,
+    key_id: Option<String>,
+    now: Option<i64>,
+    quantity: Option<u32>,
+) -> Result<bool, String> {
     let policy = load_policy(policy)?;
     let item = Item::from_json(&read_json(item, "item")?).map_err(core_error)?;
     let quote = read_json(quote, "quote")?;
     let mut keys = BTreeMap::new();
     if let Some(secret) = key {
-        let id = key_id.or_else(|| quote.get("keyId").and_then(Value::as_str).map(str::to_string)).unwrap_or_default();
+        let id = key_id
+            .or_else(|| {
+                quote
+                    .get("keyId")
+                    .and_then(Value::as_str)
+                    .map(str::to_string)
+            })
+            .unwrap_or_default();
         keys.insert(id, secret.into_bytes());
     }
-    let v = verify_quote(&quote, &item, &policy, &VerifyOptions { now_ms: now.unwrap_or_else(now_ms), quantity, keys });
+    let v = verify_quote(
+        &quote,
+        &item,
+        &policy,
+        &VerifyOptions {
+            now_ms: now.unwrap_or_else(now_ms),
+            quantity,
+            keys,
+        },
+    );
     print(&serde_json::to_value(&v).unwrap_or_default());
     Ok(v.ok)
 }
 
-fn evaluate(model_path: &Path, data: &Path, predictions: Option<&Path>) -> Result<(), String> {
-    let mut model = Model::load(&read(model_path, "model")?, ModelKind::Interest).map_err(core_error)?;
-    let mut reader = csv::Reader::from_path(data).map_err(|e| format!("cannot read {}: {e}", data.display()))?;
-    let headers = reader.headers().map_err(|e| format!("{}: {e}", data.display()))?.clone();
-    if !headers.iter().any(|h| h == "Revenue") {
-        return Err(format!("{}: no `Revenue` column; evaluate expects the Online Shoppers layout", data.display()));
-    }
+/// Loads a model of either kind: the kind is read from the file's `pricelet.kind`.
+fn load_any_model(path: &Path, what: &str) -> Result<Model, String> {
+    use tract_onnx::prelude::Framework;
+    let bytes = read(path, what)?;
+    let kind = tract_onnx::onnx()
+        .proto_model_for_read(&mut std::io::Cursor::new(&bytes))
+        .ok()
+        .and_then(|p| {
+            p.metadata_props
+                .into_iter()
+                .find(|e| e.key == "pricelet.kind")
+                .map(|e| e.value)
+        });
+    let kind = if kind.as_deref() == Some("uplift") {
+        ModelKind::Uplift
+    } else {
+        ModelKind::Interest
+    };
+    Model::load(&bytes, kind).map_err(core_error)
+}
+
+/// The dataset layouts `evaluate` and `simulate` understand, detected from the header.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Layout {
+    OnlineShoppers,
+    Hillstrom,
+}
+
+struct Dataset {
+    layout: Layout,
+    rows: Vec<HashMap<String, String>>,
+}
+
+fn read_dataset(data: &Path) -> Result<Dataset, String> {
+    let mut reader =
+        csv::Reader::from_path(data).map_err(|e| format!("cannot read {}: {e}", data.display()))?;
+    let headers = reader
+        .headers()
+        .map_err(|e| format!("{}: {e}", data.display()))?
+        .clone();
+    let has = |c: &str| headers.iter().any(|h| h == c);
+    let layout = if has("Revenue") {
+        Layout::OnlineShoppers
+    } else if has("segment") && has("visit") {
+        Layout::Hillstrom
+    } else {
+        return Err(format!(
+            "{}: neither a `Revenue` column (Online Shoppers layout) nor `segment` and `visit` columns (Hillstrom layout)",
+            data.display()
+        ));
+    };
     let mut rows = Vec::new();
     for (i, rec) in reader.records().enumerate() {
         let rec = rec.map_err(|e| format!("{} row {}: {e}", data.display(), i + 1))?;
-        rows.push(headers.iter().zip(rec.iter()).map(|(h, v)| (h.to_string(), v.to_string())).collect::<HashMap<_, _>>());
+        rows.push(
+            headers
+                .iter()
+                .zip(rec.iter())
+                .map(|(h, v)| (h.to_string(), v.to_string()))
+                .collect::<HashMap<_, _>>(),
+        );
     }
-    let labels: Vec<bool> = rows.iter().map(|r| r.get("Revenue").is_some_and(|v| v.trim().eq_ignore_ascii_case("true"))).collect();
-    let scores = score_rows(&mut model, &rows, |row| {
-        Ok(Summaries { session: features::session_summary_from_row(row)?, ..Default::default() })
+    Ok(Dataset { layout, rows })
+}
+
+fn session_scores(model: &mut Model, rows: &[HashMap<String, String>]) -> Result<Vec<f64>, String> {
+    score_rows(model, rows, |row| {
+        Ok(Summaries {
+            session: features::session_summary_from_row(row)?,
+            ..Default::default()
+        })
     })
-    .map_err(core_error)?;
-    if let Some(out) = predictions {
-        let text: String = std::iter::once("score\n".to_string()).chain(scores.iter().map(|s| format!("{s}\n"))).collect();
-        std::fs::write(out, text).map_err(|e| format!("cannot write {}: {e}", out.display()))?;
+    .map_err(core_error)
+}
+
+fn history_scores(model: &mut Model, rows: &[HashMap<String, String>]) -> Result<Vec<f64>, String> {
+    score_rows(model, rows, |row| {
+        Ok(Summaries {
+            history: features::history_summary_from_row(row)?,
+            ..Default::default()
+        })
+    })
+    .map_err(core_error)
+}
+
+/// Hillstrom's randomized comparison: Womens E-Mail (treated) vs No E-Mail (control); Mens E-Mail is not part of it.
+fn hillstrom_arm(row: &HashMap<String, String>, i: usize) -> Result<Option<bool>, String> {
+    match row.get("segment").map(|s| s.trim()) {
+        Some("Womens E-Mail") => Ok(Some(true)),
+        Some("No E-Mail") => Ok(Some(false)),
+        Some("Mens E-Mail") => Ok(None),
+        other => Err(format!(
+            "row {}: unknown segment {other:?} (expected Womens E-Mail, Mens E-Mail or No E-Mail)",
+            i + 1
+        )),
     }
-    let report = classifier_report(&labels, &scores);
-    let mut v = serde_json::to_value(&report).unwrap_or_default();
+}
+
+fn number(row: &HashMap<String, String>, col: &str, i: usize) -> Result<f64, String> {
+    row.get(col)
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .filter(|v| v.is_finite())
+        .ok_or_else(|| format!("row {}: column {col} is missing or not a number", i + 1))
+}
+
+fn evaluate(model_path: &Path, data: &Path, predictions: Option<&Path>) -> Result<(), String> {
+    let mut model = load_any_model(model_path, "model")?;
+    let kind = model.info().kind;
+    let Dataset { layout, rows } = read_dataset(data)?;
+    let mut v = match layout {
+        Layout::OnlineShoppers => {
+            if kind == ModelKind::Uplift {
+                return Err(format!(
+                    "{}: an uplift model needs a randomized test (the Hillstrom layout); Online Shoppers has no treatment",
+                    data.display()
+                ));
+            }
+            let labels: Vec<bool> = rows
+                .iter()
+                .map(|r| {
+                    r.get("Revenue")
+                        .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"))
+                })
+                .collect();
+            let scores = session_scores(&mut model, &rows)?;
+            write_predictions(predictions, "score", &scores)?;
+            serde_json::to_value(classifier_report(&labels, &scores)).unwrap_or_default()
+        }
+        Layout::Hillstrom => {
+            let scores = history_scores(&mut model, &rows)?;
+            write_predictions(
+                predictions,
+                if kind == ModelKind::Uplift {
+                    "uplift"
+                } else {
+                    "score"
+                },
+                &scores,
+            )?;
+            let (mut y, mut t, mut s) = (vec![], vec![], vec![]);
+            for (i, row) in rows.iter().enumerate() {
+                if let Some(treated) = hillstrom_arm(row, i)? {
+                    y.push(number(row, "visit", i)? > 0.0);
+                    t.push(treated);
+                    s.push(scores[i]);
+                }
+            }
+            if !t.iter().any(|&x| x) || t.iter().all(|&x| x) {
+                return Err(format!(
+                    "{}: needs rows of both Womens E-Mail and No E-Mail",
+                    data.display()
+                ));
+            }
+            let mut v = serde_json::to_value(uplift_report(&y, &s, &t)).unwrap_or_default();
+            if kind == ModelKind::Interest {
+                // A probability model on Hillstrom: also how well it predicts a visit.
+                let c = serde_json::to_value(classifier_report(&y, &s)).unwrap_or_default();
+                for k in ["auc", "pr_auc", "log_loss", "ece", "calibration"] {
+                    v[k] = c[k].clone();
+                }
+            }
+            v["outcome"] = json!("visit");
+            v["treatment"] = json!("Womens E-Mail vs No E-Mail");
+            v
+        }
+    };
     v["model"] = json!(model.info().version);
+    v["kind"] = json!(kind.as_str());
     print(&v);
+    Ok(())
+}
+
+fn write_predictions(out: Option<&Path>, header: &str, scores: &[f64]) -> Result<(), String> {
+    let Some(out) = out else { return Ok(()) };
+    let text: String = std::iter::once(format!("{header}\n"))
+        .chain(scores.iter().map(|s| format!("{s}\n")))
+        .collect();
+    std::fs::write(out, text).map_err(|e| format!("cannot write {}: {e}", out.display()))
+}
+
+struct SimulateArgs<'a> {
+    data: &'a Path,
+    model: Option<&'a Path>,
+    uplift: Option<&'a Path>,
+    response: Option<&'a Path>,
+    policy: Option<&'a Path>,
+    item: Option<&'a Path>,
+    betas: &'a [f64],
+    resamples: usize,
+    seed: u64,
+}
+
+fn expect_kind(model: &Model, kind: ModelKind, option: &str) -> Result<(), String> {
+    if model.info().kind != kind {
+        return Err(format!(
+            "--{option} must be an {} model; the file is an {} model",
+            kind.as_str(),
+            model.info().kind.as_str()
+        ));
+    }
+    Ok(())
+}
+
+fn simulate(a: SimulateArgs) -> Result<(), String> {
+    let policy = load_policy(a.policy)?;
+    let item = match a.item {
+        Some(p) => Item::from_json(&read_json(p, "item")?).map_err(core_error)?,
+        None => Item::from_json(
+            &json!({ "id": "representative", "price": "100.00", "currency": "EUR" }),
+        )
+        .map_err(core_error)?,
+    };
+    let bounds = pricelet::pricing::bounds(&item, &policy);
+    let item_json = json!({
+        "id": item.id,
+        "price": item.currency.to_major_f64(item.list_minor),
+        "currency": item.currency.code(),
+        "cost": item.currency.to_major_f64(bounds.cost_minor),
+        "cost_note": match item.cost_minor {
+            Some(_) => "the item's own".to_string(),
+            None => format!("{} % of the net list price", policy.margin.default_cost_percent.0.as_percent()),
+        },
+    });
+    let Dataset { layout, rows } = read_dataset(a.data)?;
+    let out = match layout {
+        Layout::Hillstrom => {
+            let path = a
+                .uplift
+                .ok_or("simulate on Hillstrom needs --uplift-model")?;
+            let mut uplift = load_any_model(path, "uplift model")?;
+            expect_kind(&uplift, ModelKind::Uplift, "uplift-model")?;
+            let mut response = a
+                .response
+                .map(|p| load_any_model(p, "response model"))
+                .transpose()?;
+            if let Some(r) = &response {
+                expect_kind(r, ModelKind::Interest, "response-model")?;
+            }
+            let (mut kept, mut arms) = (vec![], vec![]);
+            for (i, row) in rows.iter().enumerate() {
+                if let Some(treated) = hillstrom_arm(row, i)? {
+                    arms.push(simulate::ArmRow {
+                        treated,
+                        visit: number(row, "visit", i)?,
+                        spend: number(row, "spend", i)?,
+                    });
+                    kept.push(row.clone());
+                }
+            }
+            let (n_t, n_c) = (
+                arms.iter().filter(|r| r.treated).count(),
+                arms.iter().filter(|r| !r.treated).count(),
+            );
+            if n_t == 0 || n_c == 0 {
+                return Err(format!(
+                    "{}: needs rows of both Womens E-Mail and No E-Mail",
+                    a.data.display()
+                ));
+            }
+            let base_rate = arms
+                .iter()
+                .filter(|r| !r.treated)
+                .map(|r| r.visit)
+                .sum::<f64>()
+                / n_c as f64;
+            let u = history_scores(&mut uplift, &kept)?;
+            let r = response
+                .as_mut()
+                .map(|m| history_scores(m, &kept))
+                .transpose()?;
+            let rules = simulate::hillstrom_rules(&item, &policy, base_rate, &u, r.as_deref());
+            let results = simulate::compare_rules(&arms, &rules, a.resamples, a.seed);
+            json!({
+                "layout": "hillstrom",
+                "rows": arms.len(),
+                "n_treated": n_t,
+                "n_control": n_c,
+                "outcomes": "visit (0/1) and spend ($), per 1,000 customers",
+                "base_rate": base_rate,
+                "base_rate_rule": "interest r = the control arm's visit rate (the no-offer response rate), for every customer",
+                "offer_step_percent": policy.experiment.offer_step_percent.0.as_percent(),
+                "policy": policy.version,
+                "item": item_json,
+                "uplift_model": uplift.info().version,
+                "response_model": response.as_ref().map(|m| m.info().version.clone()),
+                "resamples": a.resamples,
+                "seed": a.seed,
+                "rules": results,
+            })
+        }
+        Layout::OnlineShoppers => {
+            let path = a
+                .model
+                .ok_or("simulate on Online Shoppers needs --model (an interest model)")?;
+            let mut model = load_any_model(path, "model")?;
+            expect_kind(&model, ModelKind::Interest, "model")?;
+            if a.betas.is_empty()
+                || a.betas
+                    .iter()
+                    .any(|b| !(b.is_finite() && (0.0..=100.0).contains(b)))
+            {
+                return Err("--betas: give one or more β, each a number from 0 to 100".into());
+            }
+            let interest = session_scores(&mut model, &rows)?;
+            let (no_discount, sweep) =
+                simulate::price_response_sweep(&item, &policy, &interest, a.betas)
+                    .map_err(core_error)?;
+            json!({
+                "layout": "online_shoppers",
+                "sessions": interest.len(),
+                "model": model.info().version,
+                "policy": policy.version,
+                "item": item_json,
+                "assumption": "P(buy | d) = σ(logit r + β·d) with β assumed, not estimated: the data has no price variation",
+                "no_discount": no_discount,
+                "sweep": sweep,
+            })
+        }
+    };
+    print(&out);
     Ok(())
 }
