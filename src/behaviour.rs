@@ -97,7 +97,9 @@ impl Event {
     /// Amount of a purchase in exact minor units of its currency.
     pub fn amount_minor(&self) -> Option<(i64, Currency)> {
         let currency = Currency::from_code(self.currency.as_deref()?).ok()?;
-        let minor = currency.parse_major(&Decimal::from_json(self.amount.as_ref()?).ok()?).ok()?;
+        let minor = currency
+            .parse_major(&Decimal::from_json(self.amount.as_ref()?).ok()?)
+            .ok()?;
         Some((minor, currency))
     }
 
@@ -105,7 +107,10 @@ impl Event {
         let bad = |field: &str, msg: String| Err(Error::at(Code::InvalidEvent, field, msg));
         let at = self.at.unwrap_or(f64::NAN);
         if !(at.is_finite() && at >= 0.0 && at.fract() == 0.0) {
-            return bad("at", format!("`at` must be whole milliseconds since the epoch (Date.now()), got {at}"));
+            return bad(
+                "at",
+                format!("`at` must be whole milliseconds since the epoch (Date.now()), got {at}"),
+            );
         }
         if at as i64 > now.saturating_add(MAX_FUTURE_SKEW_MS) {
             return bad("at", format!("`at` ({at}) is more than a day after the pricer's clock ({now}); check the clock"));
@@ -121,7 +126,11 @@ impl Event {
             ] {
                 if let Some(x) = value {
                     if !x.is_finite() || x < 0.0 || max.is_some_and(|m| x > m) || x > 1e9 {
-                        let range = if max.is_some() { "from 0 to 1" } else { "a finite number >= 0" };
+                        let range = if max.is_some() {
+                            "from 0 to 1"
+                        } else {
+                            "a finite number >= 0"
+                        };
                         return bad(field, format!("`{field}` must be {range}, got {x}"));
                     }
                 }
@@ -130,8 +139,16 @@ impl Event {
         if self.kind == EventType::PageView && self.page.is_none() {
             return bad("page", "a page_view needs `page: { kind: 'administrative' | 'informational' | 'product' }`".into());
         }
-        if matches!(self.kind, EventType::AddToCart | EventType::RemoveFromCart) && self.item_id.is_none() {
-            return bad("itemId", format!("a {} event needs the `itemId` it is about", self.kind_name()));
+        if matches!(self.kind, EventType::AddToCart | EventType::RemoveFromCart)
+            && self.item_id.is_none()
+        {
+            return bad(
+                "itemId",
+                format!(
+                    "a {} event needs the `itemId` it is about",
+                    self.kind_name()
+                ),
+            );
         }
         if let Some(id) = &self.item_id {
             if id.is_empty() {
@@ -144,31 +161,51 @@ impl Event {
         }
         if let Some(d) = self.dwell_ms {
             if !(d.is_finite() && (0.0..=MAX_DWELL_MS).contains(&d)) {
-                return bad("dwellMs", format!("`dwellMs` must be from 0 to {MAX_DWELL_MS} ms, got {d}"));
+                return bad(
+                    "dwellMs",
+                    format!("`dwellMs` must be from 0 to {MAX_DWELL_MS} ms, got {d}"),
+                );
             }
         }
         if let Some(q) = self.quantity {
             if !(q.is_finite() && q.fract() == 0.0 && (1.0..=10_000.0).contains(&q)) {
-                return bad("quantity", format!("`quantity` must be a whole number from 1 to 10000, got {q}"));
+                return bad(
+                    "quantity",
+                    format!("`quantity` must be a whole number from 1 to 10000, got {q}"),
+                );
             }
         }
         match (&self.amount, &self.currency) {
             (None, None) => {}
-            (Some(_), None) => return bad("currency", "an `amount` needs its `currency` (ISO 4217, e.g. \"EUR\")".into()),
+            (Some(_), None) => {
+                return bad(
+                    "currency",
+                    "an `amount` needs its `currency` (ISO 4217, e.g. \"EUR\")".into(),
+                )
+            }
             (None, Some(c)) => {
                 Currency::from_code(c).map_err(|e| e.with_code(Code::InvalidEvent))?;
             }
             (Some(amount), Some(c)) => {
-                let currency = Currency::from_code(c).map_err(|e| e.with_code(Code::InvalidEvent))?;
+                let currency =
+                    Currency::from_code(c).map_err(|e| e.with_code(Code::InvalidEvent))?;
                 let minor = Decimal::from_json(amount)
                     .and_then(|d| currency.parse_major(&d))
-                    .map_err(|why| Error::at(Code::InvalidEvent, "amount", format!("`amount` {why}")))?;
+                    .map_err(|why| {
+                        Error::at(Code::InvalidEvent, "amount", format!("`amount` {why}"))
+                    })?;
                 // Normalize to an exact decimal string so the stored form never holds a float amount.
                 self.amount = Some(Value::String(currency.format_major(minor)));
             }
         }
         if self.kind != EventType::PageView && self.dwell_ms.is_some() {
-            return bad("dwellMs", format!("`dwellMs` belongs to page_view events, not {}", self.kind_name()));
+            return bad(
+                "dwellMs",
+                format!(
+                    "`dwellMs` belongs to page_view events, not {}",
+                    self.kind_name()
+                ),
+            );
         }
         Ok(())
     }
@@ -184,7 +221,8 @@ impl Event {
 
     /// The stored JSON form, made once when the event enters the log.
     fn encode(&self) -> Box<RawValue> {
-        serde_json::value::to_raw_value(self).unwrap_or_else(|_| RawValue::from_string("null".into()).expect("valid JSON"))
+        serde_json::value::to_raw_value(self)
+            .unwrap_or_else(|_| RawValue::from_string("null".into()).expect("valid JSON"))
     }
 }
 
@@ -198,7 +236,11 @@ pub struct Retention {
 
 impl Retention {
     fn keeps(&self, ev: &Event, now: i64) -> bool {
-        let days = if ev.kind == EventType::Purchase { self.purchase_days.max(self.behaviour_days) } else { self.behaviour_days };
+        let days = if ev.kind == EventType::Purchase {
+            self.purchase_days.max(self.behaviour_days)
+        } else {
+            self.behaviour_days
+        };
         ev.at_ms() >= now - i64::from(days) * DAY_MS
     }
 }
@@ -217,7 +259,12 @@ pub struct LoadReport {
 
 impl LoadReport {
     fn discarded(reason: impl Into<String>) -> Self {
-        LoadReport { outcome: "discarded", reason: Some(reason.into()), events: 0, dropped_events: 0 }
+        LoadReport {
+            outcome: "discarded",
+            reason: Some(reason.into()),
+            events: 0,
+            dropped_events: 0,
+        }
     }
 }
 
@@ -240,8 +287,7 @@ fn is_zero(n: &usize) -> bool {
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct StoredState {
-    schema: String,
-    version: u32,
+    // `schema` and `version` are checked on the raw JSON before this is read.
     #[serde(default)]
     anon_id: Option<String>,
     #[serde(default)]
@@ -317,7 +363,8 @@ impl BehaviourLog {
         let pos = self.events.partition_point(|e| e.at_ms() <= at);
         self.insert(pos, ev);
         let mut evicted = 0;
-        while self.events.len() > limits::MAX_EVENTS || self.bytes > limits::MAX_STATE_BYTES - 1024 {
+        while self.events.len() > limits::MAX_EVENTS || self.bytes > limits::MAX_STATE_BYTES - 1024
+        {
             self.remove_oldest();
             evicted += 1;
         }
@@ -329,7 +376,11 @@ impl BehaviourLog {
     /// Drops events older than the retention allows. Returns how many were dropped.
     pub fn prune(&mut self, now: i64, retention: Retention) -> usize {
         let before = self.events.len();
-        let keep: Vec<bool> = self.events.iter().map(|e| retention.keeps(e, now)).collect();
+        let keep: Vec<bool> = self
+            .events
+            .iter()
+            .map(|e| retention.keeps(e, now))
+            .collect();
         if keep.iter().all(|k| *k) {
             return 0;
         }
@@ -352,27 +403,58 @@ impl BehaviourLog {
 
     /// Serializes the log (and the anonymous id, when it may persist) in the versioned schema.
     pub fn to_state(&self, anon_id: Option<&str>) -> String {
-        let state = StoredStateOut { schema: STATE_SCHEMA, version: STATE_VERSION, anon_id, evicted: self.evicted, events: &self.encoded };
+        let state = StoredStateOut {
+            schema: STATE_SCHEMA,
+            version: STATE_VERSION,
+            anon_id,
+            evicted: self.evicted,
+            events: &self.encoded,
+        };
         serde_json::to_string(&state).unwrap_or_default()
     }
 
     /// Loads a stored state. Never fails: corrupt, foreign or newer states are discarded, and events
     /// that no longer validate are dropped one by one — each with a reason in the report.
-    pub fn from_state(text: Option<&str>, now: i64, retention: Retention) -> (BehaviourLog, Option<String>, LoadReport) {
+    pub fn from_state(
+        text: Option<&str>,
+        now: i64,
+        retention: Retention,
+    ) -> (BehaviourLog, Option<String>, LoadReport) {
         let empty = || (BehaviourLog::default(), None);
         let Some(text) = text.filter(|t| !t.is_empty()) else {
             let (log, id) = empty();
-            return (log, id, LoadReport { outcome: "empty", reason: None, events: 0, dropped_events: 0 });
+            return (
+                log,
+                id,
+                LoadReport {
+                    outcome: "empty",
+                    reason: None,
+                    events: 0,
+                    dropped_events: 0,
+                },
+            );
         };
         if text.len() > limits::MAX_STATE_BYTES {
             let (log, id) = empty();
-            return (log, id, LoadReport::discarded(format!("stored state is {} bytes, over the {}-byte limit", text.len(), limits::MAX_STATE_BYTES)));
+            return (
+                log,
+                id,
+                LoadReport::discarded(format!(
+                    "stored state is {} bytes, over the {}-byte limit",
+                    text.len(),
+                    limits::MAX_STATE_BYTES
+                )),
+            );
         }
         let value: Value = match serde_json::from_str(text) {
             Ok(v) => v,
             Err(e) => {
                 let (log, id) = empty();
-                return (log, id, LoadReport::discarded(format!("stored state is not valid JSON ({e})")));
+                return (
+                    log,
+                    id,
+                    LoadReport::discarded(format!("stored state is not valid JSON ({e})")),
+                );
             }
         };
         if value.get("schema").and_then(Value::as_str) != Some(STATE_SCHEMA) {
@@ -394,11 +476,18 @@ impl BehaviourLog {
             Ok(s) => s,
             Err(e) => {
                 let (log, id) = empty();
-                return (log, id, LoadReport::discarded(format!("stored state has a broken structure ({e})")));
+                return (
+                    log,
+                    id,
+                    LoadReport::discarded(format!("stored state has a broken structure ({e})")),
+                );
             }
         };
         let anon_id = stored.anon_id.filter(|id| valid_anon_id(id));
-        let mut log = BehaviourLog { evicted: stored.evicted, ..Default::default() };
+        let mut log = BehaviourLog {
+            evicted: stored.evicted,
+            ..Default::default()
+        };
         let mut dropped = 0;
         for raw in stored.events.iter().take(limits::MAX_EVENTS) {
             match Event::from_json(raw, now) {
@@ -412,7 +501,12 @@ impl BehaviourLog {
         dropped += stored.events.len().saturating_sub(limits::MAX_EVENTS);
         let events = log.events.len();
         let report = if dropped == 0 {
-            LoadReport { outcome: "loaded", reason: None, events, dropped_events: 0 }
+            LoadReport {
+                outcome: "loaded",
+                reason: None,
+                events,
+                dropped_events: 0,
+            }
         } else {
             LoadReport {
                 outcome: "repaired",
@@ -426,13 +520,19 @@ impl BehaviourLog {
 }
 
 pub fn valid_anon_id(id: &str) -> bool {
-    !id.is_empty() && id.len() <= limits::MAX_ID_LEN && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    !id.is_empty()
+        && id.len() <= limits::MAX_ID_LEN
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 /// The current session: the newest run of events without a 30-minute gap, if it is still open at
 /// `now` (a session whose last event is 30 minutes old has ended; a new one starts empty).
 pub fn current_session(events: &[Event], now: i64) -> &[Event] {
-    let Some(last) = events.last() else { return &events[..0] };
+    let Some(last) = events.last() else {
+        return &events[..0];
+    };
     if now - last.at_ms() >= SESSION_GAP_MS {
         return &events[events.len()..];
     }
@@ -449,7 +549,10 @@ mod tests {
     use serde_json::json;
 
     const NOW: i64 = 1_764_000_000_000;
-    const KEEP: Retention = Retention { behaviour_days: 30, purchase_days: 365 };
+    const KEEP: Retention = Retention {
+        behaviour_days: 30,
+        purchase_days: 365,
+    };
 
     fn ev(v: Value) -> Event {
         Event::from_json(&v, NOW).unwrap()
@@ -460,21 +563,43 @@ mod tests {
         let cases = [
             (json!({"type": "click"}), "type"),
             (json!({"type": "page_view"}), "page"),
-            (json!({"type": "page_view", "page": {"kind": "home"}}), "page.kind"),
-            (json!({"type": "page_view", "page": {"kind": "product", "bounceRate": 1.5}}), "page.bounceRate"),
-            (json!({"type": "page_view", "page": {"kind": "product", "pageValue": -1}}), "page.pageValue"),
-            (json!({"type": "page_view", "page": {"kind": "product"}, "dwellMs": -5}), "dwellMs"),
-            (json!({"type": "page_view", "page": {"kind": "product"}, "dwell_ms": 5}), "dwell_ms"),
+            (
+                json!({"type": "page_view", "page": {"kind": "home"}}),
+                "page.kind",
+            ),
+            (
+                json!({"type": "page_view", "page": {"kind": "product", "bounceRate": 1.5}}),
+                "page.bounceRate",
+            ),
+            (
+                json!({"type": "page_view", "page": {"kind": "product", "pageValue": -1}}),
+                "page.pageValue",
+            ),
+            (
+                json!({"type": "page_view", "page": {"kind": "product"}, "dwellMs": -5}),
+                "dwellMs",
+            ),
+            (
+                json!({"type": "page_view", "page": {"kind": "product"}, "dwell_ms": 5}),
+                "dwell_ms",
+            ),
             (json!({"type": "add_to_cart"}), "itemId"),
             (json!({"type": "purchase", "amount": 10}), "currency"),
-            (json!({"type": "purchase", "amount": "1.001", "currency": "EUR"}), "amount"),
+            (
+                json!({"type": "purchase", "amount": "1.001", "currency": "EUR"}),
+                "amount",
+            ),
             (json!({"type": "purchase", "quantity": 0.5}), "quantity"),
             (json!({"type": "purchase", "at": NOW + 2 * DAY_MS}), "at"),
             (json!({"type": "purchase", "at": "yesterday"}), "at"),
         ];
         for (v, field) in cases {
             let e = Event::from_json(&v, NOW).unwrap_err();
-            assert_eq!((e.code, e.field.as_deref()), (Code::InvalidEvent, Some(field)), "{v}: {e}");
+            assert_eq!(
+                (e.code, e.field.as_deref()),
+                (Code::InvalidEvent, Some(field)),
+                "{v}: {e}"
+            );
         }
     }
 
@@ -488,7 +613,10 @@ mod tests {
     #[test]
     fn sessions_split_on_thirty_minutes() {
         let at = |m: i64| json!({"type": "page_view", "page": {"kind": "product"}, "at": NOW - m * 60_000});
-        let events: Vec<Event> = [120, 100, 50, 29, 10, 0].iter().map(|&m| ev(at(m))).collect();
+        let events: Vec<Event> = [120, 100, 50, 29, 10, 0]
+            .iter()
+            .map(|&m| ev(at(m)))
+            .collect();
         // gaps: 20, 50 (split), 21, 19, 10 -> current session is the last four
         assert_eq!(current_session(&events, NOW).len(), 4);
         // 30 minutes after the last event the session is over
@@ -498,12 +626,20 @@ mod tests {
     #[test]
     fn retention_and_bounds() {
         let mut log = BehaviourLog::default();
-        let old = ev(json!({"type": "page_view", "page": {"kind": "product"}, "at": NOW - 31 * DAY_MS}));
+        let old =
+            ev(json!({"type": "page_view", "page": {"kind": "product"}, "at": NOW - 31 * DAY_MS}));
         assert_eq!(log.push(old, NOW, KEEP), 0);
-        assert!(log.events().is_empty(), "an event past retention is not kept");
+        assert!(
+            log.events().is_empty(),
+            "an event past retention is not kept"
+        );
         let purchase = ev(json!({"type": "purchase", "at": NOW - 200 * DAY_MS}));
         log.push(purchase, NOW, KEEP);
-        assert_eq!(log.events().len(), 1, "purchases are kept for the purchase-history period");
+        assert_eq!(
+            log.events().len(),
+            1,
+            "purchases are kept for the purchase-history period"
+        );
         let mut evicted = 0;
         for i in 0..(limits::MAX_EVENTS + 5) {
             evicted += log.push(ev(json!({"type": "page_view", "page": {"kind": "product", "id": format!("p{i}")}, "at": NOW - 1000 + (i as i64 % 1000)})), NOW, KEEP);
@@ -511,7 +647,12 @@ mod tests {
         assert_eq!(log.events().len(), limits::MAX_EVENTS);
         assert_eq!(evicted, 6);
         assert_eq!(log.evicted(), 6);
-        assert!(log.events().windows(2).all(|w| w[0].at_ms() <= w[1].at_ms()), "sorted by time");
+        assert!(
+            log.events()
+                .windows(2)
+                .all(|w| w[0].at_ms() <= w[1].at_ms()),
+            "sorted by time"
+        );
     }
 
     #[test]
@@ -529,7 +670,11 @@ mod tests {
     fn state_round_trips() {
         let mut log = BehaviourLog::default();
         log.push(ev(json!({"type": "page_view", "page": {"kind": "product", "pageValue": 3.5}, "dwellMs": 1200, "at": NOW - 5})), NOW, KEEP);
-        log.push(ev(json!({"type": "purchase", "amount": "10.00", "currency": "EUR", "at": NOW})), NOW, KEEP);
+        log.push(
+            ev(json!({"type": "purchase", "amount": "10.00", "currency": "EUR", "at": NOW})),
+            NOW,
+            KEEP,
+        );
         let text = log.to_state(Some("anon_1"));
         let (back, id, report) = BehaviourLog::from_state(Some(&text), NOW, KEEP);
         assert_eq!(back.events(), log.events());
@@ -547,10 +692,20 @@ mod tests {
         };
         assert!(discarded("{not json").contains("not valid JSON"));
         assert!(discarded("[1,2,3]").contains("not written by pricelet"));
-        assert!(discarded(r#"{"schema":"other","version":1,"events":[]}"#).contains("not written by pricelet"));
-        assert!(discarded(r#"{"schema":"pricelet/behaviour","version":99,"events":[]}"#).contains("newer"));
-        assert!(discarded(r#"{"schema":"pricelet/behaviour","version":0,"events":[]}"#).contains("unknown schema version"));
-        assert!(discarded(r#"{"schema":"pricelet/behaviour","version":1,"events":"x"}"#).contains("broken structure"));
+        assert!(discarded(r#"{"schema":"other","version":1,"events":[]}"#)
+            .contains("not written by pricelet"));
+        assert!(
+            discarded(r#"{"schema":"pricelet/behaviour","version":99,"events":[]}"#)
+                .contains("newer")
+        );
+        assert!(
+            discarded(r#"{"schema":"pricelet/behaviour","version":0,"events":[]}"#)
+                .contains("unknown schema version")
+        );
+        assert!(
+            discarded(r#"{"schema":"pricelet/behaviour","version":1,"events":"x"}"#)
+                .contains("broken structure")
+        );
         assert!(discarded(&"x".repeat(limits::MAX_STATE_BYTES + 1)).contains("over the"));
 
         let edited = format!(
@@ -561,7 +716,10 @@ mod tests {
         );
         let (log, id, report) = BehaviourLog::from_state(Some(&edited), NOW, KEEP);
         assert_eq!(log.events().len(), 1);
-        assert_eq!(id, None, "an anonymous id with foreign characters is not trusted");
+        assert_eq!(
+            id, None,
+            "an anonymous id with foreign characters is not trusted"
+        );
         assert_eq!((report.outcome, report.dropped_events), ("repaired", 2));
     }
 }

@@ -61,11 +61,19 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
     pub fn new(code: Code, message: impl Into<String>) -> Self {
-        Error { code, field: None, message: message.into() }
+        Error {
+            code,
+            field: None,
+            message: message.into(),
+        }
     }
 
     pub fn at(code: Code, field: impl Into<String>, message: impl Into<String>) -> Self {
-        Error { code, field: Some(field.into()), message: message.into() }
+        Error {
+            code,
+            field: Some(field.into()),
+            message: message.into(),
+        }
     }
 
     /// Re-anchor a field path under a parent (`price` -> `items[3].price`).
@@ -108,7 +116,9 @@ pub(crate) fn from_serde_path<E: fmt::Display>(
     let inner = err.inner().to_string();
     // serde reports a missing field on the parent object; name the field itself.
     // serde reports a missing field at its parent object and an unknown one at itself.
-    let missing = inner.strip_prefix("missing field `").and_then(|s| s.split('`').next());
+    let missing = inner
+        .strip_prefix("missing field `")
+        .and_then(|s| s.split('`').next());
     let field = match missing {
         Some(name) if path == "." => name.to_string(),
         Some(name) => format!("{path}.{name}"),
@@ -120,5 +130,9 @@ pub(crate) fn from_serde_path<E: fmt::Display>(
     } else {
         format!("{what}: `{field}`: {inner}")
     };
-    Error { code, field: (!field.is_empty()).then_some(field), message }
+    Error {
+        code,
+        field: (!field.is_empty()).then_some(field),
+        message,
+    }
 }

@@ -64,13 +64,24 @@ pub fn assign_variant(anon_id: &str, policy: &Policy) -> Variant {
 
 /// The exploration draw for (shopper, item, window): `Some(index)` into `n` candidates when this
 /// quote explores.
-pub fn exploration(anon_id: &str, item_id: &str, now_ms: i64, policy: &Policy, n: usize) -> Option<usize> {
-    let window = now_ms.div_euclid(policy.experiment.exploration_window_ms as i64).to_string();
+pub fn exploration(
+    anon_id: &str,
+    item_id: &str,
+    now_ms: i64,
+    policy: &Policy,
+    n: usize,
+) -> Option<usize> {
+    let window = now_ms
+        .div_euclid(policy.experiment.exploration_window_ms as i64)
+        .to_string();
     let share = policy.experiment.exploration_percent.0.as_fraction();
     if n < 2 || uniform(&["pricelet/explore", anon_id, item_id, &window]) >= share {
         return None;
     }
-    Some(((uniform(&["pricelet/explore-pick", anon_id, item_id, &window]) * n as f64) as usize).min(n - 1))
+    Some(
+        ((uniform(&["pricelet/explore-pick", anon_id, item_id, &window]) * n as f64) as usize)
+            .min(n - 1),
+    )
 }
 
 /// Probability of showing candidate `shown` under the experiment, given the strategy's choice
@@ -78,7 +89,11 @@ pub fn exploration(anon_id: &str, item_id: &str, now_ms: i64, policy: &Policy, n
 /// `P = c·[shown = list] + (1 - c)·((1 - ε)·[shown = chosen] + ε / n)`.
 pub fn propensity(policy: &Policy, shown: usize, chosen: usize, n: usize) -> f64 {
     let c = policy.experiment.control_percent.0.as_fraction();
-    let eps = if n < 2 { 0.0 } else { policy.experiment.exploration_percent.0.as_fraction() };
+    let eps = if n < 2 {
+        0.0
+    } else {
+        policy.experiment.exploration_percent.0.as_fraction()
+    };
     let list = f64::from(u8::from(shown == 0));
     let strat = f64::from(u8::from(shown == chosen));
     c * list + (1.0 - c) * ((1.0 - eps) * strat + eps / n as f64)
@@ -91,7 +106,11 @@ mod tests {
     #[test]
     fn draws_are_deterministic_and_uniform_enough() {
         assert_eq!(uniform(&["a", "b"]), uniform(&["a", "b"]));
-        assert_ne!(uniform(&["ab", ""]), uniform(&["a", "b"]), "parts are length-prefixed");
+        assert_ne!(
+            uniform(&["ab", ""]),
+            uniform(&["a", "b"]),
+            "parts are length-prefixed"
+        );
         let n = 20_000;
         let mean = (0..n).map(|i| uniform(&["t", &i.to_string()])).sum::<f64>() / n as f64;
         assert!((mean - 0.5).abs() < 0.01, "{mean}");
@@ -100,18 +119,26 @@ mod tests {
     #[test]
     fn control_share_matches_the_policy() {
         let p = Policy::default_policy(); // 10 % control
-        let control = (0..20_000).filter(|i| assign_variant(&format!("id{i}"), &p) == Variant::Control).count();
+        let control = (0..20_000)
+            .filter(|i| assign_variant(&format!("id{i}"), &p) == Variant::Control)
+            .count();
         assert!((1800..2200).contains(&control), "{control}");
     }
 
     #[test]
     fn exploration_rate_and_windows() {
         let p = Policy::default_policy(); // 5 % exploration, daily window
-        let explored = (0..20_000).filter(|i| exploration("shopper", &format!("item{i}"), 0, &p, 4).is_some()).count();
+        let explored = (0..20_000)
+            .filter(|i| exploration("shopper", &format!("item{i}"), 0, &p, 4).is_some())
+            .count();
         assert!((800..1200).contains(&explored), "{explored}");
         let day = 86_400_000;
-        let same: Vec<_> = (0..50).map(|i| exploration("s", &format!("i{i}"), 1000, &p, 4)).collect();
-        let again: Vec<_> = (0..50).map(|i| exploration("s", &format!("i{i}"), day - 1, &p, 4)).collect();
+        let same: Vec<_> = (0..50)
+            .map(|i| exploration("s", &format!("i{i}"), 1000, &p, 4))
+            .collect();
+        let again: Vec<_> = (0..50)
+            .map(|i| exploration("s", &format!("i{i}"), day - 1, &p, 4))
+            .collect();
         assert_eq!(same, again, "fixed within a window");
     }
 
@@ -121,7 +148,10 @@ mod tests {
         for n in 1..6 {
             for chosen in 0..n {
                 let total: f64 = (0..n).map(|shown| propensity(&p, shown, chosen, n)).sum();
-                assert!((total - 1.0).abs() < 1e-12, "n={n} chosen={chosen} total={total}");
+                assert!(
+                    (total - 1.0).abs() < 1e-12,
+                    "n={n} chosen={chosen} total={total}"
+                );
             }
         }
         // list chosen, 5 candidates: 0.1 + 0.9 * (0.95 + 0.01)

@@ -32,7 +32,11 @@ impl Transform {
         match s {
             "identity" => Some(Transform::Identity),
             "log1p" => Some(Transform::Log1p),
-            _ => s.strip_prefix("equals:")?.parse().ok().map(Transform::Equals),
+            _ => s
+                .strip_prefix("equals:")?
+                .parse()
+                .ok()
+                .map(Transform::Equals),
         }
     }
 
@@ -79,21 +83,42 @@ impl Registry {
     /// The registry compiled from `models/features.json`.
     pub fn builtin() -> &'static Registry {
         static REGISTRY: OnceLock<Registry> = OnceLock::new();
-        REGISTRY.get_or_init(|| Registry::parse(SPEC_JSON).expect("models/features.json is checked by the test suite"))
+        REGISTRY.get_or_init(|| {
+            Registry::parse(SPEC_JSON).expect("models/features.json is checked by the test suite")
+        })
     }
 
     pub fn parse(json: &str) -> Result<Registry> {
-        let spec: SpecFile = serde_json::from_str(json).map_err(|e| Error::new(Code::Internal, format!("features.json: {e}")))?;
+        let spec: SpecFile = serde_json::from_str(json)
+            .map_err(|e| Error::new(Code::Internal, format!("features.json: {e}")))?;
         let mut by_name = HashMap::new();
         let mut features = spec.features;
         for (i, f) in features.iter_mut().enumerate() {
-            f.transform = Transform::parse(&f.transform_name)
-                .ok_or_else(|| Error::new(Code::Internal, format!("features.json: {}: unknown transform {}", f.name, quoted(&f.transform_name))))?;
+            f.transform = Transform::parse(&f.transform_name).ok_or_else(|| {
+                Error::new(
+                    Code::Internal,
+                    format!(
+                        "features.json: {}: unknown transform {}",
+                        f.name,
+                        quoted(&f.transform_name)
+                    ),
+                )
+            })?;
             if summary_value(&f.from, &Summaries::default()).is_none() {
-                return Err(Error::new(Code::Internal, format!("features.json: {}: unknown summary value {}", f.name, quoted(&f.from))));
+                return Err(Error::new(
+                    Code::Internal,
+                    format!(
+                        "features.json: {}: unknown summary value {}",
+                        f.name,
+                        quoted(&f.from)
+                    ),
+                ));
             }
             if by_name.insert(f.name.clone(), i).is_some() {
-                return Err(Error::new(Code::Internal, format!("features.json: duplicate feature {}", f.name)));
+                return Err(Error::new(
+                    Code::Internal,
+                    format!("features.json: duplicate feature {}", f.name),
+                ));
             }
         }
         Ok(Registry { features, by_name })
@@ -113,7 +138,13 @@ impl Registry {
             .iter()
             .map(|n| {
                 self.get(n).ok_or_else(|| {
-                    Error::new(Code::InvalidFeatures, format!("unknown feature {}: known features are listed in models/features.json", quoted(n)))
+                    Error::new(
+                        Code::InvalidFeatures,
+                        format!(
+                            "unknown feature {}: known features are listed in models/features.json",
+                            quoted(n)
+                        ),
+                    )
                 })
             })
             .collect()
@@ -150,7 +181,13 @@ pub struct HistorySummary {
 
 impl Default for HistorySummary {
     fn default() -> Self {
-        HistorySummary { recency_months: 12.0, spend_12m: 0.0, bought_mens: 0.0, bought_womens: 0.0, new_customer: 1.0 }
+        HistorySummary {
+            recency_months: 12.0,
+            spend_12m: 0.0,
+            bought_mens: 0.0,
+            bought_womens: 0.0,
+            new_customer: 1.0,
+        }
     }
 }
 
@@ -200,7 +237,21 @@ fn summary_value(key: &str, s: &Summaries) -> Option<f64> {
 
 /// The feature vector in f64, in the order of `specs`.
 pub fn vector(specs: &[&FeatureSpec], s: &Summaries) -> Vec<f64> {
-    specs.iter().map(|f| f.transform.apply(summary_value(&f.from, s).unwrap_or(0.0))).collect()
+    specs
+        .iter()
+        .map(|f| f.transform.apply(summary_value(&f.from, s).unwrap_or(0.0)))
+        .collect()
+}
+
+impl FeatureSpec {
+    /// The value before the transform, in the spec's unit (what `explain()` shows a shopper).
+    pub fn raw(&self, s: &Summaries) -> f64 {
+        summary_value(&self.from, s).unwrap_or(0.0)
+    }
+
+    pub fn transform_name(&self) -> &str {
+        &self.transform_name
+    }
 }
 
 /// The single rounding of features to the model's f32 input.
@@ -267,7 +318,10 @@ pub fn special_day(clock: &Clock) -> f64 {
 /// Session aggregates of the current session, the way Google Analytics built the training rows.
 pub fn session_summary(events: &[Event], clock: &Clock) -> SessionSummary {
     let session = current_session(events, clock.now_ms);
-    let views: Vec<&Event> = session.iter().filter(|e| e.kind == EventType::PageView).collect();
+    let views: Vec<&Event> = session
+        .iter()
+        .filter(|e| e.kind == EventType::PageView)
+        .collect();
     let mut s = SessionSummary::default();
     let (mut bounce, mut exit, mut value) = (Mean::default(), Mean::default(), Mean::default());
     for (i, ev) in views.iter().enumerate() {
@@ -296,9 +350,10 @@ pub fn session_summary(events: &[Event], clock: &Clock) -> SessionSummary {
     s.weekend = f64::from(u8::from(weekday >= 5));
     s.special_day = special_day(clock);
     let session_start = session.first().map_or(clock.now_ms, Event::at_ms);
-    s.returning_visitor = f64::from(u8::from(
-        events.iter().any(|e| e.kind == EventType::PageView && e.at_ms() < session_start),
-    ));
+    s.returning_visitor =
+        f64::from(u8::from(events.iter().any(|e| {
+            e.kind == EventType::PageView && e.at_ms() < session_start
+        })));
     s
 }
 
@@ -316,20 +371,31 @@ impl Mean {
         }
     }
     fn get(&self) -> f64 {
-        if self.n == 0 { 0.0 } else { self.sum / f64::from(self.n) }
+        if self.n == 0 {
+            0.0
+        } else {
+            self.sum / f64::from(self.n)
+        }
     }
 }
 
 /// Customer history from purchase events (Hillstrom's columns).
 pub fn history_summary(events: &[Event], clock: &Clock) -> HistorySummary {
     let year_ago = clock.now_ms - 365 * DAY_MS;
-    let purchases: Vec<&Event> = events.iter().filter(|e| e.kind == EventType::Purchase && e.at_ms() <= clock.now_ms).collect();
+    let purchases: Vec<&Event> = events
+        .iter()
+        .filter(|e| e.kind == EventType::Purchase && e.at_ms() <= clock.now_ms)
+        .collect();
     let Some(newest) = purchases.iter().map(|e| e.at_ms()).max() else {
         return HistorySummary::default();
     };
     let days = (clock.now_ms - newest) as f64 / DAY_MS as f64;
     let recent: Vec<&&Event> = purchases.iter().filter(|e| e.at_ms() >= year_ago).collect();
-    let bought = |cat: &str| f64::from(u8::from(recent.iter().any(|e| e.category.as_deref() == Some(cat))));
+    let bought = |cat: &str| {
+        f64::from(u8::from(
+            recent.iter().any(|e| e.category.as_deref() == Some(cat)),
+        ))
+    };
     HistorySummary {
         recency_months: (days / 30.4375).ceil().clamp(1.0, 12.0),
         spend_12m: recent
@@ -344,9 +410,21 @@ pub fn history_summary(events: &[Event], clock: &Clock) -> HistorySummary {
 }
 
 /// What the log says about one item (item-scope features).
-pub fn item_summary(events: &[Event], clock: &Clock, item_id: &str, category: Option<&str>) -> ItemSummary {
-    let is_product_view = |e: &&Event| e.kind == EventType::PageView && e.page.as_ref().is_some_and(|p| p.kind == PageKind::Product);
-    let item_views = events.iter().filter(is_product_view).filter(|e| e.page.as_ref().and_then(|p| p.id.as_deref()) == Some(item_id)).count();
+pub fn item_summary(
+    events: &[Event],
+    clock: &Clock,
+    item_id: &str,
+    category: Option<&str>,
+) -> ItemSummary {
+    let is_product_view = |e: &&Event| {
+        e.kind == EventType::PageView
+            && e.page.as_ref().is_some_and(|p| p.kind == PageKind::Product)
+    };
+    let item_views = events
+        .iter()
+        .filter(is_product_view)
+        .filter(|e| e.page.as_ref().and_then(|p| p.id.as_deref()) == Some(item_id))
+        .count();
     let cart: f64 = events
         .iter()
         .filter(|e| e.item_id.as_deref() == Some(item_id))
@@ -356,36 +434,78 @@ pub fn item_summary(events: &[Event], clock: &Clock, item_id: &str, category: Op
             _ => 0.0,
         })
         .sum();
-    let session_views: Vec<&Event> = current_session(events, clock.now_ms).iter().filter(is_product_view).collect();
-    let in_category = session_views.iter().filter(|e| category.is_some() && e.category.as_deref() == category).count();
+    let session_views: Vec<&Event> = current_session(events, clock.now_ms)
+        .iter()
+        .filter(is_product_view)
+        .collect();
+    let in_category = session_views
+        .iter()
+        .filter(|e| category.is_some() && e.category.as_deref() == category)
+        .count();
     ItemSummary {
         item_views: item_views as f64,
         item_in_cart: f64::from(u8::from(cart > 0.0)),
-        category_share: if session_views.is_empty() { 0.0 } else { in_category as f64 / session_views.len() as f64 },
+        category_share: if session_views.is_empty() {
+            0.0
+        } else {
+            in_category as f64 / session_views.len() as f64
+        },
     }
 }
 
 /// One row of the Online Shoppers data as a session summary (the CLI's `evaluate` path).
 pub fn session_summary_from_row(row: &HashMap<String, String>) -> Result<SessionSummary> {
     let num = |col: &str| -> Result<f64> {
-        let raw = row.get(col).ok_or_else(|| Error::at(Code::InvalidArgument, col, format!("missing column {col}")))?;
-        raw.trim().parse::<f64>().ok().filter(|x| x.is_finite()).ok_or_else(|| {
-            Error::at(Code::InvalidArgument, col, format!("column {col}: {} is not a number", quoted(raw)))
-        })
+        let raw = row.get(col).ok_or_else(|| {
+            Error::at(Code::InvalidArgument, col, format!("missing column {col}"))
+        })?;
+        raw.trim()
+            .parse::<f64>()
+            .ok()
+            .filter(|x| x.is_finite())
+            .ok_or_else(|| {
+                Error::at(
+                    Code::InvalidArgument,
+                    col,
+                    format!("column {col}: {} is not a number", quoted(raw)),
+                )
+            })
     };
     let text = |col: &str| -> Result<&str> {
-        row.get(col).map(|s| s.trim()).ok_or_else(|| Error::at(Code::InvalidArgument, col, format!("missing column {col}")))
+        row.get(col)
+            .map(|s| s.trim())
+            .ok_or_else(|| Error::at(Code::InvalidArgument, col, format!("missing column {col}")))
     };
     let month = match text("Month")? {
-        "Jan" => 1, "Feb" => 2, "Mar" => 3, "Apr" => 4, "May" => 5, "June" | "Jun" => 6,
-        "Jul" => 7, "Aug" => 8, "Sep" => 9, "Oct" => 10, "Nov" => 11, "Dec" => 12,
-        other => return Err(Error::at(Code::InvalidArgument, "Month", format!("unknown month {}", quoted(other)))),
+        "Jan" => 1,
+        "Feb" => 2,
+        "Mar" => 3,
+        "Apr" => 4,
+        "May" => 5,
+        "June" | "Jun" => 6,
+        "Jul" => 7,
+        "Aug" => 8,
+        "Sep" => 9,
+        "Oct" => 10,
+        "Nov" => 11,
+        "Dec" => 12,
+        other => {
+            return Err(Error::at(
+                Code::InvalidArgument,
+                "Month",
+                format!("unknown month {}", quoted(other)),
+            ))
+        }
     };
     let flag = |col: &str| -> Result<f64> {
         match text(col)?.to_ascii_uppercase().as_str() {
             "TRUE" | "1" => Ok(1.0),
             "FALSE" | "0" => Ok(0.0),
-            other => Err(Error::at(Code::InvalidArgument, col, format!("column {col}: {} is not TRUE/FALSE", quoted(other)))),
+            other => Err(Error::at(
+                Code::InvalidArgument,
+                col,
+                format!("column {col}: {} is not TRUE/FALSE", quoted(other)),
+            )),
         }
     };
     Ok(SessionSummary {
@@ -408,10 +528,20 @@ pub fn session_summary_from_row(row: &HashMap<String, String>) -> Result<Session
 /// One Hillstrom row as a customer history.
 pub fn history_summary_from_row(row: &HashMap<String, String>) -> Result<HistorySummary> {
     let num = |col: &str| -> Result<f64> {
-        let raw = row.get(col).ok_or_else(|| Error::at(Code::InvalidArgument, col, format!("missing column {col}")))?;
-        raw.trim().parse::<f64>().ok().filter(|x| x.is_finite()).ok_or_else(|| {
-            Error::at(Code::InvalidArgument, col, format!("column {col}: {} is not a number", quoted(raw)))
-        })
+        let raw = row.get(col).ok_or_else(|| {
+            Error::at(Code::InvalidArgument, col, format!("missing column {col}"))
+        })?;
+        raw.trim()
+            .parse::<f64>()
+            .ok()
+            .filter(|x| x.is_finite())
+            .ok_or_else(|| {
+                Error::at(
+                    Code::InvalidArgument,
+                    col,
+                    format!("column {col}: {} is not a number", quoted(raw)),
+                )
+            })
     };
     Ok(HistorySummary {
         recency_months: num("recency")?,
@@ -429,17 +559,34 @@ mod tests {
     #[test]
     fn the_spec_file_parses_and_names_are_canonical() {
         let r = Registry::builtin();
-        for name in ["admin_pages", "page_value_avg", "month_nov", "returning_visitor", "recency_months", "spend_12m", "category_share"] {
+        for name in [
+            "admin_pages",
+            "page_value_avg",
+            "month_nov",
+            "returning_visitor",
+            "recency_months",
+            "spend_12m",
+            "category_share",
+        ] {
             assert!(r.get(name).is_some(), "{name}");
         }
-        assert!(r.get("month_jan").is_none(), "January is never in the training data");
-        assert_eq!(r.resolve(&["nope".to_string()]).unwrap_err().code, Code::InvalidFeatures);
+        assert!(
+            r.get("month_jan").is_none(),
+            "January is never in the training data"
+        );
+        assert_eq!(
+            r.resolve(&["nope".to_string()]).unwrap_err().code,
+            Code::InvalidFeatures
+        );
     }
 
     #[test]
     fn calendar_maths() {
         // 2026-11-29 is a Sunday.
-        let c = Clock { now_ms: 1_795_950_000_000, utc_offset_minutes: 0 };
+        let c = Clock {
+            now_ms: 1_795_950_000_000,
+            utc_offset_minutes: 0,
+        };
         let (y, m, d, wd) = c.local_date();
         assert_eq!((y, m, d), (2026, 11, 29));
         assert_eq!(wd, 6);
@@ -449,13 +596,19 @@ mod tests {
             assert_eq!(days_from_civil(y, m, d), z);
         }
         // A UTC offset moves the local date.
-        let late = Clock { now_ms: days_from_civil(2026, 2, 28) * DAY_MS + 23 * 3_600_000, utc_offset_minutes: 120 };
+        let late = Clock {
+            now_ms: days_from_civil(2026, 2, 28) * DAY_MS + 23 * 3_600_000,
+            utc_offset_minutes: 120,
+        };
         assert_eq!(late.local_date().1, 3);
     }
 
     #[test]
     fn special_days_peak_six_days_before() {
-        let at = |y, m, d| Clock { now_ms: days_from_civil(y, m, d) * DAY_MS + 12 * 3_600_000, utc_offset_minutes: 0 };
+        let at = |y, m, d| Clock {
+            now_ms: days_from_civil(y, m, d) * DAY_MS + 12 * 3_600_000,
+            utc_offset_minutes: 0,
+        };
         assert_eq!(special_day(&at(2026, 2, 8)), 1.0);
         assert_eq!(special_day(&at(2026, 2, 10)), 0.6);
         assert_eq!(special_day(&at(2026, 2, 3)), 0.0);

@@ -21,22 +21,62 @@ impl Item {
     /// Parses an item. Unknown fields (name, image, ...) are ignored: storefronts pass whole products.
     pub fn from_json(v: &Value) -> Result<Item> {
         let obj = v.as_object().ok_or_else(|| {
-            Error::new(Code::InvalidItem, format!("an item must be an object like {{ id, price, currency }}, not {}", json_kind(v)))
+            Error::new(
+                Code::InvalidItem,
+                format!(
+                    "an item must be an object like {{ id, price, currency }}, not {}",
+                    json_kind(v)
+                ),
+            )
         })?;
         let id = match obj.get("id") {
             Some(Value::String(s)) if !s.is_empty() => s.clone(),
             Some(Value::Number(n)) if n.is_u64() || n.is_i64() => n.to_string(),
-            Some(Value::String(_)) => return Err(Error::at(Code::InvalidItem, "id", "item `id` is empty: give every item a non-empty id")),
-            None | Some(Value::Null) => return Err(Error::at(Code::InvalidItem, "id", "item has no `id`: give every item a non-empty string id")),
-            Some(other) => return Err(Error::at(Code::InvalidItem, "id", format!("item `id` must be a string, not {}", json_kind(other)))),
+            Some(Value::String(_)) => {
+                return Err(Error::at(
+                    Code::InvalidItem,
+                    "id",
+                    "item `id` is empty: give every item a non-empty id",
+                ))
+            }
+            None | Some(Value::Null) => {
+                return Err(Error::at(
+                    Code::InvalidItem,
+                    "id",
+                    "item has no `id`: give every item a non-empty string id",
+                ))
+            }
+            Some(other) => {
+                return Err(Error::at(
+                    Code::InvalidItem,
+                    "id",
+                    format!("item `id` must be a string, not {}", json_kind(other)),
+                ))
+            }
         };
         limits::check_str("id", &id, limits::MAX_ID_LEN)?;
         let currency = match obj.get("currency") {
             Some(Value::String(c)) => Currency::from_code(c)?,
             None | Some(Value::Null) => {
-                return Err(Error::at(Code::UnknownCurrency, "currency", format!("item {} has no `currency`: add an ISO 4217 code such as \"EUR\"", quoted(&id))))
+                return Err(Error::at(
+                    Code::UnknownCurrency,
+                    "currency",
+                    format!(
+                        "item {} has no `currency`: add an ISO 4217 code such as \"EUR\"",
+                        quoted(&id)
+                    ),
+                ))
             }
-            Some(other) => return Err(Error::at(Code::UnknownCurrency, "currency", format!("`currency` must be a string such as \"EUR\", not {}", json_kind(other)))),
+            Some(other) => {
+                return Err(Error::at(
+                    Code::UnknownCurrency,
+                    "currency",
+                    format!(
+                        "`currency` must be a string such as \"EUR\", not {}",
+                        json_kind(other)
+                    ),
+                ))
+            }
         };
         let amount = |field: &str, required: bool| -> Result<Option<i64>> {
             match obj.get(field) {
@@ -61,7 +101,13 @@ impl Item {
                 limits::check_str("category", s, limits::MAX_NAME_LEN)?;
                 Some(s.clone())
             }
-            Some(other) => return Err(Error::at(Code::InvalidItem, "category", format!("`category` must be a string, not {}", json_kind(other)))),
+            Some(other) => {
+                return Err(Error::at(
+                    Code::InvalidItem,
+                    "category",
+                    format!("`category` must be a string, not {}", json_kind(other)),
+                ))
+            }
         };
         let tags = match obj.get("tags") {
             None | Some(Value::Null) => Vec::new(),
@@ -72,14 +118,38 @@ impl Item {
                 a.iter()
                     .enumerate()
                     .map(|(i, t)| match t {
-                        Value::String(s) => limits::check_str(&format!("tags[{i}]"), s, limits::MAX_NAME_LEN).map(|_| s.clone()),
-                        other => Err(Error::at(Code::InvalidItem, format!("tags[{i}]"), format!("tags must be strings, not {}", json_kind(other)))),
+                        Value::String(s) => {
+                            limits::check_str(&format!("tags[{i}]"), s, limits::MAX_NAME_LEN)
+                                .map(|_| s.clone())
+                        }
+                        other => Err(Error::at(
+                            Code::InvalidItem,
+                            format!("tags[{i}]"),
+                            format!("tags must be strings, not {}", json_kind(other)),
+                        )),
                     })
                     .collect::<Result<_>>()?
             }
-            Some(other) => return Err(Error::at(Code::InvalidItem, "tags", format!("`tags` must be an array of strings, not {}", json_kind(other)))),
+            Some(other) => {
+                return Err(Error::at(
+                    Code::InvalidItem,
+                    "tags",
+                    format!(
+                        "`tags` must be an array of strings, not {}",
+                        json_kind(other)
+                    ),
+                ))
+            }
         };
-        Ok(Item { id, currency, list_minor, category, cost_minor, floor_minor, tags })
+        Ok(Item {
+            id,
+            currency,
+            list_minor,
+            category,
+            cost_minor,
+            floor_minor,
+            tags,
+        })
     }
 
     /// The item's id as found in arbitrary JSON, for error slots of a batch (`{ itemId, error }`).
@@ -103,8 +173,11 @@ mod tests {
 
     #[test]
     fn parses_a_full_item() {
-        let item = Item::from_json(&json!({"id": "sku-1", "price": "129.99", "currency": "EUR", "category": "shoes",
-            "cost": 60, "floorPrice": 99.5, "tags": ["new"], "name": "ignored"})).unwrap();
+        let item = Item::from_json(
+            &json!({"id": "sku-1", "price": "129.99", "currency": "EUR", "category": "shoes",
+            "cost": 60, "floorPrice": 99.5, "tags": ["new"], "name": "ignored"}),
+        )
+        .unwrap();
         assert_eq!(item.list_minor, 12999);
         assert_eq!(item.cost_minor, Some(6000));
         assert_eq!(item.floor_minor, Some(9950));
@@ -114,24 +187,84 @@ mod tests {
     #[test]
     fn names_every_bad_field() {
         let cases = [
-            (json!({"price": 1, "currency": "EUR"}), Code::InvalidItem, "id"),
-            (json!({"id": "", "price": 1, "currency": "EUR"}), Code::InvalidItem, "id"),
-            (json!({"id": "a", "currency": "EUR"}), Code::InvalidPrice, "price"),
-            (json!({"id": "a", "price": -1, "currency": "EUR"}), Code::InvalidPrice, "price"),
-            (json!({"id": "a", "price": "abc", "currency": "EUR"}), Code::InvalidPrice, "price"),
-            (json!({"id": "a", "price": "1.999", "currency": "EUR"}), Code::InvalidPrice, "price"),
-            (json!({"id": "a", "price": 100.5, "currency": "JPY"}), Code::InvalidPrice, "price"),
-            (json!({"id": "a", "price": 1, "currency": "XYZ"}), Code::UnknownCurrency, "currency"),
-            (json!({"id": "a", "price": 1}), Code::UnknownCurrency, "currency"),
-            (json!({"id": "a", "price": 1, "currency": "EUR", "cost": "x"}), Code::InvalidPrice, "cost"),
-            (json!({"id": "a", "price": 1, "currency": "EUR", "floorPrice": true}), Code::InvalidPrice, "floorPrice"),
-            (json!({"id": "a", "price": 1, "currency": "EUR", "category": 3}), Code::InvalidItem, "category"),
-            (json!({"id": "a", "price": 1, "currency": "EUR", "tags": [1]}), Code::InvalidItem, "tags[0]"),
-            (json!({"id": "x".repeat(300), "price": 1, "currency": "EUR"}), Code::LimitExceeded, "id"),
+            (
+                json!({"price": 1, "currency": "EUR"}),
+                Code::InvalidItem,
+                "id",
+            ),
+            (
+                json!({"id": "", "price": 1, "currency": "EUR"}),
+                Code::InvalidItem,
+                "id",
+            ),
+            (
+                json!({"id": "a", "currency": "EUR"}),
+                Code::InvalidPrice,
+                "price",
+            ),
+            (
+                json!({"id": "a", "price": -1, "currency": "EUR"}),
+                Code::InvalidPrice,
+                "price",
+            ),
+            (
+                json!({"id": "a", "price": "abc", "currency": "EUR"}),
+                Code::InvalidPrice,
+                "price",
+            ),
+            (
+                json!({"id": "a", "price": "1.999", "currency": "EUR"}),
+                Code::InvalidPrice,
+                "price",
+            ),
+            (
+                json!({"id": "a", "price": 100.5, "currency": "JPY"}),
+                Code::InvalidPrice,
+                "price",
+            ),
+            (
+                json!({"id": "a", "price": 1, "currency": "XYZ"}),
+                Code::UnknownCurrency,
+                "currency",
+            ),
+            (
+                json!({"id": "a", "price": 1}),
+                Code::UnknownCurrency,
+                "currency",
+            ),
+            (
+                json!({"id": "a", "price": 1, "currency": "EUR", "cost": "x"}),
+                Code::InvalidPrice,
+                "cost",
+            ),
+            (
+                json!({"id": "a", "price": 1, "currency": "EUR", "floorPrice": true}),
+                Code::InvalidPrice,
+                "floorPrice",
+            ),
+            (
+                json!({"id": "a", "price": 1, "currency": "EUR", "category": 3}),
+                Code::InvalidItem,
+                "category",
+            ),
+            (
+                json!({"id": "a", "price": 1, "currency": "EUR", "tags": [1]}),
+                Code::InvalidItem,
+                "tags[0]",
+            ),
+            (
+                json!({"id": "x".repeat(300), "price": 1, "currency": "EUR"}),
+                Code::LimitExceeded,
+                "id",
+            ),
         ];
         for (v, code, field) in cases {
             let e = err(v.clone());
-            assert_eq!((e.code, e.field.as_deref()), (code, Some(field)), "{v}: {e}");
+            assert_eq!(
+                (e.code, e.field.as_deref()),
+                (code, Some(field)),
+                "{v}: {e}"
+            );
         }
         assert_eq!(err(json!("sku")).code, Code::InvalidItem);
     }

@@ -9,6 +9,9 @@ pub mod error;
 pub mod evaluate;
 pub mod experiment;
 pub mod features;
+#[doc(hidden)]
+#[cfg(feature = "inference")]
+pub mod harness;
 pub mod item;
 pub mod limits;
 pub mod model;
@@ -17,6 +20,7 @@ pub mod policy;
 pub mod pricer;
 pub mod pricing;
 pub mod quote;
+pub mod simulate;
 
 #[cfg(all(target_arch = "wasm32", feature = "inference"))]
 mod wasm;

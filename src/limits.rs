@@ -28,7 +28,11 @@ pub const MAX_TEXT_LEN: usize = 500;
 
 pub fn check_str(field: &str, s: &str, max: usize) -> Result<()> {
     if s.chars().count() > max {
-        return Err(Error::limit(field, &format!("a {}-character string", s.chars().count()), format!("{max} characters")));
+        return Err(Error::limit(
+            field,
+            &format!("a {}-character string", s.chars().count()),
+            format!("{max} characters"),
+        ));
     }
     Ok(())
 }

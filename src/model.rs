@@ -61,19 +61,31 @@ pub struct Model {
 
 impl std::fmt::Debug for Model {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Model").field("info", &self.info).finish_non_exhaustive()
+        f.debug_struct("Model")
+            .field("info", &self.info)
+            .finish_non_exhaustive()
     }
 }
 
 /// `sha256-<base64>` of the bytes, as in Subresource Integrity.
 pub fn integrity_of(bytes: &[u8]) -> String {
-    format!("sha256-{}", base64::engine::general_purpose::STANDARD.encode(Sha256::digest(bytes)))
+    format!(
+        "sha256-{}",
+        base64::engine::general_purpose::STANDARD.encode(Sha256::digest(bytes))
+    )
 }
 
 /// Checks bytes against an SRI string (`sha256-...`); only sha256 is accepted.
 pub fn check_integrity(bytes: &[u8], expected: &str, what: &str) -> Result<()> {
     if !expected.starts_with("sha256-") {
-        return Err(Error::at(Code::InvalidArgument, "integrity", format!("{what}: integrity must be \"sha256-<base64>\" (got {})", quoted(expected))));
+        return Err(Error::at(
+            Code::InvalidArgument,
+            "integrity",
+            format!(
+                "{what}: integrity must be \"sha256-<base64>\" (got {})",
+                quoted(expected)
+            ),
+        ));
     }
     let actual = integrity_of(bytes);
     if actual != expected {
@@ -87,13 +99,21 @@ pub fn check_integrity(bytes: &[u8], expected: &str, what: &str) -> Result<()> {
 }
 
 fn invalid(kind: ModelKind, msg: impl std::fmt::Display) -> Error {
-    Error::at(Code::InvalidModel, kind.option_name(), format!("{} model: {msg}", kind.as_str()))
+    Error::at(
+        Code::InvalidModel,
+        kind.option_name(),
+        format!("{} model: {msg}", kind.as_str()),
+    )
 }
 
 impl Model {
     pub fn load(bytes: &[u8], kind: ModelKind) -> Result<Model> {
         if bytes.len() > limits::MAX_MODEL_BYTES {
-            return Err(Error::limit(kind.option_name(), &format!("a {}-byte model", bytes.len()), format!("{} bytes", limits::MAX_MODEL_BYTES)));
+            return Err(Error::limit(
+                kind.option_name(),
+                &format!("a {}-byte model", bytes.len()),
+                format!("{} bytes", limits::MAX_MODEL_BYTES),
+            ));
         }
         if bytes.is_empty() {
             return Err(invalid(kind, "the file is empty"));
@@ -103,7 +123,10 @@ impl Model {
 
     #[cfg(not(feature = "inference"))]
     fn load_with_tract(_bytes: &[u8], kind: ModelKind) -> Result<Model> {
-        Err(invalid(kind, "this build of pricelet has no inference engine (cargo feature `inference`)"))
+        Err(invalid(
+            kind,
+            "this build of pricelet has no inference engine (cargo feature `inference`)",
+        ))
     }
 
     #[cfg(feature = "inference")]
@@ -112,13 +135,26 @@ impl Model {
             .model_for_read(&mut Cursor::new(bytes))
             .map_err(|e| invalid(kind, format!("not an ONNX model tract can read ({e:#})")))?;
         let meta = |key: &str| -> Option<String> {
-            let t = model.properties.get(&format!("onnx.metadata_props.{key}"))?;
-            t.try_as_plain_ram().ok()?.to_scalar::<String>().ok().cloned()
+            let t = model
+                .properties
+                .get(&format!("onnx.metadata_props.{key}"))?;
+            t.try_as_plain_ram()
+                .ok()?
+                .to_scalar::<String>()
+                .ok()
+                .cloned()
         };
         let declared_kind = meta("pricelet.kind").ok_or_else(|| invalid(kind, "metadata_props has no pricelet.kind; export it with the pricelet metadata (see models/README.md)"))?;
         if declared_kind != kind.as_str() {
-            let hint = if declared_kind == "uplift" { "pass it as `upliftModel`" } else { "pass it as `model`" };
-            return Err(invalid(kind, format!("the file is a {} model; {hint}", quoted(&declared_kind))));
+            let hint = if declared_kind == "uplift" {
+                "pass it as `upliftModel`"
+            } else {
+                "pass it as `model`"
+            };
+            return Err(invalid(
+                kind,
+                format!("the file is a {} model; {hint}", quoted(&declared_kind)),
+            ));
         }
         let names: Vec<String> = meta("pricelet.features")
             .ok_or_else(|| invalid(kind, "metadata_props has no pricelet.features"))?
@@ -130,16 +166,29 @@ impl Model {
             return Err(invalid(kind, "pricelet.features is empty"));
         }
         if names.len() > limits::MAX_MODEL_FEATURES {
-            return Err(Error::limit(kind.option_name(), &format!("a model with {} features", names.len()), limits::MAX_MODEL_FEATURES));
+            return Err(Error::limit(
+                kind.option_name(),
+                &format!("a model with {} features", names.len()),
+                limits::MAX_MODEL_FEATURES,
+            ));
         }
-        Registry::builtin().resolve(&names).map_err(|e| invalid(kind, e.message))?;
-        let version = meta("pricelet.model_version").ok_or_else(|| invalid(kind, "metadata_props has no pricelet.model_version"))?;
+        Registry::builtin()
+            .resolve(&names)
+            .map_err(|e| invalid(kind, e.message))?;
+        let version = meta("pricelet.model_version")
+            .ok_or_else(|| invalid(kind, "metadata_props has no pricelet.model_version"))?;
         let trained_on = meta("pricelet.trained_on").unwrap_or_default();
 
         // The contract: one input `features` f32 [N, F] and an output named after the kind, [N, 1].
-        let inputs = model.input_outlets().map_err(|e| invalid(kind, e))?.to_vec();
+        let inputs = model
+            .input_outlets()
+            .map_err(|e| invalid(kind, e))?
+            .to_vec();
         if inputs.len() != 1 || model.node(inputs[0].node).name != "features" {
-            return Err(invalid(kind, "it must have exactly one input, named `features`"));
+            return Err(invalid(
+                kind,
+                "it must have exactly one input, named `features`",
+            ));
         }
         let width = names.len();
         if let Ok(declared) = model.input_fact(0) {
@@ -162,11 +211,20 @@ impl Model {
             .map_err(|e| invalid(kind, format!("tract cannot run it ({e:#})")))?;
         let state = plan.spawn().map_err(|e| invalid(kind, e))?;
         let mut loaded = Model {
-            info: ModelInfo { kind, version, trained_on, features: names, bytes: bytes.len(), integrity: integrity_of(bytes) },
+            info: ModelInfo {
+                kind,
+                version,
+                trained_on,
+                features: names,
+                bytes: bytes.len(),
+                integrity: integrity_of(bytes),
+            },
             state,
         };
         // Trial inference: two rows of zeros must give two finite values in range.
-        loaded.predict(&[vec![0.0; width], vec![0.0; width]]).map_err(|e| invalid(kind, format!("trial inference failed: {}", e.message)))?;
+        loaded
+            .predict(&[vec![0.0; width], vec![0.0; width]])
+            .map_err(|e| invalid(kind, format!("trial inference failed: {}", e.message)))?;
         Ok(loaded)
     }
 
@@ -183,10 +241,18 @@ impl Model {
         let mut flat = Vec::with_capacity(rows.len() * width);
         for (i, r) in rows.iter().enumerate() {
             if r.len() != width {
-                return Err(Error::at(Code::InvalidFeatures, format!("features[{i}]"), format!("row has {} values, the model takes {width}", r.len())));
+                return Err(Error::at(
+                    Code::InvalidFeatures,
+                    format!("features[{i}]"),
+                    format!("row has {} values, the model takes {width}", r.len()),
+                ));
             }
             if let Some(j) = r.iter().position(|x| !x.is_finite()) {
-                return Err(Error::at(Code::InvalidFeatures, format!("features[{i}][{j}]"), "feature values must be finite numbers"));
+                return Err(Error::at(
+                    Code::InvalidFeatures,
+                    format!("features[{i}][{j}]"),
+                    "feature values must be finite numbers",
+                ));
             }
             flat.extend(to_model_input(r));
         }
@@ -195,19 +261,35 @@ impl Model {
 
     #[cfg(not(feature = "inference"))]
     fn run(&mut self, _n: usize, _width: usize, _flat: &[f32]) -> Result<Vec<f64>> {
-        Err(Error::new(Code::InvalidModel, "this build of pricelet has no inference engine"))
+        Err(Error::new(
+            Code::InvalidModel,
+            "this build of pricelet has no inference engine",
+        ))
     }
 
     #[cfg(feature = "inference")]
     fn run(&mut self, n: usize, width: usize, flat: &[f32]) -> Result<Vec<f64>> {
-        let input = Tensor::from_shape(&[n, width], flat).map_err(|e| Error::new(Code::Internal, e.to_string()))?;
+        let input = Tensor::from_shape(&[n, width], flat)
+            .map_err(|e| Error::new(Code::Internal, e.to_string()))?;
         let outputs = self
             .state
             .run(tvec!(input.into_tvalue()))
             .map_err(|e| Error::new(Code::InvalidModel, format!("inference failed: {e:#}")))?;
-        let out = outputs.first().ok_or_else(|| Error::new(Code::InvalidModel, "the model produced no output"))?;
+        let out = outputs
+            .first()
+            .ok_or_else(|| Error::new(Code::InvalidModel, "the model produced no output"))?;
         if out.shape() != [n, 1] {
-            return Err(Error::new(Code::InvalidModel, format!("output has shape [{}], expected [{n}, 1]", out.shape().iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", "))));
+            return Err(Error::new(
+                Code::InvalidModel,
+                format!(
+                    "output has shape [{}], expected [{n}, 1]",
+                    out.shape()
+                        .iter()
+                        .map(|d| d.to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            ));
         }
         let values = out
             .try_as_plain_ram()
@@ -224,7 +306,13 @@ impl Model {
                 if v.is_finite() && (lo..=hi).contains(&v) {
                     Ok(v)
                 } else {
-                    Err(Error::new(Code::InvalidModel, format!("{} output {v} is outside [{lo}, {hi}]", self.info.kind.as_str())))
+                    Err(Error::new(
+                        Code::InvalidModel,
+                        format!(
+                            "{} output {v} is outside [{lo}, {hi}]",
+                            self.info.kind.as_str()
+                        ),
+                    ))
                 }
             })
             .collect()

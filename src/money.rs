@@ -13,27 +13,172 @@ pub const MAX_MINOR: i64 = 1_000_000_000_000_000;
 /// Active ISO 4217 currencies with their minor-unit exponent (ISO 4217 list, amendments to 2025).
 /// Precious metals, testing and SDR codes (XAU, XTS, XDR, ...) have no minor unit and are not prices.
 const CURRENCIES: &[(&str, u8)] = &[
-    ("AED", 2), ("AFN", 2), ("ALL", 2), ("AMD", 2), ("ANG", 2), ("AOA", 2), ("ARS", 2), ("AUD", 2),
-    ("AWG", 2), ("AZN", 2), ("BAM", 2), ("BBD", 2), ("BDT", 2), ("BGN", 2), ("BHD", 3), ("BIF", 0),
-    ("BMD", 2), ("BND", 2), ("BOB", 2), ("BOV", 2), ("BRL", 2), ("BSD", 2), ("BTN", 2), ("BWP", 2),
-    ("BYN", 2), ("BZD", 2), ("CAD", 2), ("CDF", 2), ("CHE", 2), ("CHF", 2), ("CHW", 2), ("CLF", 4),
-    ("CLP", 0), ("CNY", 2), ("COP", 2), ("COU", 2), ("CRC", 2), ("CUP", 2), ("CVE", 2), ("CZK", 2),
-    ("DJF", 0), ("DKK", 2), ("DOP", 2), ("DZD", 2), ("EGP", 2), ("ERN", 2), ("ETB", 2), ("EUR", 2),
-    ("FJD", 2), ("FKP", 2), ("GBP", 2), ("GEL", 2), ("GHS", 2), ("GIP", 2), ("GMD", 2), ("GNF", 0),
-    ("GTQ", 2), ("GYD", 2), ("HKD", 2), ("HNL", 2), ("HTG", 2), ("HUF", 2), ("IDR", 2), ("ILS", 2),
-    ("INR", 2), ("IQD", 3), ("IRR", 2), ("ISK", 0), ("JMD", 2), ("JOD", 3), ("JPY", 0), ("KES", 2),
-    ("KGS", 2), ("KHR", 2), ("KMF", 0), ("KPW", 2), ("KRW", 0), ("KWD", 3), ("KYD", 2), ("KZT", 2),
-    ("LAK", 2), ("LBP", 2), ("LKR", 2), ("LRD", 2), ("LSL", 2), ("LYD", 3), ("MAD", 2), ("MDL", 2),
-    ("MGA", 2), ("MKD", 2), ("MMK", 2), ("MNT", 2), ("MOP", 2), ("MRU", 2), ("MUR", 2), ("MVR", 2),
-    ("MWK", 2), ("MXN", 2), ("MXV", 2), ("MYR", 2), ("MZN", 2), ("NAD", 2), ("NGN", 2), ("NIO", 2),
-    ("NOK", 2), ("NPR", 2), ("NZD", 2), ("OMR", 3), ("PAB", 2), ("PEN", 2), ("PGK", 2), ("PHP", 2),
-    ("PKR", 2), ("PLN", 2), ("PYG", 0), ("QAR", 2), ("RON", 2), ("RSD", 2), ("RUB", 2), ("RWF", 0),
-    ("SAR", 2), ("SBD", 2), ("SCR", 2), ("SDG", 2), ("SEK", 2), ("SGD", 2), ("SHP", 2), ("SLE", 2),
-    ("SOS", 2), ("SRD", 2), ("SSP", 2), ("STN", 2), ("SVC", 2), ("SYP", 2), ("SZL", 2), ("THB", 2),
-    ("TJS", 2), ("TMT", 2), ("TND", 3), ("TOP", 2), ("TRY", 2), ("TTD", 2), ("TWD", 2), ("TZS", 2),
-    ("UAH", 2), ("UGX", 0), ("USD", 2), ("USN", 2), ("UYI", 0), ("UYU", 2), ("UYW", 4), ("UZS", 2),
-    ("VED", 2), ("VES", 2), ("VND", 0), ("VUV", 0), ("WST", 2), ("XAF", 0), ("XCD", 2), ("XCG", 2),
-    ("XOF", 0), ("XPF", 0), ("YER", 2), ("ZAR", 2), ("ZMW", 2), ("ZWG", 2),
+    ("AED", 2),
+    ("AFN", 2),
+    ("ALL", 2),
+    ("AMD", 2),
+    ("ANG", 2),
+    ("AOA", 2),
+    ("ARS", 2),
+    ("AUD", 2),
+    ("AWG", 2),
+    ("AZN", 2),
+    ("BAM", 2),
+    ("BBD", 2),
+    ("BDT", 2),
+    ("BGN", 2),
+    ("BHD", 3),
+    ("BIF", 0),
+    ("BMD", 2),
+    ("BND", 2),
+    ("BOB", 2),
+    ("BOV", 2),
+    ("BRL", 2),
+    ("BSD", 2),
+    ("BTN", 2),
+    ("BWP", 2),
+    ("BYN", 2),
+    ("BZD", 2),
+    ("CAD", 2),
+    ("CDF", 2),
+    ("CHE", 2),
+    ("CHF", 2),
+    ("CHW", 2),
+    ("CLF", 4),
+    ("CLP", 0),
+    ("CNY", 2),
+    ("COP", 2),
+    ("COU", 2),
+    ("CRC", 2),
+    ("CUP", 2),
+    ("CVE", 2),
+    ("CZK", 2),
+    ("DJF", 0),
+    ("DKK", 2),
+    ("DOP", 2),
+    ("DZD", 2),
+    ("EGP", 2),
+    ("ERN", 2),
+    ("ETB", 2),
+    ("EUR", 2),
+    ("FJD", 2),
+    ("FKP", 2),
+    ("GBP", 2),
+    ("GEL", 2),
+    ("GHS", 2),
+    ("GIP", 2),
+    ("GMD", 2),
+    ("GNF", 0),
+    ("GTQ", 2),
+    ("GYD", 2),
+    ("HKD", 2),
+    ("HNL", 2),
+    ("HTG", 2),
+    ("HUF", 2),
+    ("IDR", 2),
+    ("ILS", 2),
+    ("INR", 2),
+    ("IQD", 3),
+    ("IRR", 2),
+    ("ISK", 0),
+    ("JMD", 2),
+    ("JOD", 3),
+    ("JPY", 0),
+    ("KES", 2),
+    ("KGS", 2),
+    ("KHR", 2),
+    ("KMF", 0),
+    ("KPW", 2),
+    ("KRW", 0),
+    ("KWD", 3),
+    ("KYD", 2),
+    ("KZT", 2),
+    ("LAK", 2),
+    ("LBP", 2),
+    ("LKR", 2),
+    ("LRD", 2),
+    ("LSL", 2),
+    ("LYD", 3),
+    ("MAD", 2),
+    ("MDL", 2),
+    ("MGA", 2),
+    ("MKD", 2),
+    ("MMK", 2),
+    ("MNT", 2),
+    ("MOP", 2),
+    ("MRU", 2),
+    ("MUR", 2),
+    ("MVR", 2),
+    ("MWK", 2),
+    ("MXN", 2),
+    ("MXV", 2),
+    ("MYR", 2),
+    ("MZN", 2),
+    ("NAD", 2),
+    ("NGN", 2),
+    ("NIO", 2),
+    ("NOK", 2),
+    ("NPR", 2),
+    ("NZD", 2),
+    ("OMR", 3),
+    ("PAB", 2),
+    ("PEN", 2),
+    ("PGK", 2),
+    ("PHP", 2),
+    ("PKR", 2),
+    ("PLN", 2),
+    ("PYG", 0),
+    ("QAR", 2),
+    ("RON", 2),
+    ("RSD", 2),
+    ("RUB", 2),
+    ("RWF", 0),
+    ("SAR", 2),
+    ("SBD", 2),
+    ("SCR", 2),
+    ("SDG", 2),
+    ("SEK", 2),
+    ("SGD", 2),
+    ("SHP", 2),
+    ("SLE", 2),
+    ("SOS", 2),
+    ("SRD", 2),
+    ("SSP", 2),
+    ("STN", 2),
+    ("SVC", 2),
+    ("SYP", 2),
+    ("SZL", 2),
+    ("THB", 2),
+    ("TJS", 2),
+    ("TMT", 2),
+    ("TND", 3),
+    ("TOP", 2),
+    ("TRY", 2),
+    ("TTD", 2),
+    ("TWD", 2),
+    ("TZS", 2),
+    ("UAH", 2),
+    ("UGX", 0),
+    ("USD", 2),
+    ("USN", 2),
+    ("UYI", 0),
+    ("UYU", 2),
+    ("UYW", 4),
+    ("UZS", 2),
+    ("VED", 2),
+    ("VES", 2),
+    ("VND", 0),
+    ("VUV", 0),
+    ("WST", 2),
+    ("XAF", 0),
+    ("XCD", 2),
+    ("XCG", 2),
+    ("XOF", 0),
+    ("XPF", 0),
+    ("YER", 2),
+    ("ZAR", 2),
+    ("ZMW", 2),
+    ("ZWG", 2),
 ];
 
 /// An active ISO 4217 currency.
@@ -101,7 +246,9 @@ impl Currency {
             ));
         }
         let mut minor: i64 = 0;
-        let push = |acc: i64, d: u8| -> Option<i64> { acc.checked_mul(10)?.checked_add(i64::from(d - b'0')) };
+        let push = |acc: i64, d: u8| -> Option<i64> {
+            acc.checked_mul(10)?.checked_add(i64::from(d - b'0'))
+        };
         for &b in int_part.as_bytes() {
             minor = push(minor, b).ok_or("is too large")?;
         }
@@ -110,7 +257,10 @@ impl Currency {
             minor = push(minor, *frac.get(i).unwrap_or(&b'0')).ok_or("is too large")?;
         }
         if minor > MAX_MINOR {
-            return Err(format!("is too large (the maximum is {} minor units)", MAX_MINOR));
+            return Err(format!(
+                "is too large (the maximum is {} minor units)",
+                MAX_MINOR
+            ));
         }
         Ok(minor)
     }
@@ -167,7 +317,12 @@ impl Decimal {
             match c {
                 '0'..='9' => digits += 1,
                 '.' => dots += 1,
-                _ => return Err(format!("is not a plain decimal number (digits and one '.'): {}", quoted(s))),
+                _ => {
+                    return Err(format!(
+                        "is not a plain decimal number (digits and one '.'): {}",
+                        quoted(s)
+                    ))
+                }
             }
         }
         if dots > 1 || digits == 0 {
@@ -200,7 +355,10 @@ impl Decimal {
             }
             serde_json::Value::String(s) => Decimal::parse_str(s.trim_start_matches('+')),
             serde_json::Value::Null => Err("is missing (null)".into()),
-            other => Err(format!("must be a number or a decimal string, not {}", json_kind(other))),
+            other => Err(format!(
+                "must be a number or a decimal string, not {}",
+                json_kind(other)
+            )),
         }
     }
 }
@@ -234,7 +392,11 @@ impl Ppm {
         if int_part.len() > 6 {
             return Err(format!("is too large: {}", d.as_str()));
         }
-        let int: i64 = if int_part.is_empty() { 0 } else { int_part.parse().map_err(|_| "is not a number")? };
+        let int: i64 = if int_part.is_empty() {
+            0
+        } else {
+            int_part.parse().map_err(|_| "is not a number")?
+        };
         let mut f: i64 = 0;
         for i in 0..4 {
             f = f * 10 + frac.as_bytes().get(i).map_or(0, |b| i64::from(b - b'0'));
@@ -262,7 +424,8 @@ pub fn mul_div_ceil(value: i64, num: i64, den: i64) -> i64 {
 /// `value * num / den` rounded toward -inf.
 pub fn mul_div_floor(value: i64, num: i64, den: i64) -> i64 {
     let p = i128::from(value) * i128::from(num);
-    p.div_euclid(i128::from(den)).clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64
+    p.div_euclid(i128::from(den))
+        .clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64
 }
 
 /// One allowed price ending for a currency.
@@ -285,19 +448,35 @@ impl PriceEnding {
         if s == "whole" {
             return Ok(match currency {
                 Some(c) if c.exponent() == 0 => PriceEnding::Any,
-                Some(c) => PriceEnding::Fraction { modulus: c.minor_per_major(), rem: 0 },
-                None => return Err("\"whole\" needs a currency: list it under that currency's code".into()),
+                Some(c) => PriceEnding::Fraction {
+                    modulus: c.minor_per_major(),
+                    rem: 0,
+                },
+                None => {
+                    return Err(
+                        "\"whole\" needs a currency: list it under that currency's code".into(),
+                    )
+                }
             });
         }
         if let Some(n) = s.strip_prefix("step:") {
             return match n.parse::<i64>() {
                 Ok(step) if (1..=1_000_000).contains(&step) => Ok(PriceEnding::Step(step)),
-                _ => Err(format!("{}: the step must be a whole number of minor units from 1 to 1000000", quoted(s))),
+                _ => Err(format!(
+                    "{}: the step must be a whole number of minor units from 1 to 1000000",
+                    quoted(s)
+                )),
             };
         }
         if let Some(frac) = s.strip_prefix('.') {
-            let c = currency.ok_or_else(|| format!("{} needs a currency: list it under that currency's code", quoted(s)))?;
-            if frac.len() != usize::from(c.exponent()) || !frac.bytes().all(|b| b.is_ascii_digit()) {
+            let c = currency.ok_or_else(|| {
+                format!(
+                    "{} needs a currency: list it under that currency's code",
+                    quoted(s)
+                )
+            })?;
+            if frac.len() != usize::from(c.exponent()) || !frac.bytes().all(|b| b.is_ascii_digit())
+            {
                 return Err(format!(
                     "{} does not fit {} ({} decimals): write \".{}\"-style endings with exactly {} digits, or \"whole\" / \"step:N\"",
                     quoted(s),
@@ -307,10 +486,18 @@ impl PriceEnding {
                     c.exponent()
                 ));
             }
-            let rem: i64 = frac.parse().map_err(|_| format!("{} is not a valid ending", quoted(s)))?;
-            return Ok(PriceEnding::Fraction { modulus: c.minor_per_major(), rem });
+            let rem: i64 = frac
+                .parse()
+                .map_err(|_| format!("{} is not a valid ending", quoted(s)))?;
+            return Ok(PriceEnding::Fraction {
+                modulus: c.minor_per_major(),
+                rem,
+            });
         }
-        Err(format!("{} is not a price ending: use \"any\", \"whole\", \".99\"-style or \"step:N\"", quoted(s)))
+        Err(format!(
+            "{} is not a price ending: use \"any\", \"whole\", \".99\"-style or \"step:N\"",
+            quoted(s)
+        ))
     }
 
     fn modulus_rem(self) -> (i64, i64) {
@@ -335,7 +522,11 @@ impl PriceEnding {
     /// Smallest allowed amount >= x.
     fn at_or_above(self, x: i64) -> i64 {
         let below = self.at_or_below(x);
-        if below == x { x } else { below + self.modulus_rem().0 }
+        if below == x {
+            x
+        } else {
+            below + self.modulus_rem().0
+        }
     }
 }
 
@@ -352,12 +543,20 @@ pub fn round_to_ending(
     if lo > hi {
         return None;
     }
-    let floor_t = target_scaled.div_euclid(scale).clamp(i128::from(lo), i128::from(hi)) as i64;
-    let ceil_t = (target_scaled.div_euclid(scale) + i128::from(target_scaled.rem_euclid(scale) != 0))
+    let floor_t = target_scaled
+        .div_euclid(scale)
         .clamp(i128::from(lo), i128::from(hi)) as i64;
+    let ceil_t = (target_scaled.div_euclid(scale)
+        + i128::from(target_scaled.rem_euclid(scale) != 0))
+    .clamp(i128::from(lo), i128::from(hi)) as i64;
     let mut best: Option<(i128, i64)> = None;
     for &ending in endings {
-        for p in [ending.at_or_below(floor_t), ending.at_or_above(ceil_t), ending.at_or_above(lo), ending.at_or_below(hi)] {
+        for p in [
+            ending.at_or_below(floor_t),
+            ending.at_or_above(ceil_t),
+            ending.at_or_above(lo),
+            ending.at_or_below(hi),
+        ] {
             if p < lo || p > hi {
                 continue;
             }
@@ -392,11 +591,25 @@ mod tests {
 
     #[test]
     fn exponents_follow_iso_4217() {
-        for (code, exp) in [("JPY", 0), ("KRW", 0), ("CLP", 0), ("EUR", 2), ("USD", 2), ("KWD", 3), ("BHD", 3), ("TND", 3), ("CLF", 4)] {
+        for (code, exp) in [
+            ("JPY", 0),
+            ("KRW", 0),
+            ("CLP", 0),
+            ("EUR", 2),
+            ("USD", 2),
+            ("KWD", 3),
+            ("BHD", 3),
+            ("TND", 3),
+            ("CLF", 4),
+        ] {
             assert_eq!(cur(code).exponent(), exp, "{code}");
         }
         for bad in ["XAU", "XTS", "eur", "EURO", "", "HRK"] {
-            assert_eq!(Currency::from_code(bad).unwrap_err().code, Code::UnknownCurrency, "{bad}");
+            assert_eq!(
+                Currency::from_code(bad).unwrap_err().code,
+                Code::UnknownCurrency,
+                "{bad}"
+            );
         }
     }
 
@@ -404,7 +617,13 @@ mod tests {
     fn parses_numbers_and_strings_exactly() {
         assert_eq!(cur("EUR").parse_major(&num(129.99)), Ok(12999));
         assert_eq!(cur("EUR").parse_major(&s("129.99")), Ok(12999));
-        assert_eq!(cur("EUR").parse_major(&num(0.1 + 0.2)).unwrap_err().contains("more decimals"), true);
+        assert_eq!(
+            cur("EUR")
+                .parse_major(&num(0.1 + 0.2))
+                .unwrap_err()
+                .contains("more decimals"),
+            true
+        );
         assert_eq!(cur("EUR").parse_major(&num(1.1)), Ok(110));
         assert_eq!(cur("EUR").parse_major(&s(".5")), Ok(50));
         assert_eq!(cur("EUR").parse_major(&s("10.50")), Ok(1050));
@@ -417,12 +636,17 @@ mod tests {
         assert_eq!(cur("EUR").parse_major(&num(0.0)), Ok(0));
         assert!(cur("EUR").parse_major(&s("99999999999999999999")).is_err());
         assert!(cur("EUR").parse_major(&s("10000000000000.01")).is_err());
-        assert_eq!(cur("EUR").parse_major(&s("10000000000000.00")), Ok(MAX_MINOR));
+        assert_eq!(
+            cur("EUR").parse_major(&s("10000000000000.00")),
+            Ok(MAX_MINOR)
+        );
     }
 
     #[test]
     fn refuses_non_decimals() {
-        for bad in ["", "-1", "1e3", "1,5", " 1", "1.2.3", ".", "NaN", "Infinity", "0x10"] {
+        for bad in [
+            "", "-1", "1e3", "1,5", " 1", "1.2.3", ".", "NaN", "Infinity", "0x10",
+        ] {
             assert!(Decimal::parse_str(bad).is_err(), "{bad:?}");
         }
         for bad in [f64::NAN, f64::INFINITY, -0.5] {
@@ -459,19 +683,43 @@ mod tests {
     #[test]
     fn endings_parse_against_the_currency() {
         let eur = Some(cur("EUR"));
-        assert_eq!(PriceEnding::parse(".99", eur), Ok(PriceEnding::Fraction { modulus: 100, rem: 99 }));
-        assert_eq!(PriceEnding::parse("whole", eur), Ok(PriceEnding::Fraction { modulus: 100, rem: 0 }));
-        assert_eq!(PriceEnding::parse("step:10", Some(cur("JPY"))), Ok(PriceEnding::Step(10)));
+        assert_eq!(
+            PriceEnding::parse(".99", eur),
+            Ok(PriceEnding::Fraction {
+                modulus: 100,
+                rem: 99
+            })
+        );
+        assert_eq!(
+            PriceEnding::parse("whole", eur),
+            Ok(PriceEnding::Fraction {
+                modulus: 100,
+                rem: 0
+            })
+        );
+        assert_eq!(
+            PriceEnding::parse("step:10", Some(cur("JPY"))),
+            Ok(PriceEnding::Step(10))
+        );
         assert!(PriceEnding::parse(".99", Some(cur("JPY"))).is_err());
         assert!(PriceEnding::parse(".9", eur).is_err());
         assert!(PriceEnding::parse("step:0", eur).is_err());
         assert!(PriceEnding::parse("ninety-nine", eur).is_err());
-        assert_eq!(PriceEnding::parse(".999", Some(cur("KWD"))), Ok(PriceEnding::Fraction { modulus: 1000, rem: 999 }));
+        assert_eq!(
+            PriceEnding::parse(".999", Some(cur("KWD"))),
+            Ok(PriceEnding::Fraction {
+                modulus: 1000,
+                rem: 999
+            })
+        );
     }
 
     #[test]
     fn rounds_to_nearest_allowed_ending_inside_bounds() {
-        let e99 = [PriceEnding::Fraction { modulus: 100, rem: 99 }];
+        let e99 = [PriceEnding::Fraction {
+            modulus: 100,
+            rem: 99,
+        }];
         // 10 % off 49.99 = 44.991 -> 44.99
         assert_eq!(round_to_ending(4499_1, 10, 0, 4999, &e99), Some(4499));
         // target 45.60 -> nearest .99 is 45.99 (0.39 away) vs 44.99 (0.61 away)
@@ -485,7 +733,16 @@ mod tests {
         // ties go to the higher price: 45.49 is as far from 44.99 as from 45.99
         assert_eq!(round_to_ending(4549, 1, 0, 4999, &e99), Some(4599));
         // several endings: nearest of all
-        let two = [PriceEnding::Fraction { modulus: 100, rem: 99 }, PriceEnding::Fraction { modulus: 100, rem: 49 }];
+        let two = [
+            PriceEnding::Fraction {
+                modulus: 100,
+                rem: 99,
+            },
+            PriceEnding::Fraction {
+                modulus: 100,
+                rem: 49,
+            },
+        ];
         assert_eq!(round_to_ending(4560, 1, 0, 4999, &two), Some(4549));
         let step = [PriceEnding::Step(10)];
         assert_eq!(round_to_ending(1_234_5, 10, 0, 1500, &step), Some(1230));

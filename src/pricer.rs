@@ -30,6 +30,9 @@ pub mod reason {
     pub const MODEL_UNAVAILABLE: &str = "model_unavailable";
     pub const NO_FEASIBLE_PRICE: &str = "no_feasible_price";
     pub const ENGINE_RESET: &str = "engine_reset";
+    /// The model was consulted with no behaviour at all (only the clock): the store's price for an
+    /// unknown visitor, not a personalized one.
+    pub const COLD_START: &str = "cold_start";
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -46,7 +49,14 @@ impl Consent {
             "granted" => Ok(Consent::Granted),
             "denied" => Ok(Consent::Denied),
             "unknown" => Ok(Consent::Unknown),
-            other => Err(Error::at(Code::InvalidArgument, "consent", format!("consent must be 'granted', 'denied' or 'unknown', not {}", quoted(other)))),
+            other => Err(Error::at(
+                Code::InvalidArgument,
+                "consent",
+                format!(
+                    "consent must be 'granted', 'denied' or 'unknown', not {}",
+                    quoted(other)
+                ),
+            )),
         }
     }
 }
@@ -136,7 +146,11 @@ pub struct Decision {
 #[serde(rename_all = "camelCase")]
 pub struct FeatureValue {
     pub name: &'static str,
+    /// What the model received (after the transform).
     pub value: f64,
+    /// The same in the spec's unit, before the transform (5 pages, not log1p(5)).
+    pub raw: f64,
+    pub transform: &'static str,
     pub meaning: &'static str,
     pub unit: &'static str,
 }
@@ -176,9 +190,18 @@ pub struct Pricer {
 
 impl Pricer {
     /// Builds a pricer; `state` is what the storage adapter returned (possibly corrupt).
-    pub fn new(policy: Policy, interest: ModelSlot, uplift: ModelSlot, state: Option<&str>, config: PricerConfig, now_ms: i64) -> Result<Pricer> {
+    pub fn new(
+        policy: Policy,
+        interest: ModelSlot,
+        uplift: ModelSlot,
+        state: Option<&str>,
+        config: PricerConfig,
+        now_ms: i64,
+    ) -> Result<Pricer> {
         let mut p = Pricer {
-            stability_ttl_ms: config.stability_ttl_ms.unwrap_or(policy.stability.ttl_ms as i64),
+            stability_ttl_ms: config
+                .stability_ttl_ms
+                .unwrap_or(policy.stability.ttl_ms as i64),
             policy,
             interest,
             uplift,
@@ -187,7 +210,12 @@ impl Pricer {
             anon_id_injected: config.anon_id.is_some(),
             consent: config.consent,
             gpc_opt_out: config.gpc_opt_out,
-            load_report: LoadReport { outcome: "empty", reason: None, events: 0, dropped_events: 0 },
+            load_report: LoadReport {
+                outcome: "empty",
+                reason: None,
+                events: 0,
+                dropped_events: 0,
+            },
             stable_quotes: HashMap::new(),
             decisions: HashMap::new(),
             score_cache: HashMap::new(),
@@ -196,12 +224,17 @@ impl Pricer {
         };
         if let Some(id) = &config.anon_id {
             if !crate::behaviour::valid_anon_id(id) {
-                return Err(Error::at(Code::InvalidArgument, "anonId", "anonId must be 1-128 characters of A-Z a-z 0-9 - _"));
+                return Err(Error::at(
+                    Code::InvalidArgument,
+                    "anonId",
+                    "anonId must be 1-128 characters of A-Z a-z 0-9 - _",
+                ));
             }
         }
         p.anon_id = match config.anon_id {
             Some(id) => id,
-            None => experiment::new_anon_id().map_err(|e| Error::new(Code::Internal, format!("no secure random source: {e}")))?,
+            None => experiment::new_anon_id()
+                .map_err(|e| Error::new(Code::Internal, format!("no secure random source: {e}")))?,
         };
         p.load_state(state, now_ms);
         Ok(p)
@@ -283,17 +316,27 @@ impl Pricer {
             Persistence::None => None,
             // Memory state never reaches device storage, so it may carry the page-session id too
             // (the wrapper restores both after an engine reset).
-            Persistence::Storage | Persistence::Memory => Some(self.log.to_state(Some(&self.anon_id))),
+            Persistence::Storage | Persistence::Memory => {
+                Some(self.log.to_state(Some(&self.anon_id)))
+            }
         }
     }
 
     pub fn track(&mut self, event: &Value, clock: &Clock) -> Result<TrackOutcome> {
         let ev = Event::from_json(event, clock.now_ms)?;
         if let Some(why) = self.blocked_reason() {
-            return Ok(TrackOutcome { stored: false, reason: Some(why), evicted: 0 });
+            return Ok(TrackOutcome {
+                stored: false,
+                reason: Some(why),
+                evicted: 0,
+            });
         }
         let evicted = self.log.push(ev, clock.now_ms, self.retention());
-        Ok(TrackOutcome { stored: true, reason: None, evicted })
+        Ok(TrackOutcome {
+            stored: true,
+            reason: None,
+            evicted,
+        })
     }
 
     /// Deletes all behaviour and the anonymous id (a new one is drawn).
@@ -301,7 +344,8 @@ impl Pricer {
         self.log.clear();
         self.invalidate();
         self.score_cache.clear();
-        self.anon_id = experiment::new_anon_id().map_err(|e| Error::new(Code::Internal, format!("no secure random source: {e}")))?;
+        self.anon_id = experiment::new_anon_id()
+            .map_err(|e| Error::new(Code::Internal, format!("no secure random source: {e}")))?;
         Ok(())
     }
 
@@ -321,7 +365,9 @@ impl Pricer {
 
     /// Everything stored about the shopper, exactly as stored.
     pub fn export_data(&self) -> Value {
-        let state = self.state_to_save().and_then(|s| serde_json::from_str::<Value>(&s).ok());
+        let state = self
+            .state_to_save()
+            .and_then(|s| serde_json::from_str::<Value>(&s).ok());
         json!({
             "persistence": self.persistence(),
             "consent": self.consent,
@@ -351,9 +397,18 @@ impl Pricer {
         s
     }
 
-    fn score(slot: &mut ModelSlot, cache: &mut HashMap<Vec<u32>, f64>, row: &[f64]) -> Result<Option<f64>> {
-        let Some(model) = slot.ready() else { return Ok(None) };
-        let mut key: Vec<u32> = features::to_model_input(row).iter().map(|x| x.to_bits()).collect();
+    fn score(
+        slot: &mut ModelSlot,
+        cache: &mut HashMap<Vec<u32>, f64>,
+        row: &[f64],
+    ) -> Result<Option<f64>> {
+        let Some(model) = slot.ready() else {
+            return Ok(None);
+        };
+        let mut key: Vec<u32> = features::to_model_input(row)
+            .iter()
+            .map(|x| x.to_bits())
+            .collect();
         key.push(model.info().kind as u32);
         if let Some(v) = cache.get(&key) {
             return Ok(Some(*v));
@@ -374,15 +429,38 @@ impl Pricer {
 
     fn scores(&mut self, summaries: &Summaries) -> Result<(Scores, Arc<Vec<FeatureValue>>)> {
         let mut shown: Vec<FeatureValue> = Vec::new();
-        let mut out = Scores { interest: None, uplift: None };
+        let mut out = Scores {
+            interest: None,
+            uplift: None,
+        };
         for kind in [ModelKind::Interest, ModelKind::Uplift] {
-            let slot = if kind == ModelKind::Interest { &mut self.interest } else { &mut self.uplift };
-            let Some((names, row)) = Self::feature_row(slot, summaries) else { continue };
+            let slot = if kind == ModelKind::Interest {
+                &mut self.interest
+            } else {
+                &mut self.uplift
+            };
+            let Some((names, row)) = Self::feature_row(slot, summaries) else {
+                continue;
+            };
             let v = Self::score(slot, &mut self.score_cache, &row)?;
-            if kind == ModelKind::Interest { out.interest = v } else { out.uplift = v }
+            if kind == ModelKind::Interest {
+                out.interest = v
+            } else {
+                out.uplift = v
+            }
             for (name, value) in names.iter().zip(row) {
-                if let Some(spec) = Registry::builtin().get(name).filter(|s| !shown.iter().any(|f| f.name == s.name)) {
-                    shown.push(FeatureValue { name: &spec.name, value, meaning: &spec.meaning, unit: &spec.unit });
+                if let Some(spec) = Registry::builtin()
+                    .get(name)
+                    .filter(|s| !shown.iter().any(|f| f.name == s.name))
+                {
+                    shown.push(FeatureValue {
+                        name: &spec.name,
+                        value,
+                        raw: spec.raw(summaries),
+                        transform: spec.transform_name(),
+                        meaning: &spec.meaning,
+                        unit: &spec.unit,
+                    });
                 }
             }
         }
@@ -391,7 +469,13 @@ impl Pricer {
 
     fn needs_item_features(&self) -> bool {
         [&self.interest, &self.uplift].iter().any(|slot| {
-            slot.info().is_some_and(|i| i.features.iter().any(|f| Registry::builtin().get(f).is_some_and(|s| s.scope == features::Scope::Item)))
+            slot.info().is_some_and(|i| {
+                i.features.iter().any(|f| {
+                    Registry::builtin()
+                        .get(f)
+                        .is_some_and(|s| s.scope == features::Scope::Item)
+                })
+            })
         })
     }
 
@@ -424,7 +508,8 @@ impl Pricer {
             if self.stable_quotes.len() >= MAX_CACHED_ITEMS {
                 self.stable_quotes.clear();
             }
-            self.stable_quotes.insert(item.id.clone(), (item.clone(), quote.clone()));
+            self.stable_quotes
+                .insert(item.id.clone(), (item.clone(), quote.clone()));
         }
         Ok(quote)
     }
@@ -435,7 +520,9 @@ impl Pricer {
     /// unchanged and the quote has not expired" — checked without re-hashing the quote.
     fn stable_quote(&self, item: &Item, clock: &Clock) -> Option<Quote> {
         let (priced, q) = self.stable_quotes.get(&item.id)?;
-        let fresh = clock.now_ms >= q.issued_at && clock.now_ms < q.issued_at + self.stability_ttl_ms && clock.now_ms <= q.expires_at;
+        let fresh = clock.now_ms >= q.issued_at
+            && clock.now_ms < q.issued_at + self.stability_ttl_ms
+            && clock.now_ms <= q.expires_at;
         (fresh && priced == item).then(|| q.clone())
     }
 
@@ -477,13 +564,22 @@ impl Pricer {
         }
         let needs_item = self.needs_item_features();
         let key = (self.log.revision(), clock.now_ms);
-        let memo = self.score_memo.as_ref().filter(|(k, ..)| !needs_item && *k == key).map(|(_, s, f)| (*s, f.clone()));
+        let memo = self
+            .score_memo
+            .as_ref()
+            .filter(|(k, ..)| !needs_item && *k == key)
+            .map(|(_, s, f)| (*s, f.clone()));
         let scored = match memo {
             Some(hit) => Ok(hit),
             None => {
                 let mut summaries = self.summaries(clock);
                 if needs_item {
-                    summaries.item = Some(features::item_summary(self.log.events(), clock, &item.id, item.category.as_deref()));
+                    summaries.item = Some(features::item_summary(
+                        self.log.events(),
+                        clock,
+                        &item.id,
+                        item.category.as_deref(),
+                    ));
                 }
                 let scored = self.scores(&summaries);
                 if let (Ok((s, f)), false) = (&scored, needs_item) {
@@ -497,12 +593,19 @@ impl Pricer {
             Ok(s) => s,
             Err(e) => {
                 d.quote = self.base_quote(item, clock, reason::MODEL_UNAVAILABLE);
-                d.quote.explanation = format!("List price: the pricing model could not score this visit ({}).", e.message);
+                d.quote.explanation = format!(
+                    "List price: the pricing model could not score this visit ({}).",
+                    e.message
+                );
                 return Ok(d.resealed());
             }
         };
         d.features = shown;
-        let variant = if self.in_control() { Variant::Control } else { Variant::Treatment };
+        let variant = if self.in_control() {
+            Variant::Control
+        } else {
+            Variant::Treatment
+        };
         self.decide_with_scores(item, clock, scores, variant, true, d)
     }
 
@@ -511,7 +614,19 @@ impl Pricer {
     }
 
     /// The decision once the model scores are known (shared by device pricing and edge pricing).
-    fn decide_with_scores(&self, item: &Item, clock: &Clock, scores: Scores, variant: Variant, explore: bool, mut d: Decision) -> Result<Decision> {
+    fn decide_with_scores(
+        &self,
+        item: &Item,
+        clock: &Clock,
+        scores: Scores,
+        variant: Variant,
+        on_device: bool,
+        mut d: Decision,
+    ) -> Result<Decision> {
+        // On the device the pricer explores and knows whether it has any behaviour at all; edge
+        // requests carry features only when there is behaviour, and never explore.
+        let explore = on_device;
+        let cold_start = on_device && self.log.events().is_empty();
         let Some(interest) = scores.interest else {
             let why = match &self.interest {
                 ModelSlot::Unavailable(why) => why.clone(),
@@ -525,17 +640,28 @@ impl Pricer {
         d.uplift = scores.uplift;
         let bounds = pricing::bounds(item, &self.policy);
         let candidates = pricing::candidates(item, &self.policy, &bounds);
-        let beta = scores.uplift.map(|u| pricing::beta_from_uplift(interest, u, self.policy.experiment.offer_step_percent.0));
+        let beta = scores.uplift.map(|u| {
+            pricing::beta_from_uplift(interest, u, self.policy.experiment.offer_step_percent.0)
+        });
         let choice = pricing::choose(item, &self.policy, &bounds, &candidates, interest, beta);
         let explored = if explore && variant == Variant::Treatment {
-            experiment::exploration(&self.anon_id, &item.id, clock.now_ms, &self.policy, candidates.len())
+            experiment::exploration(
+                &self.anon_id,
+                &item.id,
+                clock.now_ms,
+                &self.policy,
+                candidates.len(),
+            )
         } else {
             None
         };
         let (shown, why) = match (variant, explored) {
             (Variant::Control, _) => (0, reason::CONTROL),
             (_, Some(i)) => (i, reason::EXPLORE),
-            _ if choice.index == 0 && choice.wanted_discount && candidates.len() == 1 => (0, reason::NO_FEASIBLE_PRICE),
+            _ if choice.index == 0 && choice.wanted_discount && candidates.len() == 1 => {
+                (0, reason::NO_FEASIBLE_PRICE)
+            }
+            _ if cold_start => (choice.index, reason::COLD_START),
             _ => (choice.index, reason::PERSONALIZED),
         };
         let propensity = if explore {
@@ -543,7 +669,8 @@ impl Pricer {
         } else {
             // Edge quotes do not explore: P = c·[list] + (1 - c)·[chosen].
             let c = self.policy.experiment.control_percent.0.as_fraction();
-            c * f64::from(u8::from(shown == 0)) + (1.0 - c) * f64::from(u8::from(shown == choice.index))
+            c * f64::from(u8::from(shown == 0))
+                + (1.0 - c) * f64::from(u8::from(shown == choice.index))
         };
         let cand = candidates[shown];
         let mut q = self.base_quote(item, clock, why);
@@ -554,13 +681,20 @@ impl Pricer {
         q.interest = Some(interest);
         q.variant = variant.as_str().to_string();
         q.propensity = propensity;
-        q.personalized = matches!(why, reason::PERSONALIZED | reason::NO_FEASIBLE_PRICE);
+        q.personalized = !cold_start && matches!(why, reason::PERSONALIZED | reason::NO_FEASIBLE_PRICE);
         q.label = match self.policy.disclosure.label_when {
             LabelWhen::Personalized if q.personalized => self.policy.label().map(str::to_string),
-            LabelWhen::Discounted if q.personalized && q.discount_minor > 0 => self.policy.label().map(str::to_string),
+            LabelWhen::Discounted if q.personalized && q.discount_minor > 0 => {
+                self.policy.label().map(str::to_string)
+            }
             _ => None,
         };
-        q.explanation = explanation(why, &q, &bounds, self.policy.experiment.control_percent.0.as_percent());
+        q.explanation = explanation(
+            why,
+            &q,
+            &bounds,
+            self.policy.experiment.control_percent.0.as_percent(),
+        );
         d.quote = q;
         d.beta = beta;
         d.bounds = Some(bounds);
@@ -577,7 +711,13 @@ impl Pricer {
 
     /// An unsealed list-price quote: every decision starts from it and is sealed once, at the end.
     fn base_quote(&self, item: &Item, clock: &Clock, why: &str) -> Quote {
-        unsealed_list_quote(item, &self.policy, self.interest.info().map(|i| i.version.as_str()), clock.now_ms, why)
+        unsealed_list_quote(
+            item,
+            &self.policy,
+            self.interest.info().map(|i| i.version.as_str()),
+            clock.now_ms,
+            why,
+        )
     }
 
     /// Edge mode, on the device: the model inputs for the items it shows. Needs consent `granted`;
@@ -587,7 +727,8 @@ impl Pricer {
         for (i, v) in items.iter().enumerate() {
             Item::from_json(v).map_err(|e| e.under(&format!("items[{i}]")))?;
         }
-        if self.persistence() != Persistence::Storage || self.interest.info().is_none() {
+        // No consent, no model or no behaviour: nothing personal to send; the Worker answers list prices.
+        if self.persistence() != Persistence::Storage || self.interest.info().is_none() || self.log.events().is_empty() {
             return Ok(json!({ "items": items }));
         }
         let names = self.edge_feature_names();
@@ -600,7 +741,12 @@ impl Pricer {
                 let mut s = base.clone();
                 if needs_item {
                     let it = Item::from_json(v).expect("validated above");
-                    s.item = Some(features::item_summary(self.log.events(), clock, &it.id, it.category.as_deref()));
+                    s.item = Some(features::item_summary(
+                        self.log.events(),
+                        clock,
+                        &it.id,
+                        it.category.as_deref(),
+                    ));
                 }
                 features::vector(&specs, &s)
             })
@@ -615,7 +761,10 @@ impl Pricer {
 
     fn edge_feature_names(&self) -> Vec<String> {
         let mut names: Vec<String> = Vec::new();
-        for info in [self.interest.info(), self.uplift.info()].into_iter().flatten() {
+        for info in [self.interest.info(), self.uplift.info()]
+            .into_iter()
+            .flatten()
+        {
             for f in &info.features {
                 if !names.contains(f) {
                     names.push(f.clone());
@@ -627,7 +776,11 @@ impl Pricer {
 
     /// Edge mode, on the server: prices items from features a device computed. No behaviour is
     /// stored; no exploration (the server has no shopper id); the variant is the device's.
-    pub fn price_from_features(&mut self, request: &EdgeRequest, clock: &Clock) -> Result<Vec<Value>> {
+    pub fn price_from_features(
+        &mut self,
+        request: &EdgeRequest,
+        clock: &Clock,
+    ) -> Result<Vec<Value>> {
         let n = request.items.len();
         limits::check_count("items", n, limits::MAX_ITEMS_PER_BATCH)?;
         let Some(rows) = &request.features else {
@@ -646,29 +799,64 @@ impl Pricer {
         };
         let names = request.feature_names.clone().unwrap_or_default();
         if names.is_empty() {
-            return Err(Error::at(Code::InvalidFeatures, "featureNames", "featureNames is required with features"));
+            return Err(Error::at(
+                Code::InvalidFeatures,
+                "featureNames",
+                "featureNames is required with features",
+            ));
         }
         limits::check_count("featureNames", names.len(), limits::MAX_MODEL_FEATURES)?;
-        Registry::builtin().resolve(&names).map_err(|e| e.under("featureNames"))?;
+        Registry::builtin()
+            .resolve(&names)
+            .map_err(|e| e.under("featureNames"))?;
         if rows.len() != n {
-            return Err(Error::at(Code::InvalidFeatures, "features", format!("{} feature rows for {n} items: send one row per item", rows.len())));
+            return Err(Error::at(
+                Code::InvalidFeatures,
+                "features",
+                format!(
+                    "{} feature rows for {n} items: send one row per item",
+                    rows.len()
+                ),
+            ));
         }
         for (i, r) in rows.iter().enumerate() {
             if r.len() != names.len() {
-                return Err(Error::at(Code::InvalidFeatures, format!("features[{i}]"), format!("row has {} values for {} featureNames", r.len(), names.len())));
+                return Err(Error::at(
+                    Code::InvalidFeatures,
+                    format!("features[{i}]"),
+                    format!(
+                        "row has {} values for {} featureNames",
+                        r.len(),
+                        names.len()
+                    ),
+                ));
             }
             if let Some(j) = r.iter().position(|x| !x.is_finite()) {
-                return Err(Error::at(Code::InvalidFeatures, format!("features[{i}][{j}]"), "feature values must be finite numbers"));
+                return Err(Error::at(
+                    Code::InvalidFeatures,
+                    format!("features[{i}][{j}]"),
+                    "feature values must be finite numbers",
+                ));
             }
         }
         let variant = match request.variant.as_deref() {
             None => Variant::Treatment,
             Some(v) => match Variant::parse(v) {
-                Some(Variant::None) | None => return Err(Error::at(Code::InvalidArgument, "variant", "variant must be 'control' or 'treatment'")),
+                Some(Variant::None) | None => {
+                    return Err(Error::at(
+                        Code::InvalidArgument,
+                        "variant",
+                        "variant must be 'control' or 'treatment'",
+                    ))
+                }
                 Some(v) => v,
             },
         };
-        let index: HashMap<&str, usize> = names.iter().enumerate().map(|(i, n)| (n.as_str(), i)).collect();
+        let index: HashMap<&str, usize> = names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.as_str(), i))
+            .collect();
         let mut out = Vec::with_capacity(n);
         for (v, row) in request.items.iter().zip(rows) {
             let item = match Item::from_json(v) {
@@ -678,16 +866,39 @@ impl Pricer {
                     continue;
                 }
             };
-            let mut scores = Scores { interest: None, uplift: None };
+            let mut scores = Scores {
+                interest: None,
+                uplift: None,
+            };
             for kind in [ModelKind::Interest, ModelKind::Uplift] {
-                let slot = if kind == ModelKind::Interest { &mut self.interest } else { &mut self.uplift };
+                let slot = if kind == ModelKind::Interest {
+                    &mut self.interest
+                } else {
+                    &mut self.uplift
+                };
                 let Some(info) = slot.info() else { continue };
-                let cols: Option<Vec<f64>> = info.features.iter().map(|f| index.get(f.as_str()).map(|&j| row[j])).collect();
+                let cols: Option<Vec<f64>> = info
+                    .features
+                    .iter()
+                    .map(|f| index.get(f.as_str()).map(|&j| row[j]))
+                    .collect();
                 let cols = cols.ok_or_else(|| {
-                    Error::at(Code::InvalidFeatures, "featureNames", format!("the {} model needs features {}", kind.as_str(), info.features.join(", ")))
+                    Error::at(
+                        Code::InvalidFeatures,
+                        "featureNames",
+                        format!(
+                            "the {} model needs features {}",
+                            kind.as_str(),
+                            info.features.join(", ")
+                        ),
+                    )
                 })?;
                 let v = Self::score(slot, &mut self.score_cache, &cols)?;
-                if kind == ModelKind::Interest { scores.interest = v } else { scores.uplift = v }
+                if kind == ModelKind::Interest {
+                    scores.interest = v
+                } else {
+                    scores.uplift = v
+                }
             }
             let base = Decision {
                 item_id: item.id.clone(),
@@ -706,7 +917,8 @@ impl Pricer {
                 q.explanation = format!("List price: {why}.");
                 q.seal()
             } else {
-                self.decide_with_scores(&item, clock, scores, variant, false, base)?.quote
+                self.decide_with_scores(&item, clock, scores, variant, false, base)?
+                    .quote
             };
             out.push(quote.to_value());
         }
@@ -729,7 +941,9 @@ pub struct EdgeRequest {
 
 impl EdgeRequest {
     pub fn from_json(v: &Value) -> Result<EdgeRequest> {
-        serde_path_to_error::deserialize(v).map_err(|e| crate::error::from_serde_path(Code::InvalidArgument, "invalid edge request", e))
+        serde_path_to_error::deserialize(v).map_err(|e| {
+            crate::error::from_serde_path(Code::InvalidArgument, "invalid edge request", e)
+        })
     }
 }
 
@@ -753,11 +967,23 @@ fn discount_percent(discount_minor: i64, list_minor: i64) -> f64 {
 
 /// A sealed list-price quote; needs no model and no behaviour (`listQuote(item)` before the wasm
 /// pricer has loaded).
-pub fn list_quote(item: &Item, policy: &Policy, model_version: Option<&str>, now_ms: i64, why: &str) -> Quote {
+pub fn list_quote(
+    item: &Item,
+    policy: &Policy,
+    model_version: Option<&str>,
+    now_ms: i64,
+    why: &str,
+) -> Quote {
     unsealed_list_quote(item, policy, model_version, now_ms, why).seal()
 }
 
-fn unsealed_list_quote(item: &Item, policy: &Policy, model_version: Option<&str>, now_ms: i64, why: &str) -> Quote {
+fn unsealed_list_quote(
+    item: &Item,
+    policy: &Policy,
+    model_version: Option<&str>,
+    now_ms: i64,
+    why: &str,
+) -> Quote {
     let list = item.currency.to_major_f64(item.list_minor);
     Quote {
         item_id: item.id.clone(),
@@ -803,6 +1029,8 @@ fn explanation(why: &str, q: &Quote, b: &Bounds, control_percent: f64) -> String
         reason::EXPLORE if q.discount_minor > 0 => format!("{off}: a randomly chosen price among those the store allows; the store tests prices on a small share of visits."),
         reason::EXPLORE => "List price: randomly chosen among the prices the store allows; the store tests prices on a small share of visits.".into(),
         reason::NO_FEASIBLE_PRICE => "List price: a discount was considered, but none fits the store's minimum margin, cap and price-ending rules for this item.".into(),
+        reason::COLD_START if q.discount_minor > 0 => format!("{off}: the store's offer for visitors it knows nothing about yet; no information about you was used."),
+        reason::COLD_START => "List price: the store's price for visitors it knows nothing about yet.".into(),
         _ if q.discount_minor > 0 => format!(
             "{off}: computed on this device from your browsing here, which suggests an offer makes a purchase more likely. The store never discounts more than {}% and never below its minimum margin.",
             b.cap.as_percent()

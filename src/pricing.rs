@@ -21,9 +21,12 @@ pub struct Candidate {
 impl Candidate {
     /// The actual discount as a fraction of list (after rounding).
     pub fn fraction(&self, list_minor: i64) -> f64 {
-        if list_minor == 0 { 0.0 } else { self.discount_minor as f64 / list_minor as f64 }
+        if list_minor == 0 {
+            0.0
+        } else {
+            self.discount_minor as f64 / list_minor as f64
+        }
     }
-
 }
 
 /// The bounds every candidate respects, for explanations and verification.
@@ -59,10 +62,18 @@ pub fn bounds(item: &Item, policy: &Policy) -> Bounds {
     let cap = policy.cap_for(item.category.as_deref());
     let cap_price_minor = mul_div_ceil(list, Ppm::ONE.0 - cap.0, Ppm::ONE.0);
     let margin = policy.margin.min_margin_percent.ppm();
-    let tax = if policy.tax.prices_include_tax { policy.tax.rate_percent.ppm() } else { 0 };
+    let tax = if policy.tax.prices_include_tax {
+        policy.tax.rate_percent.ppm()
+    } else {
+        0
+    };
     // Net cost: the item's, else the policy's share of the net list price.
     let cost_minor = item.cost_minor.unwrap_or_else(|| {
-        mul_div_ceil(list, policy.margin.default_cost_percent.ppm() * Ppm::ONE.0 / (Ppm::ONE.0 + tax), Ppm::ONE.0)
+        mul_div_ceil(
+            list,
+            policy.margin.default_cost_percent.ppm() * Ppm::ONE.0 / (Ppm::ONE.0 + tax),
+            Ppm::ONE.0,
+        )
     });
     // price >= cost * (1 + tax) / (1 - margin), in integers.
     let margin_floor = |cost: i64| {
@@ -75,9 +86,18 @@ pub fn bounds(item: &Item, policy: &Policy) -> Bounds {
         (Some(cost), None) => margin_floor(cost),
         (None, Some(floor)) => floor,
         // Default cost ratio: the tax factors cancel, so this is list * costShare / (1 - margin).
-        (None, None) => mul_div_ceil(list, policy.margin.default_cost_percent.ppm(), Ppm::ONE.0 - margin),
+        (None, None) => mul_div_ceil(
+            list,
+            policy.margin.default_cost_percent.ppm(),
+            Ppm::ONE.0 - margin,
+        ),
     };
-    Bounds { floor_minor, cap, cap_price_minor, cost_minor }
+    Bounds {
+        floor_minor,
+        cap,
+        cap_price_minor,
+        cost_minor,
+    }
 }
 
 /// Feasible candidates, list price first, then by increasing discount, without duplicates.
@@ -85,7 +105,11 @@ pub fn bounds(item: &Item, policy: &Policy) -> Bounds {
 /// `[max(floor, cap price), list - 1]`; a step with no allowed price in that interval is dropped.
 pub fn candidates(item: &Item, policy: &Policy, bounds: &Bounds) -> Vec<Candidate> {
     let list = item.list_minor;
-    let mut out = vec![Candidate { price_minor: list, discount_minor: 0, step: Ppm(0) }];
+    let mut out = vec![Candidate {
+        price_minor: list,
+        discount_minor: 0,
+        step: Ppm(0),
+    }];
     let lo = bounds.floor_minor.max(bounds.cap_price_minor);
     let hi = list - 1;
     if lo > hi {
@@ -97,7 +121,11 @@ pub fn candidates(item: &Item, policy: &Policy, bounds: &Bounds) -> Vec<Candidat
         let clamped = target.max(i128::from(lo) * i128::from(Ppm::ONE.0));
         if let Some(price) = round_to_ending(clamped, i128::from(Ppm::ONE.0), lo, hi, endings) {
             if !out.iter().any(|c| c.price_minor == price) {
-                out.push(Candidate { price_minor: price, discount_minor: list - price, step: step.0.min(bounds.cap) });
+                out.push(Candidate {
+                    price_minor: price,
+                    discount_minor: list - price,
+                    step: step.0.min(bounds.cap),
+                });
             }
         }
     }
@@ -141,26 +169,58 @@ pub fn beta_from_uplift(interest: f64, uplift: f64, offer_step: Ppm) -> f64 {
 
 /// Chooses among `candidates` (list first) for a shopper with interest `r`. `beta` overrides the
 /// policy's β for expectedProfit (per-shopper β from the uplift model).
-pub fn choose(item: &Item, policy: &Policy, bounds: &Bounds, candidates: &[Candidate], r: f64, beta: Option<f64>) -> Choice {
+pub fn choose(
+    item: &Item,
+    policy: &Policy,
+    bounds: &Bounds,
+    candidates: &[Candidate],
+    r: f64,
+    beta: Option<f64>,
+) -> Choice {
     let list = item.list_minor;
     // Candidates are in increasing discount and their steps increase with it.
-    let largest_at_most = |ppm: i64| candidates.iter().rposition(|c| c.step.0 <= ppm).unwrap_or(0);
+    let largest_at_most = |ppm: i64| {
+        candidates
+            .iter()
+            .rposition(|c| c.step.0 <= ppm)
+            .unwrap_or(0)
+    };
     match policy.strategy() {
         Strategy::Tiers { tiers } => {
-            let percent = tiers.iter().find(|t| r < t.interest_below).map_or(0, |t| t.percent.ppm());
-            Choice { index: largest_at_most(percent), wanted_discount: percent > 0, expected_profit: vec![] }
+            let percent = tiers
+                .iter()
+                .find(|t| r < t.interest_below)
+                .map_or(0, |t| t.percent.ppm());
+            Choice {
+                index: largest_at_most(percent),
+                wanted_discount: percent > 0,
+                expected_profit: vec![],
+            }
         }
-        Strategy::Linear { base_percent, slope_percent } => {
-            let d = (base_percent.0.as_percent() - slope_percent * r).clamp(0.0, bounds.cap.as_percent());
+        Strategy::Linear {
+            base_percent,
+            slope_percent,
+        } => {
+            let d = (base_percent.0.as_percent() - slope_percent * r)
+                .clamp(0.0, bounds.cap.as_percent());
             let ppm = (d * 10_000.0).floor() as i64;
-            Choice { index: largest_at_most(ppm), wanted_discount: ppm > 0, expected_profit: vec![] }
+            Choice {
+                index: largest_at_most(ppm),
+                wanted_discount: ppm > 0,
+                expected_profit: vec![],
+            }
         }
         Strategy::ExpectedProfit { beta: policy_beta } => {
             let beta = beta.unwrap_or(*policy_beta);
             let base = logit(clamp_probability(r));
             let cost = bounds.cost_minor as f64;
-            let profit = |price_minor: i64, d: f64| sigmoid(base + beta * d) * (net_of(price_minor, policy) - cost);
-            let expected_profit: Vec<f64> = candidates.iter().map(|c| profit(c.price_minor, c.fraction(list))).collect();
+            let profit = |price_minor: i64, d: f64| {
+                sigmoid(base + beta * d) * (net_of(price_minor, policy) - cost)
+            };
+            let expected_profit: Vec<f64> = candidates
+                .iter()
+                .map(|c| profit(c.price_minor, c.fraction(list)))
+                .collect();
             // Ties go to the smaller discount: candidates are in increasing discount, keep the first max.
             let mut index = 0;
             for (i, p) in expected_profit.iter().enumerate() {
@@ -174,7 +234,11 @@ pub fn choose(item: &Item, policy: &Policy, bounds: &Bounds, candidates: &[Candi
                 let d = s.0.as_fraction();
                 profit(list - (list as f64 * d) as i64, d) > list_profit * (1.0 + 1e-12) + 1e-9
             });
-            Choice { index, wanted_discount, expected_profit }
+            Choice {
+                index,
+                wanted_discount,
+                expected_profit,
+            }
         }
     }
 }
@@ -188,7 +252,8 @@ mod tests {
     use serde_json::json;
 
     fn policy_with(patch: serde_json::Value) -> Policy {
-        let mut v: serde_json::Value = serde_json::from_str(crate::policy::DEFAULT_POLICY_JSON).unwrap();
+        let mut v: serde_json::Value =
+            serde_json::from_str(crate::policy::DEFAULT_POLICY_JSON).unwrap();
         for (k, val) in patch.as_object().unwrap() {
             v[k] = val.clone();
         }
@@ -206,7 +271,10 @@ mod tests {
         let b = bounds(&it, &p);
         // floor = 20 * 1.2 / 0.85 = 28.235... -> 28.24; cap price = ceil(39.992) = 40.00
         assert_eq!((b.floor_minor, b.cap_price_minor), (2824, 4000));
-        let prices: Vec<i64> = candidates(&it, &p, &b).iter().map(|c| c.price_minor).collect();
+        let prices: Vec<i64> = candidates(&it, &p, &b)
+            .iter()
+            .map(|c| c.price_minor)
+            .collect();
         // 5 % -> 47.49 (47.4905), 10 % -> 44.99, 15 % -> 42.49, 20 % -> 39.99 is under the cap -> 40.49
         assert_eq!(prices, vec![4999, 4749, 4499, 4249, 4049]);
     }
@@ -214,11 +282,20 @@ mod tests {
     #[test]
     fn the_category_cap_is_tighter() {
         let p = Policy::default_policy();
-        let it = item(json!({"id": "tv", "price": 500, "currency": "EUR", "category": "electronics", "cost": 100}));
+        let it = item(
+            json!({"id": "tv", "price": 500, "currency": "EUR", "category": "electronics", "cost": 100}),
+        );
         let b = bounds(&it, &p);
         let c = candidates(&it, &p, &b);
-        assert!(c.iter().all(|c| c.discount_minor * 10 <= it.list_minor), "{c:?}");
-        assert_eq!(c.last().unwrap().price_minor, 45049, "10 % of 500 = 450.00, nearest allowed in bounds is 450.49");
+        assert!(
+            c.iter().all(|c| c.discount_minor * 10 <= it.list_minor),
+            "{c:?}"
+        );
+        assert_eq!(
+            c.last().unwrap().price_minor,
+            45049,
+            "10 % of 500 = 450.00, nearest allowed in bounds is 450.49"
+        );
     }
 
     #[test]
@@ -228,7 +305,10 @@ mod tests {
         let b = bounds(&it, &p);
         let c = candidates(&it, &p, &b);
         assert!(c.iter().skip(1).all(|c| c.price_minor % 10 == 0), "{c:?}");
-        assert_eq!(c.iter().map(|c| c.price_minor).collect::<Vec<_>>(), vec![12800, 12160, 11520, 10880, 10240]);
+        assert_eq!(
+            c.iter().map(|c| c.price_minor).collect::<Vec<_>>(),
+            vec![12800, 12160, 11520, 10880, 10240]
+        );
     }
 
     #[test]
@@ -245,15 +325,28 @@ mod tests {
         let it = item(json!({"id": "a", "price": "49.99", "currency": "EUR", "cost": 20}));
         let b = bounds(&it, &p);
         let c = candidates(&it, &p, &b);
-        let pick = |r| { let ch = choose(&it, &p, &b, &c, r, None); (c[ch.index].price_minor, ch.wanted_discount) };
-        assert_eq!(pick(0.05), (4499, true), "12 % band -> the 10 % candidate (44.99 is 10.0 % off)");
-        assert_eq!(pick(0.2), (4749, true), "5 % band -> the 5 % step, 47.49 (5.001 % off after rounding)");
+        let pick = |r| {
+            let ch = choose(&it, &p, &b, &c, r, None);
+            (c[ch.index].price_minor, ch.wanted_discount)
+        };
+        assert_eq!(
+            pick(0.05),
+            (4499, true),
+            "12 % band -> the 10 % candidate (44.99 is 10.0 % off)"
+        );
+        assert_eq!(
+            pick(0.2),
+            (4749, true),
+            "5 % band -> the 5 % step, 47.49 (5.001 % off after rounding)"
+        );
         assert_eq!(pick(0.5), (4999, false));
     }
 
     #[test]
     fn linear_is_base_minus_slope_times_interest() {
-        let p = policy_with(json!({"strategy": {"type": "linear", "basePercent": 20, "slopePercent": 40}}));
+        let p = policy_with(
+            json!({"strategy": {"type": "linear", "basePercent": 20, "slopePercent": 40}}),
+        );
         let it = item(json!({"id": "a", "price": 100, "currency": "USD", "cost": 10}));
         let b = bounds(&it, &p);
         let c = candidates(&it, &p, &b);
@@ -294,7 +387,15 @@ mod tests {
 
     fn arb_item() -> impl proptest::strategy::Strategy<Value = (Item, Policy)> {
         let currencies = prop::sample::select(vec!["EUR", "JPY", "KWD", "USD", "CHF"]);
-        (1i64..10_000_000, currencies, prop::option::of(0u32..150), prop::option::of(0u32..120), 0u32..40, prop::sample::select(vec!["any", "step:5", "step:50", "step:99"]), 0u32..90)
+        (
+            1i64..10_000_000,
+            currencies,
+            prop::option::of(0u32..150),
+            prop::option::of(0u32..120),
+            0u32..40,
+            prop::sample::select(vec!["any", "step:5", "step:50", "step:99"]),
+            0u32..90,
+        )
             .prop_map(|(list, cur, cost_pct, floor_pct, cap, ending, margin)| {
                 let mut it = item(json!({"id": "x", "price": 1, "currency": cur}));
                 it.list_minor = list;

@@ -52,8 +52,20 @@ pub struct Quote {
 /// sig): the server can check both from the checkout payload alone. `interest`, `explanation` and
 /// `propensity` never leave the device this way.
 pub const CHECKOUT_FIELDS: &[&str] = &[
-    "itemId", "currency", "listPriceMinor", "priceMinor", "discountMinor", "reason", "variant",
-    "modelVersion", "policyVersion", "issuedAt", "expiresAt", "quoteId", "keyId", "sig",
+    "itemId",
+    "currency",
+    "listPriceMinor",
+    "priceMinor",
+    "discountMinor",
+    "reason",
+    "variant",
+    "modelVersion",
+    "policyVersion",
+    "issuedAt",
+    "expiresAt",
+    "quoteId",
+    "keyId",
+    "sig",
 ];
 
 /// RFC 8785 (JCS) canonical JSON of an object whose values are strings and integers — all that
@@ -86,13 +98,27 @@ pub fn canonical(fields: &Map<String, Value>) -> String {
 fn pick(quote: &Value, names: &[&str]) -> Map<String, Value> {
     names
         .iter()
-        .filter_map(|n| quote.get(*n).filter(|v| !v.is_null()).map(|v| (n.to_string(), v.clone())))
+        .filter_map(|n| {
+            quote
+                .get(*n)
+                .filter(|v| !v.is_null())
+                .map(|v| (n.to_string(), v.clone()))
+        })
         .collect()
 }
 
 const ID_FIELDS: &[&str] = &[
-    "itemId", "currency", "listPriceMinor", "priceMinor", "discountMinor", "reason", "variant",
-    "modelVersion", "policyVersion", "issuedAt", "expiresAt",
+    "itemId",
+    "currency",
+    "listPriceMinor",
+    "priceMinor",
+    "discountMinor",
+    "reason",
+    "variant",
+    "modelVersion",
+    "policyVersion",
+    "issuedAt",
+    "expiresAt",
 ];
 
 /// Content hash of a quote given as JSON (base64url of the first 18 bytes of SHA-256 over JCS).
@@ -108,7 +134,8 @@ fn id_of_fields(fields: &Map<String, Value>) -> String {
 fn signature(quote: &Value, key: &[u8]) -> String {
     let mut signed = ID_FIELDS.to_vec();
     signed.extend(["quoteId", "keyId"]);
-    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(key).expect("HMAC takes keys of any length");
+    let mut mac =
+        <Hmac<Sha256> as KeyInit>::new_from_slice(key).expect("HMAC takes keys of any length");
     mac.update(canonical(&pick(quote, &signed)).as_bytes());
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
 }
@@ -204,70 +231,167 @@ struct Signed {
 
 /// Checks a quote (full or checkout payload) against the server's own item and policy. Never trusts
 /// the client: a tampered quote gains at most what the policy already allows.
-pub fn verify_quote(quote: &Value, item: &Item, policy: &Policy, opts: &VerifyOptions) -> Verification {
+pub fn verify_quote(
+    quote: &Value,
+    item: &Item,
+    policy: &Policy,
+    opts: &VerifyOptions,
+) -> Verification {
     let mut problems = Vec::new();
     let mut fail = |code: &'static str, message: String| problems.push(Problem { code, message });
     let q: Signed = match serde_json::from_value(quote.clone()) {
         Ok(q) => q,
         Err(e) => {
             fail("malformed_quote", format!("the quote is missing fields or has wrong types ({e}); send the object from toCheckout(quote)"));
-            return Verification { ok: false, problems };
+            return Verification {
+                ok: false,
+                problems,
+            };
         }
     };
     if q.item_id != item.id {
-        fail("item_mismatch", format!("quote is for item {}, not {}", quoted(&q.item_id), quoted(&item.id)));
+        fail(
+            "item_mismatch",
+            format!(
+                "quote is for item {}, not {}",
+                quoted(&q.item_id),
+                quoted(&item.id)
+            ),
+        );
     }
     if q.currency != item.currency.code() {
-        fail("currency_mismatch", format!("quote is in {}, the item in {}", q.currency, item.currency));
+        fail(
+            "currency_mismatch",
+            format!("quote is in {}, the item in {}", q.currency, item.currency),
+        );
     }
     if q.list_price_minor != item.list_minor {
-        fail("list_price_changed", format!("quote list price {} differs from the catalog's {}", q.list_price_minor, item.list_minor));
+        fail(
+            "list_price_changed",
+            format!(
+                "quote list price {} differs from the catalog's {}",
+                q.list_price_minor, item.list_minor
+            ),
+        );
     }
     if q.discount_minor != q.list_price_minor - q.price_minor {
-        fail("discount_inconsistent", format!("discountMinor {} != listPriceMinor {} - priceMinor {}", q.discount_minor, q.list_price_minor, q.price_minor));
+        fail(
+            "discount_inconsistent",
+            format!(
+                "discountMinor {} != listPriceMinor {} - priceMinor {}",
+                q.discount_minor, q.list_price_minor, q.price_minor
+            ),
+        );
     }
     if q.price_minor < 0 || q.price_minor > item.list_minor {
-        fail("price_out_of_range", format!("price {} is not between 0 and the list price {}", q.price_minor, item.list_minor));
+        fail(
+            "price_out_of_range",
+            format!(
+                "price {} is not between 0 and the list price {}",
+                q.price_minor, item.list_minor
+            ),
+        );
     }
     if q.price_minor < item.list_minor {
         if let Some(why) = policy.exclusion(item) {
-            fail("excluded_item_discounted", format!("{why}, but the quote has a discount"));
+            fail(
+                "excluded_item_discounted",
+                format!("{why}, but the quote has a discount"),
+            );
         }
         let b = bounds(item, policy);
         if q.price_minor < b.floor_minor {
-            fail("below_floor", format!("price {} is below the floor {}", q.price_minor, b.floor_minor));
+            fail(
+                "below_floor",
+                format!(
+                    "price {} is below the floor {}",
+                    q.price_minor, b.floor_minor
+                ),
+            );
         }
         if q.price_minor < b.cap_price_minor {
-            fail("over_cap", format!("discount {} exceeds the {} % cap (lowest price {})", item.list_minor - q.price_minor, b.cap.as_percent(), b.cap_price_minor));
+            fail(
+                "over_cap",
+                format!(
+                    "discount {} exceeds the {} % cap (lowest price {})",
+                    item.list_minor - q.price_minor,
+                    b.cap.as_percent(),
+                    b.cap_price_minor
+                ),
+            );
         }
-        if !policy.endings_for(item.currency).iter().any(|e| e.allows(q.price_minor)) {
-            fail("bad_ending", format!("price {} does not have an allowed ending for {}", q.price_minor, item.currency));
+        if !policy
+            .endings_for(item.currency)
+            .iter()
+            .any(|e| e.allows(q.price_minor))
+        {
+            fail(
+                "bad_ending",
+                format!(
+                    "price {} does not have an allowed ending for {}",
+                    q.price_minor, item.currency
+                ),
+            );
         }
     }
     if opts.now_ms > q.expires_at {
-        fail("expired", format!("the quote expired at {} (now {})", q.expires_at, opts.now_ms));
+        fail(
+            "expired",
+            format!(
+                "the quote expired at {} (now {})",
+                q.expires_at, opts.now_ms
+            ),
+        );
     }
     if q.issued_at > opts.now_ms + ISSUE_SKEW_MS || q.expires_at < q.issued_at {
-        fail("bad_time", format!("issuedAt {} / expiresAt {} are not plausible at {}", q.issued_at, q.expires_at, opts.now_ms));
+        fail(
+            "bad_time",
+            format!(
+                "issuedAt {} / expiresAt {} are not plausible at {}",
+                q.issued_at, q.expires_at, opts.now_ms
+            ),
+        );
     }
     if q.expires_at - q.issued_at > policy.quote_ttl_ms as i64 {
-        fail("bad_time", format!("the quote lives {} ms, longer than the policy's quoteTtlMs {}", q.expires_at - q.issued_at, policy.quote_ttl_ms));
+        fail(
+            "bad_time",
+            format!(
+                "the quote lives {} ms, longer than the policy's quoteTtlMs {}",
+                q.expires_at - q.issued_at,
+                policy.quote_ttl_ms
+            ),
+        );
     }
     let known_version = q.policy_version == policy.version
-        || policy.previous_version.as_ref().is_some_and(|p| p.version == q.policy_version && opts.now_ms as f64 <= p.accept_until);
+        || policy
+            .previous_version
+            .as_ref()
+            .is_some_and(|p| p.version == q.policy_version && opts.now_ms as f64 <= p.accept_until);
     if !known_version {
         fail("unknown_policy_version", format!("policy version {} is not the current {} nor a previous one within its grace period", quoted(&q.policy_version), quoted(&policy.version)));
     }
     if let Some(n) = opts.quantity {
         if n > policy.max_quantity_per_order {
-            fail("quantity_over_limit", format!("quantity {n} exceeds maxQuantityPerOrder {}", policy.max_quantity_per_order));
+            fail(
+                "quantity_over_limit",
+                format!(
+                    "quantity {n} exceeds maxQuantityPerOrder {}",
+                    policy.max_quantity_per_order
+                ),
+            );
         }
     }
     if quote_id_of(quote) != q.quote_id {
-        fail("quote_id_mismatch", "quoteId does not match the quote's content: a field was changed after issue".into());
+        fail(
+            "quote_id_mismatch",
+            "quoteId does not match the quote's content: a field was changed after issue".into(),
+        );
     }
     if !opts.keys.is_empty() {
-        match (quote.get("keyId").and_then(Value::as_str), quote.get("sig").and_then(Value::as_str)) {
+        match (
+            quote.get("keyId").and_then(Value::as_str),
+            quote.get("sig").and_then(Value::as_str),
+        ) {
             (Some(key_id), Some(sig)) => match opts.keys.get(key_id) {
                 Some(key) => {
                     let expected = signature(quote, key);
@@ -275,18 +399,34 @@ pub fn verify_quote(quote: &Value, item: &Item, policy: &Policy, opts: &VerifyOp
                     let ok = base64::engine::general_purpose::URL_SAFE_NO_PAD
                         .decode(sig)
                         .ok()
-                        .zip(base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(expected).ok())
-                        .is_some_and(|(a, b)| a.len() == b.len() && a.iter().zip(&b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0);
+                        .zip(
+                            base64::engine::general_purpose::URL_SAFE_NO_PAD
+                                .decode(expected)
+                                .ok(),
+                        )
+                        .is_some_and(|(a, b)| {
+                            a.len() == b.len()
+                                && a.iter().zip(&b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+                        });
                     if !ok {
                         fail("bad_signature", "the signature does not match: the quote was changed or signed with another key".into());
                     }
                 }
-                None => fail("unknown_key", format!("keyId {} is not a known signing key", quoted(key_id))),
+                None => fail(
+                    "unknown_key",
+                    format!("keyId {} is not a known signing key", quoted(key_id)),
+                ),
             },
-            _ => fail("missing_signature", "a signed (edge) quote is required: keyId and sig are missing".into()),
+            _ => fail(
+                "missing_signature",
+                "a signed (edge) quote is required: keyId and sig are missing".into(),
+            ),
         }
     }
-    Verification { ok: problems.is_empty(), problems }
+    Verification {
+        ok: problems.is_empty(),
+        problems,
+    }
 }
 
 #[cfg(test)]
@@ -298,7 +438,8 @@ mod tests {
     const NOW: i64 = 1_764_000_000_000;
 
     fn item() -> Item {
-        Item::from_json(&json!({"id": "sku-1", "price": "49.99", "currency": "EUR", "cost": 20})).unwrap()
+        Item::from_json(&json!({"id": "sku-1", "price": "49.99", "currency": "EUR", "cost": 20}))
+            .unwrap()
     }
 
     fn quote(price_minor: i64) -> Quote {
@@ -338,7 +479,10 @@ mod tests {
     }
 
     fn now() -> VerifyOptions {
-        VerifyOptions { now_ms: NOW + 1000, ..Default::default() }
+        VerifyOptions {
+            now_ms: NOW + 1000,
+            ..Default::default()
+        }
     }
 
     proptest::proptest! {
@@ -363,9 +507,19 @@ mod tests {
     #[test]
     fn a_genuine_quote_verifies_from_its_checkout_payload() {
         let q = quote(4499);
-        assert_eq!(verify(&q.to_value(), &now()), Verification { ok: true, problems: vec![] });
+        assert_eq!(
+            verify(&q.to_value(), &now()),
+            Verification {
+                ok: true,
+                problems: vec![]
+            }
+        );
         let checkout = q.to_checkout();
-        assert!(checkout.get("interest").is_none() && checkout.get("explanation").is_none() && checkout.get("propensity").is_none());
+        assert!(
+            checkout.get("interest").is_none()
+                && checkout.get("explanation").is_none()
+                && checkout.get("propensity").is_none()
+        );
         assert!(verify(&checkout, &now()).ok);
     }
 
@@ -383,35 +537,111 @@ mod tests {
             q
         };
         let cases: Vec<(Value, &str)> = vec![
-            (tamper(&|q| q["priceMinor"] = json!(4449)), "discount_inconsistent"),
-            (tamper(&|q| q["priceMinor"] = json!(4449)), "quote_id_mismatch"),
-            (resealed(&|q| { q["priceMinor"] = json!(1999); q["discountMinor"] = json!(3000); }), "below_floor"),
-            (resealed(&|q| { q["priceMinor"] = json!(3499); q["discountMinor"] = json!(1500); }), "over_cap"),
-            (resealed(&|q| { q["priceMinor"] = json!(4500); q["discountMinor"] = json!(499); }), "bad_ending"),
+            (
+                tamper(&|q| q["priceMinor"] = json!(4449)),
+                "discount_inconsistent",
+            ),
+            (
+                tamper(&|q| q["priceMinor"] = json!(4449)),
+                "quote_id_mismatch",
+            ),
+            (
+                resealed(&|q| {
+                    q["priceMinor"] = json!(1999);
+                    q["discountMinor"] = json!(3000);
+                }),
+                "below_floor",
+            ),
+            (
+                resealed(&|q| {
+                    q["priceMinor"] = json!(3499);
+                    q["discountMinor"] = json!(1500);
+                }),
+                "over_cap",
+            ),
+            (
+                resealed(&|q| {
+                    q["priceMinor"] = json!(4500);
+                    q["discountMinor"] = json!(499);
+                }),
+                "bad_ending",
+            ),
             (resealed(&|q| q["itemId"] = json!("sku-2")), "item_mismatch"),
-            (resealed(&|q| q["currency"] = json!("USD")), "currency_mismatch"),
-            (resealed(&|q| { q["listPriceMinor"] = json!(9999); q["discountMinor"] = json!(5500); }), "list_price_changed"),
-            (resealed(&|q| q["policyVersion"] = json!("old")), "unknown_policy_version"),
-            (resealed(&|q| q["expiresAt"] = json!(NOW + 10 * 3_600_000)), "bad_time"),
-            (resealed(&|q| q["priceMinor"] = json!(-1)), "price_out_of_range"),
-            (tamper(&|q| { q.as_object_mut().unwrap().remove("priceMinor"); }), "malformed_quote"),
+            (
+                resealed(&|q| q["currency"] = json!("USD")),
+                "currency_mismatch",
+            ),
+            (
+                resealed(&|q| {
+                    q["listPriceMinor"] = json!(9999);
+                    q["discountMinor"] = json!(5500);
+                }),
+                "list_price_changed",
+            ),
+            (
+                resealed(&|q| q["policyVersion"] = json!("old")),
+                "unknown_policy_version",
+            ),
+            (
+                resealed(&|q| q["expiresAt"] = json!(NOW + 10 * 3_600_000)),
+                "bad_time",
+            ),
+            (
+                resealed(&|q| q["priceMinor"] = json!(-1)),
+                "price_out_of_range",
+            ),
+            (
+                tamper(&|q| {
+                    q.as_object_mut().unwrap().remove("priceMinor");
+                }),
+                "malformed_quote",
+            ),
         ];
         for (q, code) in cases {
             let v = verify(&q, &now());
-            assert!(!v.ok && codes(&v).contains(&code), "{code}: {:?}", v.problems);
+            assert!(
+                !v.ok && codes(&v).contains(&code),
+                "{code}: {:?}",
+                v.problems
+            );
         }
-        let late = VerifyOptions { now_ms: NOW + 3_600_001, ..Default::default() };
+        let late = VerifyOptions {
+            now_ms: NOW + 3_600_001,
+            ..Default::default()
+        };
         assert_eq!(codes(&verify(&base, &late)), vec!["expired"]);
-        let too_many = VerifyOptions { quantity: Some(11), ..now() };
-        assert_eq!(codes(&verify(&base, &too_many)), vec!["quantity_over_limit"]);
+        let too_many = VerifyOptions {
+            quantity: Some(11),
+            ..now()
+        };
+        assert_eq!(
+            codes(&verify(&base, &too_many)),
+            vec!["quantity_over_limit"]
+        );
     }
 
     #[test]
     fn excluded_items_may_not_carry_a_discount() {
-        let lux = Item::from_json(&json!({"id": "sku-1", "price": "49.99", "currency": "EUR", "category": "luxury"})).unwrap();
-        let v = verify_quote(&quote(4499).to_value(), &lux, &Policy::default_policy(), &now());
+        let lux = Item::from_json(
+            &json!({"id": "sku-1", "price": "49.99", "currency": "EUR", "category": "luxury"}),
+        )
+        .unwrap();
+        let v = verify_quote(
+            &quote(4499).to_value(),
+            &lux,
+            &Policy::default_policy(),
+            &now(),
+        );
         assert_eq!(codes(&v), vec!["excluded_item_discounted"]);
-        assert!(verify_quote(&quote(4999).to_value(), &lux, &Policy::default_policy(), &now()).ok);
+        assert!(
+            verify_quote(
+                &quote(4999).to_value(),
+                &lux,
+                &Policy::default_policy(),
+                &now()
+            )
+            .ok
+        );
     }
 
     #[test]
@@ -423,19 +653,35 @@ mod tests {
         let next = Policy::from_json(&v).unwrap();
         let q = quote(4499).to_value();
         assert!(verify_quote(&q, &item(), &next, &now()).ok);
-        let after = VerifyOptions { now_ms: NOW + 5001, ..Default::default() };
-        assert_eq!(codes(&verify_quote(&q, &item(), &next, &after)), vec!["unknown_policy_version"]);
+        let after = VerifyOptions {
+            now_ms: NOW + 5001,
+            ..Default::default()
+        };
+        assert_eq!(
+            codes(&verify_quote(&q, &item(), &next, &after)),
+            vec!["unknown_policy_version"]
+        );
     }
 
     #[test]
     fn signatures_bind_every_checkout_field() {
         let key = b"0123456789abcdef0123456789abcdef".to_vec();
         let signed = quote(4499).sign("k1", &key).unwrap();
-        let keys = VerifyOptions { keys: BTreeMap::from([("k1".to_string(), key.clone())]), ..now() };
+        let keys = VerifyOptions {
+            keys: BTreeMap::from([("k1".to_string(), key.clone())]),
+            ..now()
+        };
         assert!(verify(&signed.to_value(), &keys).ok);
         assert!(verify(&signed.to_checkout(), &keys).ok);
         // Changing any signed field (and even re-sealing the id) breaks the signature.
-        for field in ["reason", "variant", "modelVersion", "issuedAt", "quoteId", "keyId"] {
+        for field in [
+            "reason",
+            "variant",
+            "modelVersion",
+            "issuedAt",
+            "quoteId",
+            "keyId",
+        ] {
             let mut q = signed.to_value();
             q[field] = match &q[field] {
                 Value::String(s) => json!(format!("{s}x")),
@@ -447,12 +693,24 @@ mod tests {
             }
             let v = verify(&q, &keys);
             assert!(!v.ok, "{field}");
-            assert!(codes(&v).iter().any(|c| *c == "bad_signature" || *c == "unknown_key"), "{field}: {:?}", v.problems);
+            assert!(
+                codes(&v)
+                    .iter()
+                    .any(|c| *c == "bad_signature" || *c == "unknown_key"),
+                "{field}: {:?}",
+                v.problems
+            );
         }
         let unsigned = quote(4499).to_value();
         assert_eq!(codes(&verify(&unsigned, &keys)), vec!["missing_signature"]);
-        let other = VerifyOptions { keys: BTreeMap::from([("k1".to_string(), b"another key of 16+ bytes".to_vec())]), ..now() };
-        assert_eq!(codes(&verify(&signed.to_value(), &other)), vec!["bad_signature"]);
+        let other = VerifyOptions {
+            keys: BTreeMap::from([("k1".to_string(), b"another key of 16+ bytes".to_vec())]),
+            ..now()
+        };
+        assert_eq!(
+            codes(&verify(&signed.to_value(), &other)),
+            vec!["bad_signature"]
+        );
         assert!(quote(1).sign("k", b"short").is_err());
     }
 }

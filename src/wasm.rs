@@ -35,13 +35,20 @@ const DEFAULT_STORAGE_KEY: &str = "pricelet:behaviour";
 fn js_error(e: Error) -> JsValue {
     let err = js_sys::Error::new(&e.message);
     let _ = Reflect::set(&err, &"code".into(), &e.code.as_str().into());
-    let _ = Reflect::set(&err, &"field".into(), &e.field.map_or(JsValue::NULL, |f| f.into()));
+    let _ = Reflect::set(
+        &err,
+        &"field".into(),
+        &e.field.map_or(JsValue::NULL, |f| f.into()),
+    );
     err.into()
 }
 
 /// The message of a thrown JS value (an Error's message, or the value as text).
 fn js_message(e: &JsValue) -> String {
-    e.dyn_ref::<js_sys::Error>().map(|e| String::from(e.message())).or_else(|| e.as_string()).unwrap_or_else(|| "a non-Error value".into())
+    e.dyn_ref::<js_sys::Error>()
+        .map(|e| String::from(e.message()))
+        .or_else(|| e.as_string())
+        .unwrap_or_else(|| "a non-Error value".into())
 }
 
 fn arg_error(field: &str, message: impl Into<String>) -> JsValue {
@@ -49,19 +56,31 @@ fn arg_error(field: &str, message: impl Into<String>) -> JsValue {
 }
 
 fn to_js<T: Serialize + ?Sized>(v: &T) -> JsValue {
-    v.serialize(&serde_wasm_bindgen::Serializer::json_compatible()).unwrap_or(JsValue::NULL)
+    v.serialize(&serde_wasm_bindgen::Serializer::json_compatible())
+        .unwrap_or(JsValue::NULL)
 }
 
 fn from_js(v: JsValue, code: Code, what: &str) -> Result<Value, JsValue> {
-    serde_wasm_bindgen::from_value(v).map_err(|e| js_error(Error::new(code, format!("{what} is not plain JSON data: {e}"))))
+    serde_wasm_bindgen::from_value(v).map_err(|e| {
+        js_error(Error::new(
+            code,
+            format!("{what} is not plain JSON data: {e}"),
+        ))
+    })
 }
 
 fn storage_key(options: &JsValue) -> String {
-    get(options, "storageKey").as_string().unwrap_or_else(|| DEFAULT_STORAGE_KEY.into())
+    get(options, "storageKey")
+        .as_string()
+        .unwrap_or_else(|| DEFAULT_STORAGE_KEY.into())
 }
 
 fn get(obj: &JsValue, key: &str) -> JsValue {
-    if obj.is_object() { Reflect::get(obj, &key.into()).unwrap_or(JsValue::UNDEFINED) } else { JsValue::UNDEFINED }
+    if obj.is_object() {
+        Reflect::get(obj, &key.into()).unwrap_or(JsValue::UNDEFINED)
+    } else {
+        JsValue::UNDEFINED
+    }
 }
 
 fn parse_policy(policy: JsValue) -> Result<Policy, JsValue> {
@@ -82,17 +101,26 @@ fn global_privacy_control() -> bool {
 
 /// Where the state goes: the browser's localStorage, or a JS `{ load, save }` adapter.
 enum Store {
-    Local { storage: web_sys::Storage, key: String },
+    Local {
+        storage: web_sys::Storage,
+        key: String,
+    },
     Adapter(JsValue),
 }
 
 impl Store {
     fn load(&self) -> Result<Option<String>, String> {
         match self {
-            Store::Local { storage, key } => storage.get_item(key).map_err(|e| format!("localStorage.getItem failed: {}", js_message(&e))),
+            Store::Local { storage, key } => storage
+                .get_item(key)
+                .map_err(|e| format!("localStorage.getItem failed: {}", js_message(&e))),
             Store::Adapter(obj) => {
-                let f: Function = get(obj, "load").dyn_into().map_err(|_| "storage adapter has no load() function".to_string())?;
-                let v = f.call0(obj).map_err(|e| format!("storage.load() threw: {}", js_message(&e)))?;
+                let f: Function = get(obj, "load")
+                    .dyn_into()
+                    .map_err(|_| "storage adapter has no load() function".to_string())?;
+                let v = f
+                    .call0(obj)
+                    .map_err(|e| format!("storage.load() threw: {}", js_message(&e)))?;
                 Ok(v.as_string())
             }
         }
@@ -100,11 +128,19 @@ impl Store {
 
     fn save(&self, state: Option<&str>) -> Result<(), String> {
         match (self, state) {
-            (Store::Local { storage, key }, Some(s)) => storage.set_item(key, s).map_err(|e| format!("localStorage.setItem failed (quota?): {}", js_message(&e))),
-            (Store::Local { storage, key }, None) => storage.remove_item(key).map_err(|e| format!("localStorage.removeItem failed: {}", js_message(&e))),
+            (Store::Local { storage, key }, Some(s)) => storage
+                .set_item(key, s)
+                .map_err(|e| format!("localStorage.setItem failed (quota?): {}", js_message(&e))),
+            (Store::Local { storage, key }, None) => storage
+                .remove_item(key)
+                .map_err(|e| format!("localStorage.removeItem failed: {}", js_message(&e))),
             (Store::Adapter(obj), s) => {
-                let f: Function = get(obj, "save").dyn_into().map_err(|_| "storage adapter has no save() function".to_string())?;
-                f.call1(obj, &s.map_or(JsValue::NULL, JsValue::from)).map(|_| ()).map_err(|e| format!("storage.save() threw: {}", js_message(&e)))
+                let f: Function = get(obj, "save")
+                    .dyn_into()
+                    .map_err(|_| "storage adapter has no save() function".to_string())?;
+                f.call1(obj, &s.map_or(JsValue::NULL, JsValue::from))
+                    .map(|_| ())
+                    .map_err(|e| format!("storage.save() threw: {}", js_message(&e)))
             }
         }
     }
@@ -129,14 +165,26 @@ impl WasmPricer {
     /// 'memory' | { load, save }, sessionStorage: { load, save }, storageKey, now, utcOffsetMinutes,
     /// modelError, upliftModelError }.
     #[wasm_bindgen(constructor)]
-    pub fn new(policy: JsValue, model: Option<Vec<u8>>, uplift_model: Option<Vec<u8>>, options: JsValue) -> Result<WasmPricer, JsValue> {
+    pub fn new(
+        policy: JsValue,
+        model: Option<Vec<u8>>,
+        uplift_model: Option<Vec<u8>>,
+        options: JsValue,
+    ) -> Result<WasmPricer, JsValue> {
         let policy = parse_policy(policy)?;
         let consent = match get(&options, "consent").as_string() {
             Some(s) => Consent::parse(&s).map_err(js_error)?,
             None if get(&options, "consent").is_undefined() => Consent::Unknown,
-            None => return Err(arg_error("consent", "consent must be 'granted', 'denied' or 'unknown'")),
+            None => {
+                return Err(arg_error(
+                    "consent",
+                    "consent must be 'granted', 'denied' or 'unknown'",
+                ))
+            }
         };
-        let respect_gpc = get(&options, "respectGlobalPrivacyControl").as_bool().unwrap_or(true);
+        let respect_gpc = get(&options, "respectGlobalPrivacyControl")
+            .as_bool()
+            .unwrap_or(true);
         let anon_id = get(&options, "anonId").as_string();
         let stability_ttl_ms = get(&options, "stabilityTtlMs").as_f64().map(|v| v as i64);
         let now = get(&options, "now").dyn_into::<Function>().ok();
@@ -145,38 +193,79 @@ impl WasmPricer {
         let storage_opt = get(&options, "storage");
         let local = || web_sys::window().and_then(|w| w.local_storage().ok().flatten());
         let persistent = match storage_opt.as_string().as_deref() {
-            _ if storage_opt.is_undefined() => local().map(|storage| Store::Local { storage, key: storage_key(&options) }),
+            _ if storage_opt.is_undefined() => local().map(|storage| Store::Local {
+                storage,
+                key: storage_key(&options),
+            }),
             Some("local") => match local() {
-                Some(storage) => Some(Store::Local { storage, key: storage_key(&options) }),
+                Some(storage) => Some(Store::Local {
+                    storage,
+                    key: storage_key(&options),
+                }),
                 None => {
-                    storage_note = Some("localStorage is not available here; behaviour is kept in memory only".to_string());
+                    storage_note = Some(
+                        "localStorage is not available here; behaviour is kept in memory only"
+                            .to_string(),
+                    );
                     None
                 }
             },
             Some("memory") => None,
             _ if storage_opt.is_object() => Some(Store::Adapter(storage_opt)),
-            _ => return Err(arg_error("storage", "storage must be 'local', 'memory' or an object with load() and save()")),
+            _ => {
+                return Err(arg_error(
+                    "storage",
+                    "storage must be 'local', 'memory' or an object with load() and save()",
+                ))
+            }
         };
-        let session = Some(get(&options, "sessionStorage")).filter(|v| v.is_object()).map(Store::Adapter);
-        let config = PricerConfig { consent, gpc_opt_out: respect_gpc && global_privacy_control(), anon_id, stability_ttl_ms };
+        let session = Some(get(&options, "sessionStorage"))
+            .filter(|v| v.is_object())
+            .map(Store::Adapter);
+        let config = PricerConfig {
+            consent,
+            gpc_opt_out: respect_gpc && global_privacy_control(),
+            anon_id,
+            stability_ttl_ms,
+        };
         let slot = |bytes: Option<Vec<u8>>, err: JsValue, kind| match (bytes, err.as_string()) {
             (_, Some(why)) => ModelSlot::Unavailable(why),
             (b, None) => ModelSlot::load(b.as_deref(), kind),
         };
         let interest = slot(model, get(&options, "modelError"), ModelKind::Interest);
-        let uplift = slot(uplift_model, get(&options, "upliftModelError"), ModelKind::Uplift);
-        let mut this = WasmPricer { core: Pricer::new(policy, interest, uplift, None, config, 0).map_err(js_error)?, persistent, session, now, utc_offset_minutes, storage_note };
+        let uplift = slot(
+            uplift_model,
+            get(&options, "upliftModelError"),
+            ModelKind::Uplift,
+        );
+        let mut this = WasmPricer {
+            core: Pricer::new(policy, interest, uplift, None, config, 0).map_err(js_error)?,
+            persistent,
+            session,
+            now,
+            utc_offset_minutes,
+            storage_note,
+        };
         this.load_from_store()?;
         Ok(this)
     }
 
     fn clock(&self) -> Clock {
         let now_ms = match &self.now {
-            Some(f) => f.call0(&JsValue::NULL).ok().and_then(|v| v.as_f64()).unwrap_or_else(js_sys::Date::now),
+            Some(f) => f
+                .call0(&JsValue::NULL)
+                .ok()
+                .and_then(|v| v.as_f64())
+                .unwrap_or_else(js_sys::Date::now),
             None => js_sys::Date::now(),
         } as i64;
-        let utc_offset_minutes = self.utc_offset_minutes.unwrap_or_else(|| -(js_sys::Date::new(&JsValue::from_f64(now_ms as f64)).get_timezone_offset() as i32));
-        Clock { now_ms, utc_offset_minutes }
+        let utc_offset_minutes = self.utc_offset_minutes.unwrap_or_else(|| {
+            -(js_sys::Date::new(&JsValue::from_f64(now_ms as f64)).get_timezone_offset() as i32)
+        });
+        Clock {
+            now_ms,
+            utc_offset_minutes,
+        }
     }
 
     fn active_store(&self) -> Option<&Store> {
@@ -224,16 +313,26 @@ impl WasmPricer {
     pub fn price_for(&mut self, item: JsValue) -> Result<JsValue, JsValue> {
         let item = from_js(item, Code::InvalidItem, "the item")?;
         let clock = self.clock();
-        self.core.price_for(&item, &clock).map(|q| to_js(&q)).map_err(js_error)
+        self.core
+            .price_for(&item, &clock)
+            .map(|q| to_js(&q))
+            .map_err(js_error)
     }
 
     #[wasm_bindgen(js_name = pricesFor)]
     pub fn prices_for(&mut self, items: JsValue) -> Result<JsValue, JsValue> {
         let Value::Array(items) = from_js(items, Code::InvalidItem, "the items")? else {
-            return Err(js_error(Error::at(Code::InvalidItem, "items", "pricesFor takes an array of items")));
+            return Err(js_error(Error::at(
+                Code::InvalidItem,
+                "items",
+                "pricesFor takes an array of items",
+            )));
         };
         let clock = self.clock();
-        self.core.prices_for(&items, &clock).map(|q| to_js(&q)).map_err(js_error)
+        self.core
+            .prices_for(&items, &clock)
+            .map(|q| to_js(&q))
+            .map_err(js_error)
     }
 
     pub fn track(&mut self, event: JsValue) -> Result<JsValue, JsValue> {
@@ -247,7 +346,10 @@ impl WasmPricer {
     }
 
     pub fn explain(&self, item_id: String) -> Result<JsValue, JsValue> {
-        self.core.explain(&item_id).map(|v| to_js(&v)).map_err(js_error)
+        self.core
+            .explain(&item_id)
+            .map(|v| to_js(&v))
+            .map_err(js_error)
     }
 
     /// Deletes all stored behaviour and the anonymous id, everywhere it was kept.
@@ -262,11 +364,15 @@ impl WasmPricer {
     #[wasm_bindgen(js_name = setConsent)]
     pub fn set_consent(&mut self, consent: String) -> Result<(), JsValue> {
         let before = self.core.persistence();
-        self.core.set_consent(Consent::parse(&consent).map_err(js_error)?);
+        self.core
+            .set_consent(Consent::parse(&consent).map_err(js_error)?);
         let after = self.core.persistence();
         if after != before {
             // Move the log where it now belongs and erase it from where it no longer may be.
-            for (store, keep) in [(&self.persistent, after == Persistence::Storage), (&self.session, after == Persistence::Memory)] {
+            for (store, keep) in [
+                (&self.persistent, after == Persistence::Storage),
+                (&self.session, after == Persistence::Memory),
+            ] {
                 if let (Some(s), false) = (store, keep) {
                     let _ = s.save(None);
                 }
@@ -283,8 +389,17 @@ impl WasmPricer {
     }
 
     #[wasm_bindgen(js_name = exportData)]
+    /// Everything stored about the shopper, read back from where it is stored (localStorage, the
+    /// adapter, or this page's memory) — not what the engine would write.
     pub fn export_data(&self) -> JsValue {
-        to_js(&self.core.export_data())
+        let mut v = self.core.export_data();
+        let stored = self.active_store().and_then(|s| s.load().ok().flatten());
+        v["storedBytes"] = Value::from(stored.as_ref().map_or(0, String::len));
+        v["state"] = stored.and_then(|s| serde_json::from_str(&s).ok()).unwrap_or(Value::Null);
+        if v["state"].is_null() {
+            v["anonId"] = Value::Null;
+        }
+        to_js(&v)
     }
 
     #[wasm_bindgen(getter)]
@@ -304,23 +419,40 @@ impl WasmPricer {
     #[wasm_bindgen(js_name = edgeRequest)]
     pub fn edge_request(&mut self, items: JsValue) -> Result<JsValue, JsValue> {
         let Value::Array(items) = from_js(items, Code::InvalidItem, "the items")? else {
-            return Err(js_error(Error::at(Code::InvalidItem, "items", "edgeRequest takes an array of items")));
+            return Err(js_error(Error::at(
+                Code::InvalidItem,
+                "items",
+                "edgeRequest takes an array of items",
+            )));
         };
         let clock = self.clock();
-        self.core.edge_request(&items, &clock).map(|v| to_js(&v)).map_err(js_error)
+        self.core
+            .edge_request(&items, &clock)
+            .map(|v| to_js(&v))
+            .map_err(js_error)
     }
 
     #[wasm_bindgen(js_name = priceFromFeatures)]
     pub fn price_from_features(&mut self, request: JsValue) -> Result<JsValue, JsValue> {
-        let request = EdgeRequest::from_json(&from_js(request, Code::InvalidArgument, "the request")?).map_err(js_error)?;
+        let request =
+            EdgeRequest::from_json(&from_js(request, Code::InvalidArgument, "the request")?)
+                .map_err(js_error)?;
         let clock = self.clock();
-        self.core.price_from_features(&request, &clock).map(|v| to_js(&v)).map_err(js_error)
+        self.core
+            .price_from_features(&request, &clock)
+            .map(|v| to_js(&v))
+            .map_err(js_error)
     }
 
     /// A list-price quote with a reason (the wrapper's answer right after an engine reset).
     #[wasm_bindgen(js_name = listQuoteWithReason)]
-    pub fn list_quote_with_reason(&self, item: JsValue, reason: String) -> Result<JsValue, JsValue> {
-        let item = Item::from_json(&from_js(item, Code::InvalidItem, "the item")?).map_err(js_error)?;
+    pub fn list_quote_with_reason(
+        &self,
+        item: JsValue,
+        reason: String,
+    ) -> Result<JsValue, JsValue> {
+        let item =
+            Item::from_json(&from_js(item, Code::InvalidItem, "the item")?).map_err(js_error)?;
         Ok(to_js(&self.core.list_quote(&item, &self.clock(), &reason)))
     }
 }
@@ -328,7 +460,12 @@ impl WasmPricer {
 /// Checks a quote (or its checkout payload) against the server's own item. `options`: { now,
 /// quantity, keys: { [keyId]: secret } }.
 #[wasm_bindgen(js_name = verifyQuote)]
-pub fn verify_quote_js(quote: JsValue, item: JsValue, policy: JsValue, options: JsValue) -> Result<JsValue, JsValue> {
+pub fn verify_quote_js(
+    quote: JsValue,
+    item: JsValue,
+    policy: JsValue,
+    options: JsValue,
+) -> Result<JsValue, JsValue> {
     let quote = from_js(quote, Code::InvalidQuote, "the quote")?;
     let item = Item::from_json(&from_js(item, Code::InvalidItem, "the item")?).map_err(js_error)?;
     let policy = parse_policy(policy)?;
@@ -337,35 +474,66 @@ pub fn verify_quote_js(quote: JsValue, item: JsValue, policy: JsValue, options: 
     if keys_js.is_object() {
         for entry in js_sys::Object::entries(keys_js.unchecked_ref()).iter() {
             let pair: js_sys::Array = entry.unchecked_into();
-            let (Some(id), Some(secret)) = (pair.get(0).as_string(), pair.get(1).as_string()) else {
+            let (Some(id), Some(secret)) = (pair.get(0).as_string(), pair.get(1).as_string())
+            else {
                 return Err(arg_error("keys", "keys must map key ids to secret strings"));
             };
             keys.insert(id, secret.into_bytes());
         }
     }
-    let now_ms = get(&options, "now").as_f64().unwrap_or_else(js_sys::Date::now) as i64;
-    let quantity = get(&options, "quantity").as_f64().map(|q| q.clamp(0.0, f64::from(u32::MAX)) as u32);
-    Ok(to_js(&verify_quote(&quote, &item, &policy, &VerifyOptions { now_ms, quantity, keys })))
+    let now_ms = get(&options, "now")
+        .as_f64()
+        .unwrap_or_else(js_sys::Date::now) as i64;
+    let quantity = get(&options, "quantity")
+        .as_f64()
+        .map(|q| q.clamp(0.0, f64::from(u32::MAX)) as u32);
+    Ok(to_js(&verify_quote(
+        &quote,
+        &item,
+        &policy,
+        &VerifyOptions {
+            now_ms,
+            quantity,
+            keys,
+        },
+    )))
 }
 
 #[wasm_bindgen(js_name = toCheckout)]
 pub fn to_checkout(quote: JsValue) -> Result<JsValue, JsValue> {
-    Ok(to_js(&checkout_of(&from_js(quote, Code::InvalidQuote, "the quote")?)))
+    Ok(to_js(&checkout_of(&from_js(
+        quote,
+        Code::InvalidQuote,
+        "the quote",
+    )?)))
 }
 
 /// Signs a quote for edge mode: sets `keyId` and `sig` (HMAC-SHA256 over its JCS checkout fields).
 #[wasm_bindgen(js_name = signQuote)]
 pub fn sign_quote(quote: JsValue, key_id: String, key: String) -> Result<JsValue, JsValue> {
     let q: Quote = serde_json::from_value(from_js(quote, Code::InvalidQuote, "the quote")?)
-        .map_err(|e| js_error(Error::new(Code::InvalidQuote, format!("not a pricelet quote: {e}"))))?;
-    q.sign(&key_id, key.as_bytes()).map(|q| to_js(&q)).map_err(js_error)
+        .map_err(|e| {
+            js_error(Error::new(
+                Code::InvalidQuote,
+                format!("not a pricelet quote: {e}"),
+            ))
+        })?;
+    q.sign(&key_id, key.as_bytes())
+        .map(|q| to_js(&q))
+        .map_err(js_error)
 }
 
 #[wasm_bindgen(js_name = listQuote)]
 pub fn list_quote(item: JsValue, policy: JsValue, now: Option<f64>) -> Result<JsValue, JsValue> {
     let item = Item::from_json(&from_js(item, Code::InvalidItem, "the item")?).map_err(js_error)?;
     let policy = parse_policy(policy)?;
-    Ok(to_js(&pricer::list_quote(&item, &policy, None, now.unwrap_or_else(js_sys::Date::now) as i64, "list")))
+    Ok(to_js(&pricer::list_quote(
+        &item,
+        &policy,
+        None,
+        now.unwrap_or_else(js_sys::Date::now) as i64,
+        "list",
+    )))
 }
 
 #[wasm_bindgen(js_name = integrityOf)]

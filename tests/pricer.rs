@@ -15,16 +15,32 @@ fn model_bytes() -> Vec<u8> {
 }
 
 fn clock(dt: i64) -> Clock {
-    Clock { now_ms: NOW + dt, utc_offset_minutes: 0 }
+    Clock {
+        now_ms: NOW + dt,
+        utc_offset_minutes: 0,
+    }
 }
 
 fn config(consent: Consent) -> PricerConfig {
-    PricerConfig { consent, gpc_opt_out: false, anon_id: Some("shopper-1".into()), stability_ttl_ms: Some(0) }
+    PricerConfig {
+        consent,
+        gpc_opt_out: false,
+        anon_id: Some("shopper-1".into()),
+        stability_ttl_ms: Some(0),
+    }
 }
 
 fn pricer_with(consent: Consent, state: Option<&str>) -> Pricer {
     let model = ModelSlot::load(Some(&model_bytes()), ModelKind::Interest);
-    Pricer::new(Policy::default_policy(), model, ModelSlot::Absent, state, config(consent), NOW).unwrap()
+    Pricer::new(
+        Policy::default_policy(),
+        model,
+        ModelSlot::Absent,
+        state,
+        config(consent),
+        NOW,
+    )
+    .unwrap()
 }
 
 fn pricer(consent: Consent) -> Pricer {
@@ -33,7 +49,11 @@ fn pricer(consent: Consent) -> Pricer {
 
 /// Every quote the engine hands out is sealed: its id is the hash of its content.
 fn sealed(q: &pricelet::Quote) -> &pricelet::Quote {
-    assert_eq!(q.quote_id, pricelet::quote::quote_id_of(&q.to_value()), "{q:?}");
+    assert_eq!(
+        q.quote_id,
+        pricelet::quote::quote_id_of(&q.to_value()),
+        "{q:?}"
+    );
     q
 }
 
@@ -58,7 +78,15 @@ fn quotes_are_exact_and_consistent() {
     assert_eq!(q.discount_minor, q.list_price_minor - q.price_minor);
     assert_eq!(q.list_price_minor, 8999);
     assert!(q.interest.is_some());
-    let verified = verify_quote(&q.to_value(), &Item::from_json(&item()).unwrap(), p.policy(), &VerifyOptions { now_ms: NOW, ..Default::default() });
+    let verified = verify_quote(
+        &q.to_value(),
+        &Item::from_json(&item()).unwrap(),
+        p.policy(),
+        &VerifyOptions {
+            now_ms: NOW,
+            ..Default::default()
+        },
+    );
     assert!(verified.ok, "{:?}", verified.problems);
 }
 
@@ -75,16 +103,43 @@ fn behaviour_moves_the_interest() {
 fn consent_modes_and_gpc() {
     // denied: nothing tracked, list price, no_consent
     let mut p = pricer(Consent::Denied);
-    let out = p.track(&json!({"type": "page_view", "page": {"kind": "product"}}), &clock(0)).unwrap();
+    let out = p
+        .track(
+            &json!({"type": "page_view", "page": {"kind": "product"}}),
+            &clock(0),
+        )
+        .unwrap();
     assert_eq!((out.stored, out.reason), (false, Some("no_consent")));
     let q = p.price_for(&item(), &clock(0)).unwrap();
-    assert_eq!((sealed(&q).reason.as_str(), q.price_minor, q.interest), ("no_consent", 8999, None));
+    assert_eq!(
+        (sealed(&q).reason.as_str(), q.price_minor, q.interest),
+        ("no_consent", 8999, None)
+    );
     assert_eq!(p.state_to_save(), None);
     // GPC overrides even granted consent
     let model = ModelSlot::load(Some(&model_bytes()), ModelKind::Interest);
-    let mut gpc = Pricer::new(Policy::default_policy(), model, ModelSlot::Absent, None, PricerConfig { gpc_opt_out: true, ..config(Consent::Granted) }, NOW).unwrap();
-    assert_eq!(sealed(&gpc.price_for(&item(), &clock(0)).unwrap()).reason, "opted_out");
-    assert_eq!(gpc.track(&json!({"type": "purchase"}), &clock(0)).unwrap().reason, Some("opted_out"));
+    let mut gpc = Pricer::new(
+        Policy::default_policy(),
+        model,
+        ModelSlot::Absent,
+        None,
+        PricerConfig {
+            gpc_opt_out: true,
+            ..config(Consent::Granted)
+        },
+        NOW,
+    )
+    .unwrap();
+    assert_eq!(
+        sealed(&gpc.price_for(&item(), &clock(0)).unwrap()).reason,
+        "opted_out"
+    );
+    assert_eq!(
+        gpc.track(&json!({"type": "purchase"}), &clock(0))
+            .unwrap()
+            .reason,
+        Some("opted_out")
+    );
     assert_eq!(gpc.persistence(), Persistence::None);
     // unknown: tracked for the page session (the wrapper keeps this state in JS memory only)
     let mut u = pricer(Consent::Unknown);
@@ -98,7 +153,18 @@ fn consent_modes_and_gpc() {
     let saved = g.state_to_save().unwrap();
     assert!(saved.contains("shopper-1"));
     let model = ModelSlot::load(Some(&model_bytes()), ModelKind::Interest);
-    let reloaded = Pricer::new(Policy::default_policy(), model, ModelSlot::Absent, Some(&saved), PricerConfig { anon_id: None, ..config(Consent::Granted) }, NOW).unwrap();
+    let reloaded = Pricer::new(
+        Policy::default_policy(),
+        model,
+        ModelSlot::Absent,
+        Some(&saved),
+        PricerConfig {
+            anon_id: None,
+            ..config(Consent::Granted)
+        },
+        NOW,
+    )
+    .unwrap();
     assert_eq!(reloaded.anon_id(), "shopper-1");
     assert_eq!(reloaded.status()["events"], 2);
     // withdrawing consent clears the log
@@ -130,7 +196,10 @@ fn excluded_items_are_never_discounted() {
         json!({"id": "t", "price": 20, "currency": "EUR", "tags": ["no-discount"]}),
     ] {
         let q = p.price_for(&it, &clock(0)).unwrap();
-        assert_eq!((sealed(&q).reason.as_str(), q.discount_minor, q.personalized), ("excluded", 0, false));
+        assert_eq!(
+            (sealed(&q).reason.as_str(), q.discount_minor, q.personalized),
+            ("excluded", 0, false)
+        );
     }
 }
 
@@ -138,10 +207,33 @@ fn excluded_items_are_never_discounted() {
 fn experiment_is_deterministic_with_propensities() {
     let quotes = |id: &str| {
         let model = ModelSlot::load(Some(&model_bytes()), ModelKind::Interest);
-        let mut p = Pricer::new(Policy::default_policy(), model, ModelSlot::Absent, None, PricerConfig { anon_id: Some(id.into()), ..config(Consent::Granted) }, NOW).unwrap();
-        (0..40).map(|i| p.price_for(&json!({"id": format!("i{i}"), "price": 50, "currency": "USD", "cost": 10}), &clock(0)).unwrap()).collect::<Vec<_>>()
+        let mut p = Pricer::new(
+            Policy::default_policy(),
+            model,
+            ModelSlot::Absent,
+            None,
+            PricerConfig {
+                anon_id: Some(id.into()),
+                ..config(Consent::Granted)
+            },
+            NOW,
+        )
+        .unwrap();
+        (0..40)
+            .map(|i| {
+                p.price_for(
+                    &json!({"id": format!("i{i}"), "price": 50, "currency": "USD", "cost": 10}),
+                    &clock(0),
+                )
+                .unwrap()
+            })
+            .collect::<Vec<_>>()
     };
-    assert_eq!(quotes("a"), quotes("a"), "same id, item, window -> same quotes");
+    assert_eq!(
+        quotes("a"),
+        quotes("a"),
+        "same id, item, window -> same quotes"
+    );
     let mut reasons = std::collections::BTreeMap::new();
     for id in 0..60 {
         for q in quotes(&format!("s{id}")) {
@@ -154,40 +246,79 @@ fn experiment_is_deterministic_with_propensities() {
             }
         }
     }
-    assert!(reasons.get("control").copied().unwrap_or(0) > 0, "{reasons:?}");
-    assert!(reasons.get("explore").copied().unwrap_or(0) > 0, "{reasons:?}");
+    assert!(
+        reasons.get("control").copied().unwrap_or(0) > 0,
+        "{reasons:?}"
+    );
+    assert!(
+        reasons.get("explore").copied().unwrap_or(0) > 0,
+        "{reasons:?}"
+    );
 }
 
 #[test]
 fn stability_reserves_a_quote_within_its_ttl() {
     let model = ModelSlot::load(Some(&model_bytes()), ModelKind::Interest);
-    let mut p = Pricer::new(Policy::default_policy(), model, ModelSlot::Absent, None, PricerConfig { stability_ttl_ms: Some(60_000), ..config(Consent::Granted) }, NOW).unwrap();
+    let mut p = Pricer::new(
+        Policy::default_policy(),
+        model,
+        ModelSlot::Absent,
+        None,
+        PricerConfig {
+            stability_ttl_ms: Some(60_000),
+            ..config(Consent::Granted)
+        },
+        NOW,
+    )
+    .unwrap();
     let first = p.price_for(&item(), &clock(0)).unwrap();
     browse(&mut p, 12);
-    assert_eq!(p.price_for(&item(), &clock(30_000)).unwrap(), first, "same quote within the TTL");
+    assert_eq!(
+        p.price_for(&item(), &clock(30_000)).unwrap(),
+        first,
+        "same quote within the TTL"
+    );
     let later = p.price_for(&item(), &clock(61_000)).unwrap();
     assert_ne!(later.quote_id, first.quote_id, "re-priced after the TTL");
     // A changed list price invalidates the stable quote at once.
     let mut changed = item();
     changed["price"] = json!("79.99");
-    assert_eq!(p.price_for(&changed, &clock(62_000)).unwrap().list_price_minor, 7999);
+    assert_eq!(
+        p.price_for(&changed, &clock(62_000))
+            .unwrap()
+            .list_price_minor,
+        7999
+    );
 }
 
 #[test]
 fn edge_pricing_equals_device_pricing() {
     let mut device = pricer(Consent::Granted);
     browse(&mut device, 5);
-    let items = vec![item(), json!({"id": "tea", "price": 12800, "currency": "JPY", "cost": 4000}), json!({"id": "lux", "price": 10, "currency": "EUR", "category": "luxury"})];
+    let items = vec![
+        item(),
+        json!({"id": "tea", "price": 12800, "currency": "JPY", "cost": 4000}),
+        json!({"id": "lux", "price": 10, "currency": "EUR", "category": "luxury"}),
+    ];
     let request = device.edge_request(&items, &clock(0)).unwrap();
     assert_eq!(request["features"].as_array().unwrap().len(), 3);
     let mut edge = pricer_with(Consent::Granted, None);
-    let edge_quotes = edge.price_from_features(&EdgeRequest::from_json(&request).unwrap(), &clock(0)).unwrap();
+    let edge_quotes = edge
+        .price_from_features(&EdgeRequest::from_json(&request).unwrap(), &clock(0))
+        .unwrap();
     let device_quotes = device.prices_for(&items, &clock(0)).unwrap();
     for (e, d) in edge_quotes.iter().zip(&device_quotes) {
         if d["reason"] == "explore" {
             continue; // the edge never explores
         }
-        for f in ["priceMinor", "discountMinor", "reason", "interest", "variant", "label"] {
+        for f in [
+            "priceMinor",
+            "discountMinor",
+            "reason",
+            "interest",
+            "variant",
+            "label",
+        ] {
             assert_eq!(e[f], d[f], "{f}: edge {e} device {d}");
         }
     }
@@ -195,26 +326,51 @@ fn edge_pricing_equals_device_pricing() {
     let mut unknown = pricer(Consent::Unknown);
     let bare = unknown.edge_request(&items, &clock(0)).unwrap();
     assert!(bare.get("features").is_none());
-    let quotes = edge.price_from_features(&EdgeRequest::from_json(&bare).unwrap(), &clock(0)).unwrap();
-    assert!(quotes.iter().all(|q| q["reason"] == "no_features" && q["discountMinor"] == 0));
+    let quotes = edge
+        .price_from_features(&EdgeRequest::from_json(&bare).unwrap(), &clock(0))
+        .unwrap();
+    assert!(quotes
+        .iter()
+        .all(|q| q["reason"] == "no_features" && q["discountMinor"] == 0));
 }
 
 #[test]
 fn edge_requests_are_validated() {
     let mut edge = pricer(Consent::Granted);
     let mut bad = |v: Value| edge_err(&mut edge, v);
-    assert_eq!(bad(json!({"items": [item()], "features": [[1.0]], "featureNames": ["nope"]})), (Code::InvalidFeatures, Some("featureNames".into())));
-    assert_eq!(bad(json!({"items": [item()], "features": [[1.0], [2.0]], "featureNames": ["admin_pages"]})).0, Code::InvalidFeatures);
-    assert_eq!(bad(json!({"items": [item()], "features": [[1.0, 2.0]], "featureNames": ["admin_pages"]})).0, Code::InvalidFeatures);
-    assert_eq!(bad(json!({"items": [item()], "features": [[1.0]], "featureNames": ["admin_pages"]})).0, Code::InvalidFeatures, "the model needs more features");
+    assert_eq!(
+        bad(json!({"items": [item()], "features": [[1.0]], "featureNames": ["nope"]})),
+        (Code::InvalidFeatures, Some("featureNames".into()))
+    );
+    assert_eq!(
+        bad(
+            json!({"items": [item()], "features": [[1.0], [2.0]], "featureNames": ["admin_pages"]})
+        )
+        .0,
+        Code::InvalidFeatures
+    );
+    assert_eq!(
+        bad(json!({"items": [item()], "features": [[1.0, 2.0]], "featureNames": ["admin_pages"]}))
+            .0,
+        Code::InvalidFeatures
+    );
+    assert_eq!(
+        bad(json!({"items": [item()], "features": [[1.0]], "featureNames": ["admin_pages"]})).0,
+        Code::InvalidFeatures,
+        "the model needs more features"
+    );
     assert_eq!(bad(json!({"items": [item()], "features": [[1.0]], "featureNames": ["admin_pages"], "variant": "vip"})).0, Code::InvalidArgument);
     assert!(EdgeRequest::from_json(&json!({"items": [], "extra": 1})).is_err());
-    let many: Vec<Value> = (0..pricelet::limits::MAX_ITEMS_PER_BATCH + 1).map(|_| item()).collect();
+    let many: Vec<Value> = (0..pricelet::limits::MAX_ITEMS_PER_BATCH + 1)
+        .map(|_| item())
+        .collect();
     assert_eq!(bad(json!({"items": many})).0, Code::LimitExceeded);
 }
 
 fn edge_err(edge: &mut Pricer, v: Value) -> (Code, Option<String>) {
-    let e = edge.price_from_features(&EdgeRequest::from_json(&v).unwrap(), &clock(0)).unwrap_err();
+    let e = edge
+        .price_from_features(&EdgeRequest::from_json(&v).unwrap(), &clock(0))
+        .unwrap_err();
     (e.code, e.field)
 }
 
@@ -222,26 +378,68 @@ fn edge_err(edge: &mut Pricer, v: Value) -> (Code, Option<String>) {
 fn failure_modes() {
     // bad item in a batch: an error slot, the others price
     let mut p = pricer(Consent::Granted);
-    let out = p.prices_for(&[item(), json!({"id": "x", "price": "1.001", "currency": "EUR"}), json!({"price": 1})], &clock(0)).unwrap();
+    let out = p
+        .prices_for(
+            &[
+                item(),
+                json!({"id": "x", "price": "1.001", "currency": "EUR"}),
+                json!({"price": 1}),
+            ],
+            &clock(0),
+        )
+        .unwrap();
     assert!(out[0].get("quoteId").is_some());
     assert_eq!(out[1]["error"]["code"], "invalid_price");
     assert_eq!(out[1]["itemId"], "x");
     assert_eq!(out[2]["error"]["field"], "id");
     // bad event: error with field, log unchanged
     let before = p.status()["events"].clone();
-    let e = p.track(&json!({"type": "page_view", "page": {"kind": "product", "exitRate": 2}}), &clock(0)).unwrap_err();
-    assert_eq!((e.code, e.field.as_deref()), (Code::InvalidEvent, Some("page.exitRate")));
+    let e = p
+        .track(
+            &json!({"type": "page_view", "page": {"kind": "product", "exitRate": 2}}),
+            &clock(0),
+        )
+        .unwrap_err();
+    assert_eq!(
+        (e.code, e.field.as_deref()),
+        (Code::InvalidEvent, Some("page.exitRate"))
+    );
     assert_eq!(p.status()["events"], before);
     // bad / wrong-kind / missing model: the pricer works, quotes are list price with the reason
-    for slot in [ModelSlot::load(Some(b"garbage"), ModelKind::Interest), ModelSlot::Absent] {
-        let mut p = Pricer::new(Policy::default_policy(), slot, ModelSlot::Absent, None, config(Consent::Granted), NOW).unwrap();
+    for slot in [
+        ModelSlot::load(Some(b"garbage"), ModelKind::Interest),
+        ModelSlot::Absent,
+    ] {
+        let mut p = Pricer::new(
+            Policy::default_policy(),
+            slot,
+            ModelSlot::Absent,
+            None,
+            config(Consent::Granted),
+            NOW,
+        )
+        .unwrap();
         let q = p.price_for(&item(), &clock(0)).unwrap();
-        assert_eq!((sealed(&q).reason.as_str(), q.price_minor), ("model_unavailable", 8999));
+        assert_eq!(
+            (sealed(&q).reason.as_str(), q.price_minor),
+            ("model_unavailable", 8999)
+        );
         assert_eq!(p.status()["personalization"], "off");
     }
     let wrong = ModelSlot::load(Some(&model_bytes()), ModelKind::Uplift);
-    let p = Pricer::new(Policy::default_policy(), ModelSlot::Absent, wrong, None, config(Consent::Granted), NOW).unwrap();
-    assert!(p.status()["upliftModel"]["reason"].as_str().unwrap().contains("pass it as `model`"));
+    let p = Pricer::new(
+        Policy::default_policy(),
+        ModelSlot::Absent,
+        wrong,
+        None,
+        config(Consent::Granted),
+        NOW,
+    )
+    .unwrap();
+    assert!(p.status()["upliftModel"]["reason"]
+        .as_str()
+        .unwrap()
+        .contains("pass it as `model`"));
     // corrupt stored state: discarded with a reason, pricing continues
     let mut p = pricer_with(Consent::Granted, Some("{definitely not json"));
     assert_eq!(p.status()["state"]["outcome"], "discarded");
@@ -251,10 +449,19 @@ fn failure_modes() {
     let q = p.price_for(&item(), &clock(0)).unwrap();
     let ex = p.explain("sneaker-1").unwrap();
     assert_eq!(ex["quote"]["quoteId"], json!(q.quote_id));
-    assert!(ex["features"].as_array().unwrap().iter().any(|f| f["name"] == "product_pages"));
+    assert!(ex["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|f| f["name"] == "product_pages"));
     // limits
-    let many: Vec<Value> = (0..pricelet::limits::MAX_ITEMS_PER_BATCH + 1).map(|_| item()).collect();
-    assert_eq!(p.prices_for(&many, &clock(0)).unwrap_err().code, Code::LimitExceeded);
+    let many: Vec<Value> = (0..pricelet::limits::MAX_ITEMS_PER_BATCH + 1)
+        .map(|_| item())
+        .collect();
+    assert_eq!(
+        p.prices_for(&many, &clock(0)).unwrap_err().code,
+        Code::LimitExceeded
+    );
 }
 
 #[test]
@@ -262,16 +469,53 @@ fn no_feasible_price_only_when_a_discount_was_wanted() {
     let mut p = pricer(Consent::Granted);
     let floored = json!({"id": "f", "price": 10, "currency": "EUR", "floorPrice": 10});
     // Cold start: the model gives low interest, expectedProfit wants a discount, none is feasible.
-    let quotes: Vec<_> = (0..30).map(|i| {
-        let model = ModelSlot::load(Some(&model_bytes()), ModelKind::Interest);
-        let mut p = Pricer::new(Policy::default_policy(), model, ModelSlot::Absent, None, PricerConfig { anon_id: Some(format!("n{i}")), ..config(Consent::Granted) }, NOW).unwrap();
-        p.price_for(&floored, &clock(0)).unwrap()
-    }).collect();
-    assert!(quotes.iter().any(|q| sealed(q).reason == "no_feasible_price"));
+    let quotes: Vec<_> = (0..30)
+        .map(|i| {
+            let model = ModelSlot::load(Some(&model_bytes()), ModelKind::Interest);
+            let mut p = Pricer::new(
+                Policy::default_policy(),
+                model,
+                ModelSlot::Absent,
+                None,
+                PricerConfig {
+                    anon_id: Some(format!("n{i}")),
+                    ..config(Consent::Granted)
+                },
+                NOW,
+            )
+            .unwrap();
+            p.price_for(&floored, &clock(0)).unwrap()
+        })
+        .collect();
+    assert!(quotes
+        .iter()
+        .any(|q| sealed(q).reason == "no_feasible_price"));
     assert!(quotes.iter().all(|q| q.price_minor == 1000));
     // High interest: no discount wanted, so plain personalized list price.
     browse(&mut p, 15);
     let q = p.price_for(&floored, &clock(0)).unwrap();
     assert!(q.interest.unwrap() > 0.5);
-    assert!(q.reason == "personalized" || q.reason == "control", "{}", q.reason);
+    assert!(
+        q.reason == "personalized" || q.reason == "control",
+        "{}",
+        q.reason
+    );
+}
+
+#[test]
+fn without_any_behaviour_the_price_is_the_cold_start_offer_not_personalized() {
+    let mut p = pricer(Consent::Granted);
+    let q = p.price_for(&item(), &clock(0)).unwrap();
+    assert_eq!(sealed(&q).reason, "cold_start");
+    assert!(!q.personalized && q.label.is_none(), "{q:?}");
+    assert!(q.explanation.contains("no information about you"), "{}", q.explanation);
+    // Edge mode has nothing personal to send either.
+    assert!(p.edge_request(&[item()], &clock(0)).unwrap().get("features").is_none());
+    browse(&mut p, 1);
+    let q = p.price_for(&item(), &clock(0)).unwrap();
+    assert_eq!((q.reason.as_str(), q.personalized), ("personalized", true));
+    let explained = p.explain("sneaker-1").unwrap();
+    let pages = explained["features"].as_array().unwrap().iter().find(|f| f["name"] == "product_pages").unwrap().clone();
+    assert_eq!((pages["raw"].as_f64(), pages["transform"].as_str()), (Some(1.0), Some("log1p")));
+    assert!((pages["value"].as_f64().unwrap() - 2f64.ln()).abs() < 1e-12);
 }

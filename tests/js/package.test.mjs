@@ -230,14 +230,23 @@ test('forget() deletes behaviour and the id everywhere and returns cold-start pr
   const adapter = memoryAdapter();
   const pricer = await createPricer({ ...base, consent: 'granted', storage: adapter, anonId: undefined });
   const cold = pricer.priceFor(sneaker);
-  const id = pricer.exportData().anonId;
+  assert.equal(cold.reason, 'cold_start');
+  assert.deepEqual([pricer.exportData().state, pricer.exportData().storedBytes], [null, 0], 'nothing stored yet');
   for (const ev of BEHAVIOUR) pricer.track(ev);
+  const { anonId: id, state } = pricer.exportData();
+  assert.equal(state.events.length, BEHAVIOUR.length);
+  assert.equal(JSON.parse(adapter.state).anonId, id, 'exportData shows what the adapter holds');
   assert.notEqual(pricer.priceFor(sneaker).interest, cold.interest);
   pricer.forget();
   assert.equal(adapter.state, null);
   assert.equal(pricer.status.events, 0);
-  assert.notEqual(pricer.exportData().anonId, id);
-  assert.equal(pricer.priceFor(sneaker).interest, cold.interest);
+  assert.deepEqual([pricer.exportData().state, pricer.exportData().anonId], [null, null]);
+  // Cold-start prices again (the new random id may land in the control group or explore).
+  const after = pricer.priceFor(sneaker);
+  assert.equal(after.interest, cold.interest);
+  assert.ok(['cold_start', 'control', 'explore'].includes(after.reason), after.reason);
+  pricer.track(BEHAVIOUR[0]);
+  assert.notEqual(pricer.exportData().anonId, id, 'a new anonymous id');
 });
 
 test('explain(), checkout payload, verification and signatures', async () => {
@@ -292,4 +301,23 @@ test('no network: the wasm imports nothing network-capable; the JS fetches only 
     assert.equal((before.match(/fetch\(/g) ?? []).length, 0, `${glue}: fetch only in the wasm loader`);
     assert.doesNotMatch(src, /XMLHttpRequest|WebSocket|sendBeacon|EventSource/);
   }
+});
+
+test('bundled models: the behaviour-only interest model and the uplift model are selectable by option', async () => {
+  const behaviour = await createPricer({ ...base, consent: 'granted', bundledModel: 'interest-behaviour' });
+  const features = behaviour.status.model.info.features;
+  assert.ok(features.includes('product_seconds') && !features.includes('page_value_avg'), features.join(','));
+  const full = await createPricer({ ...base, consent: 'granted' });
+  assert.ok(full.status.model.info.features.includes('page_value_avg'));
+  const withUplift = await createPricer({ ...base, consent: 'granted', bundledUpliftModel: true });
+  assert.equal(withUplift.status.upliftModel.state, 'ready');
+  assert.equal(withUplift.status.upliftModel.info.kind, 'uplift');
+  for (const p of [full, withUplift]) for (const ev of BEHAVIOUR) p.track(ev);
+  withUplift.priceFor(sneaker);
+  const ex = withUplift.explain('sneaker-1');
+  assert.equal(typeof ex.uplift, 'number');
+  assert.equal(typeof ex.beta, 'number', 'the uplift model sets the shopper\'s β');
+  full.priceFor(sneaker);
+  assert.equal(full.explain('sneaker-1').beta, null);
+  await rejectsWith(createPricer({ bundledModel: 'interest-v9' }), 'invalid_argument', 'bundledModel');
 });

@@ -1,0 +1,216 @@
+//! Fuzz harnesses: one function per untrusted input, shared by the `cargo fuzz` targets (fuzz/) and
+//! the corpus replay in `cargo test` (tests/fuzz_corpus.rs). Each takes arbitrary bytes and must
+//! never panic; each also checks the invariants that must hold whatever the input.
+
+use crate::behaviour::{BehaviourLog, Retention};
+use crate::features::Clock;
+use crate::model::{Model, ModelKind};
+use crate::policy::Policy;
+use crate::pricer::{Consent, EdgeRequest, ModelSlot, Pricer, PricerConfig};
+use crate::quote::{verify_quote, VerifyOptions};
+use crate::Item;
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+const NOW: i64 = 1_795_950_000_000;
+const CLOCK: Clock = Clock {
+    now_ms: NOW,
+    utc_offset_minutes: 0,
+};
+const MODEL: &[u8] = include_bytes!("../models/interest.onnx");
+
+fn json(data: &[u8]) -> Option<Value> {
+    serde_json::from_slice(data).ok()
+}
+
+thread_local! {
+    // Loading and optimizing the model takes milliseconds: one pricer per thread, emptied per input.
+    static PRICER: std::cell::RefCell<Pricer> = std::cell::RefCell::new({
+        let config = PricerConfig { consent: Consent::Granted, gpc_opt_out: false, anon_id: Some("fuzz".into()), stability_ttl_ms: Some(0) };
+        Pricer::new(Policy::default_policy(), ModelSlot::load(Some(MODEL), ModelKind::Interest), ModelSlot::Absent, None, config, NOW)
+            .expect("the bundled model and policy load")
+    });
+}
+
+fn with_pricer<R>(f: impl FnOnce(&mut Pricer) -> R) -> R {
+    PRICER.with(|p| {
+        let mut p = p.borrow_mut();
+        p.load_state(None, NOW);
+        f(&mut p)
+    })
+}
+
+/// Item parsing and pricing: a quote is exact and within the policy's bounds, or a typed error.
+pub fn item_pricing(data: &[u8]) {
+    let Some(v) = json(data) else { return };
+    with_pricer(|p| {
+        let items = match &v {
+            Value::Array(a) => a.clone(),
+            other => vec![other.clone()],
+        };
+        let Ok(out) = p.prices_for(&items, &CLOCK) else {
+            return;
+        };
+        for (slot, raw) in out.iter().zip(&items) {
+            if slot.get("error").is_some() {
+                continue;
+            }
+            let item = Item::from_json(raw).expect("a priced item parses");
+            let list = slot["listPriceMinor"].as_i64().expect("integer list price");
+            let price = slot["priceMinor"].as_i64().expect("integer price");
+            assert_eq!(list, item.list_minor);
+            assert_eq!(slot["discountMinor"].as_i64(), Some(list - price));
+            assert!(price <= list && price >= 0, "{slot}");
+            let v = verify_quote(
+                slot,
+                &item,
+                p.policy(),
+                &VerifyOptions {
+                    now_ms: NOW,
+                    ..Default::default()
+                },
+            );
+            assert!(
+                v.ok,
+                "a quote the engine made must verify: {:?} {slot}",
+                v.problems
+            );
+        }
+    })
+}
+
+/// Event tracking: a bad event changes nothing; a good one is kept and the state round-trips.
+pub fn event_tracking(data: &[u8]) {
+    let Some(v) = json(data) else { return };
+    with_pricer(|p| {
+        let before = p.state_to_save();
+        match p.track(&v, &CLOCK) {
+            Err(_) => assert_eq!(
+                p.state_to_save(),
+                before,
+                "a refused event leaves the log unchanged"
+            ),
+            Ok(_) => {
+                let state = p.state_to_save().expect("consent granted stores state");
+                let (log, _, report) = BehaviourLog::from_state(
+                    Some(&state),
+                    NOW,
+                    Retention {
+                        behaviour_days: 30,
+                        purchase_days: 730,
+                    },
+                );
+                assert_eq!(report.outcome, "loaded", "{state}");
+                assert_eq!(
+                    log.to_state(Some(p.anon_id())),
+                    state,
+                    "the stored state round-trips exactly"
+                );
+            }
+        }
+    })
+}
+
+/// Policy parsing: valid policies re-validate from their own JSON; invalid ones name a field.
+pub fn policy_parsing(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    match Policy::from_json_str(text) {
+        Ok(p) => assert_eq!(Policy::from_json(&p.to_json()).as_ref(), Ok(&p)),
+        Err(e) => assert!(!e.message.is_empty()),
+    }
+}
+
+/// Stored state: anything a shopper can put in storage loads without panicking, within bounds.
+pub fn stored_state(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    let (log, id, _) = BehaviourLog::from_state(
+        Some(&text),
+        NOW,
+        Retention {
+            behaviour_days: 30,
+            purchase_days: 730,
+        },
+    );
+    assert!(log.events().len() <= crate::limits::MAX_EVENTS);
+    if let Some(id) = id {
+        assert!(crate::behaviour::valid_anon_id(&id));
+    }
+    with_pricer(|p| {
+        p.load_state(Some(&text), NOW);
+        p.price_for(
+            &serde_json::json!({"id": "x", "price": "10.00", "currency": "EUR"}),
+            &CLOCK,
+        )
+        .expect("pricing continues");
+    })
+}
+
+/// Model bytes: loading either kind fails cleanly or yields a model that scores in range.
+pub fn model_loading(data: &[u8]) {
+    for kind in [ModelKind::Interest, ModelKind::Uplift] {
+        if let Ok(mut m) = Model::load(data, kind) {
+            let w = m.info().features.len();
+            if let Ok(out) = m.predict(&[vec![0.5; w]]) {
+                assert!(out.iter().all(|x| x.is_finite()));
+            }
+        }
+    }
+}
+
+/// Quote verification against a fixed item: never panics; `ok` only for internally consistent quotes.
+pub fn quote_verification(data: &[u8]) {
+    let Some(q) = json(data) else { return };
+    let item = Item::from_json(
+        &serde_json::json!({"id": "sku-1", "price": "49.99", "currency": "EUR", "cost": "20.00"}),
+    )
+    .expect("fixture");
+    let keys = BTreeMap::from([("k1".to_string(), b"fuzz-signing-key-0123456789".to_vec())]);
+    for opts in [
+        VerifyOptions {
+            now_ms: NOW,
+            ..Default::default()
+        },
+        VerifyOptions {
+            now_ms: NOW,
+            quantity: Some(3),
+            keys,
+        },
+    ] {
+        let v = verify_quote(&q, &item, &Policy::default_policy(), &opts);
+        if v.ok {
+            let price = q["priceMinor"]
+                .as_i64()
+                .expect("verified quotes have an integer price");
+            assert!(
+                price <= item.list_minor
+                    && q["discountMinor"].as_i64() == Some(item.list_minor - price)
+            );
+        }
+    }
+}
+
+/// Worker request decoding and edge pricing.
+pub fn edge_request(data: &[u8]) {
+    let Some(v) = json(data) else { return };
+    let Ok(req) = EdgeRequest::from_json(&v) else {
+        return;
+    };
+    with_pricer(|p| {
+        if let Ok(out) = p.price_from_features(&req, &CLOCK) {
+            assert_eq!(out.len(), req.items.len());
+        }
+    })
+}
+
+/// Every harness by name, for the corpus replay.
+pub const ALL: &[(&str, fn(&[u8]))] = &[
+    ("item_pricing", item_pricing),
+    ("event_tracking", event_tracking),
+    ("policy_parsing", policy_parsing),
+    ("stored_state", stored_state),
+    ("model_loading", model_loading),
+    ("quote_verification", quote_verification),
+    ("edge_request", edge_request),
+];
