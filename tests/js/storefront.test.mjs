@@ -1,0 +1,558 @@
+// The demo storefront (www/) in headless Chromium, used as a shopper would: every rendered price
+// equals what the package computes in Node for the behaviour the page stored; consent, reloads,
+// "Forget me" and Global Privacy Control behave; and, by comparison of request logs, nothing the
+// page requests depends on the shopper's behaviour or goes beyond the page's own files.
+import assert from 'node:assert/strict';
+import { copyFileSync, mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { ROOT } from '../../scripts/setup.mjs';
+import { serveStatic } from '../../scripts/serve.mjs';
+import { storefrontMounts } from '../../scripts/start.mjs';
+import { createPricer } from '../../js/node.js';
+import { launch } from './browser.mjs';
+
+const HOOKS = { anonId: 'e2e-shopper', now: 1795950000000, stabilityTtlMs: 0 };
+const CATALOG = JSON.parse(readFileSync(join(ROOT, 'www', 'catalog.json'), 'utf8'));
+const ITEMS = CATALOG.products;
+const SHOTS = join(ROOT, 'test-output', 'screenshots');
+const PAGE_FILES = ['/', '/app.css', '/app.js', '/art.js', '/catalog.json'];
+const PACKAGE_FILES = ['js/web.js', 'js/core.js', 'js/lite.js', 'dist/lite.js', 'dist/lite-wasm.js', 'dist/pricelet.js', 'dist/pricelet_bg.wasm', 'models/interest.onnx']
+  .map((f) => `/node_modules/pricelet/${f}`);
+const started = Date.now();
+let server;
+
+before(async () => {
+  server = await serveStatic({ mounts: storefrontMounts() });
+  mkdirSync(SHOTS, { recursive: true });
+});
+
+after(async () => {
+  await server?.close();
+  console.log(`storefront tests: wall time ${((Date.now() - started) / 1000).toFixed(1)} s`);
+});
+
+// ---------- harness ----------
+
+/**
+ * A fresh Chromium profile with the test hooks, recording every request of the context (pages,
+ * workers, beacons), websockets and service workers. Console errors fail the test unless allowed.
+ */
+async function withStore(fn, { gpc = false, blockPricelet = false, allowErrors = false } = {}) {
+  const browser = await launch({ locale: 'en-US', viewport: { width: 1280, height: 900 } });
+  const log = [];
+  const errors = [];
+  try {
+    const { context } = browser;
+    if (gpc) await context.addInitScript(() => Object.defineProperty(Navigator.prototype, 'globalPrivacyControl', { get: () => true }));
+    // The hooks; the test clock survives reloads of the tab, as a real clock would.
+    await context.addInitScript((hooks) => {
+      let saved = 0;
+      try { saved = Number(sessionStorage.getItem('e2e:now')); } catch { /* opaque origin */ }
+      window.PRICELET_TEST = { ...hooks, now: saved || hooks.now };
+      addEventListener('pagehide', () => { try { sessionStorage.setItem('e2e:now', String(window.PRICELET_TEST.now)); } catch { /* ignore */ } });
+    }, HOOKS);
+    if (blockPricelet) await context.route('**/node_modules/pricelet/**', (route) => route.abort());
+    context.on('request', (r) => log.push({ url: r.url(), method: r.method(), body: r.postData() ?? null }));
+    context.on('serviceworker', (w) => log.push({ url: w.url(), method: 'SERVICEWORKER', body: null }));
+    context.on('page', (p) => p.on('websocket', (ws) => log.push({ url: ws.url(), method: 'WEBSOCKET', body: null })));
+    const page = await context.newPage();
+    page.on('websocket', (ws) => log.push({ url: ws.url(), method: 'WEBSOCKET', body: null }));
+    page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
+    page.on('pageerror', (e) => errors.push(e.message));
+    const result = await fn({ page, context, log, errors });
+    if (!allowErrors) assert.deepEqual(errors, [], 'no console errors');
+    return result;
+  } finally {
+    await browser.close();
+  }
+}
+
+async function open(page, hash = '') {
+  await page.goto(`${server.url}/${hash}`);
+  await page.waitForFunction(() => window.__demo?.ready === true, null, { timeout: 30000 });
+}
+
+/** Runs `action` and waits for the page's next render. */
+async function andRender(page, action) {
+  const before = await page.evaluate(() => Number(document.body.dataset.rendered));
+  await action();
+  await page.waitForFunction((n) => Number(document.body.dataset.rendered) > n, before);
+}
+
+const go = (page, hash) => andRender(page, () => page.evaluate((h) => { location.hash = h; }, hash));
+const click = (page, selector) => andRender(page, () => page.click(selector));
+const advance = (page, ms) => page.evaluate((d) => { window.PRICELET_TEST.now += d; }, ms);
+const stored = (page) => page.evaluate(() => window.__demo.pricer.exportData());
+const events = async (page) => (await stored(page)).state?.events ?? [];
+
+/** Every rendered product element: its data-* quote and what the shopper sees. */
+function readProducts(page) {
+  return page.$$eval('[data-item-id]', (els) => els.map((e) => ({
+    id: e.dataset.itemId,
+    priceMinor: Number(e.dataset.priceMinor),
+    listPriceMinor: Number(e.dataset.listPriceMinor),
+    reason: e.dataset.reason,
+    quoteId: e.dataset.quoteId,
+    price: e.querySelector('.price')?.textContent ?? null,
+    listPrice: e.querySelector('.list-price')?.textContent ?? null,
+    label: e.querySelector('.label')?.textContent ?? null,
+    why: e.querySelector('.why') !== null,
+  })));
+}
+
+/** The package in Node, fed the events the page stored, at the page's clock: a quote per catalog item. */
+async function nodeQuotes({ events: evs, now, consent = 'granted', anonId = HOOKS.anonId }) {
+  const pricer = await createPricer({ consent, anonId, now: () => now, stabilityTtlMs: 0, storage: 'memory' });
+  try {
+    for (const ev of evs) assert.equal(pricer.track(ev).stored, true, `Node stores ${JSON.stringify(ev)}`);
+    return new Map(ITEMS.map((item) => [item.id, pricer.priceFor(item)]));
+  } finally {
+    pricer.free();
+  }
+}
+
+const fmt = (value, currency) => new Intl.NumberFormat('en-US', { style: 'currency', currency }).format(value);
+
+/** Rendered products equal Node's quotes: amounts, reason, quote id, and the visible text. */
+function assertRenderedEqual(rendered, expected, step) {
+  for (const r of rendered) {
+    const q = expected.get(r.id);
+    const at = `${step}: ${r.id}`;
+    assert.equal(r.priceMinor, q.priceMinor, `${at} priceMinor`);
+    assert.equal(r.reason, q.reason, `${at} reason`);
+    assert.equal(r.listPriceMinor, q.listPriceMinor, `${at} listPriceMinor`);
+    assert.equal(r.quoteId, q.quoteId, `${at} quoteId`);
+    assert.equal(r.price, fmt(q.price, q.currency), `${at} visible price`);
+    assert.equal(r.listPrice, q.discountMinor > 0 ? fmt(q.listPrice, q.currency) : null, `${at} struck list price only when discounted`);
+    assert.equal(r.label, q.label, `${at} disclosure label`);
+    assert.ok(r.why, `${at} has "Why this price?"`);
+  }
+}
+
+/** The page's own quote for every catalog item (non-product pages render none). */
+function pageQuotes(page) {
+  return page.evaluate(() => Object.fromEntries(window.__demo.catalog.products.map((i) => {
+    const q = window.__demo.pricer.priceFor(i);
+    return [i.id, { priceMinor: q.priceMinor, reason: q.reason, interest: q.interest }];
+  })));
+}
+
+/** Checks the page against Node for its stored state; returns Node's quotes. */
+async function checkAgainstNode(page, step, consent = 'granted') {
+  const { evs, now, anonId } = await page.evaluate(() => ({
+    evs: window.__demo.pricer.exportData().state?.events ?? [], now: window.PRICELET_TEST.now, anonId: window.__demo.pricer.exportData().anonId,
+  }));
+  const expected = await nodeQuotes({ events: evs, now, consent, anonId: anonId ?? HOOKS.anonId });
+  assertRenderedEqual(await readProducts(page), expected, step);
+  for (const [id, q] of Object.entries(await pageQuotes(page))) {
+    assert.equal(q.priceMinor, expected.get(id).priceMinor, `${step}: ${id} priceMinor (all items)`);
+    assert.equal(q.reason, expected.get(id).reason, `${step}: ${id} reason (all items)`);
+  }
+  return expected;
+}
+
+// ---------- tests ----------
+
+test('prices follow behaviour: after every step of a browse, each rendered price equals the package in Node for the stored events', async () => {
+  await withStore(async ({ page }) => {
+    await open(page);
+    const seen = [];
+    const step = async (name, action) => {
+      await action();
+      seen.push({ name, quotes: await checkAgainstNode(page, name, await page.evaluate(() => window.__demo.pricer.status.consent)) });
+    };
+    await step('cold start, catalog', async () => {});
+    await step('consent granted', () => click(page, '[data-consent="granted"]'));
+    await step('product: insulated bottle', async () => { await advance(page, 20_000); await go(page, '#/product/insulated-bottle'); });
+    await step('product: cork sandal', async () => { await advance(page, 45_000); await go(page, '#/product/cork-sandal'); });
+    await step('add to cart', async () => { await advance(page, 10_000); await click(page, '.add-to-cart'); });
+    await step('about page', async () => { await advance(page, 30_000); await go(page, '#/about'); });
+    await step('product: trail runner', async () => { await advance(page, 40_000); await go(page, '#/product/trail-runner'); });
+    await step('cart', async () => { await advance(page, 75_000); await go(page, '#/cart'); });
+    await step('remove from cart', async () => { await advance(page, 5_000); await click(page, '.remove-from-cart'); });
+    await step('back to the catalog', async () => { await advance(page, 15_000); await go(page, '#/'); });
+    await step('product: santoku knife', async () => { await advance(page, 10_000); await go(page, '#/product/santoku-knife'); });
+    await step('add the knife', async () => { await advance(page, 5_000); await click(page, '.add-to-cart'); });
+    await step('checkout', async () => {
+      await advance(page, 20_000);
+      await go(page, '#/checkout');
+      await page.waitForFunction(() => document.getElementById('verify-result').dataset.state !== 'pending');
+    });
+    // Checkout shows what a server receives (toCheckout) and the server's verdict (verifyQuote).
+    const [line] = await readProducts(page);
+    const payload = JSON.parse(await page.textContent('#checkout-payload'));
+    assert.equal(payload.lines.length, 1);
+    assert.deepEqual(payload.lines[0].quote, await page.evaluate(async (id) => {
+      const { toCheckout } = await import('pricelet');
+      return toCheckout(window.__demo.pricer.priceFor(window.__demo.catalog.products.find((p) => p.id === id)));
+    }, 'santoku-knife'));
+    assert.equal(payload.lines[0].quantity, 1);
+    assert.equal(payload.lines[0].quote.priceMinor, line.priceMinor);
+    for (const secret of ['interest', 'explanation', 'propensity', 'label']) assert.ok(!(secret in payload.lines[0].quote), secret);
+    assert.deepEqual(JSON.parse(await page.textContent('#verify-result')), [{ itemId: 'santoku-knife', ok: true, problems: [] }]);
+    await step('place order', async () => { await advance(page, 30_000); await click(page, '#place-order'); });
+    assert.match(await page.textContent('#order-done'), /Order placed: 1 item/);
+
+    // What the page tracked: each page when it was left, with its entry time and dwell.
+    const t = HOOKS.now;
+    const got = (await events(page)).map((e) => [e.type, e.page?.kind ?? null, e.page?.id ?? e.itemId, e.at - t, e.dwellMs ?? null, e.quantity ?? null]);
+    assert.deepEqual(got, [
+      ['page_view', 'product', 'catalog', 0, 20_000, null],
+      ['page_view', 'product', 'insulated-bottle', 20_000, 45_000, null],
+      ['page_view', 'product', 'cork-sandal', 65_000, 40_000, null],
+      ['add_to_cart', null, 'cork-sandal', 75_000, null, 1],
+      ['page_view', 'informational', 'about', 105_000, 40_000, null],
+      ['page_view', 'product', 'trail-runner', 145_000, 75_000, null],
+      ['page_view', 'administrative', 'cart', 220_000, 20_000, null],
+      ['remove_from_cart', null, 'cork-sandal', 225_000, null, 1],
+      ['page_view', 'product', 'catalog', 240_000, 10_000, null],
+      ['add_to_cart', null, 'santoku-knife', 255_000, null, 1],
+      ['page_view', 'product', 'santoku-knife', 250_000, 25_000, null],
+      ['purchase', null, undefined, 305_000, null, null],
+    ].sort((a, b) => a[3] - b[3]));
+    const purchase = (await events(page)).at(-1);
+    assert.deepEqual([purchase.amount, purchase.currency], [String(line.priceMinor), 'JPY'], 'the purchase carries the amount paid');
+    const bottleView = (await events(page))[1];
+    const bottle = ITEMS.find((i) => i.id === 'insulated-bottle');
+    assert.deepEqual(bottleView.page, { kind: 'product', id: 'insulated-bottle', bounceRate: bottle.bounceRate, exitRate: bottle.exitRate, pageValue: bottle.pageValue });
+    assert.equal(bottleView.category, 'outdoor');
+
+    // The browse must have moved prices, or this test would prove nothing.
+    const changed = seen.slice(1).map(({ name, quotes }) => [name, ITEMS.filter((i) => quotes.get(i.id).priceMinor !== seen[0].quotes.get(i.id).priceMinor).length]);
+    assert.ok(changed.some(([, n]) => n > 0), `some prices changed during the browse: ${JSON.stringify(changed)}`);
+    const distinct = new Set(seen.map(({ quotes }) => ITEMS.map((i) => quotes.get(i.id).priceMinor).join()));
+    assert.ok(distinct.size >= 3, `at least three different price lists over the browse (got ${distinct.size})`);
+    console.log(`browse: ${seen.length} steps, ${distinct.size} distinct price lists; items changed vs cold start per step: ${changed.map(([n, c]) => `${n}=${c}`).join(', ')}`);
+  });
+});
+
+test('reload keeps behaviour and prices with consent granted; undecided consent keeps nothing across a reload', async () => {
+  await withStore(async ({ page }) => {
+    await open(page);
+    await click(page, '[data-consent="granted"]');
+    await advance(page, 30_000);
+    await go(page, '#/product/sencha-set');
+    await advance(page, 50_000);
+    await go(page, '#/product/santoku-knife');
+    await advance(page, 10_000);
+    await go(page, '#/');
+    const before = await events(page);
+    await advance(page, 12_000);
+    await page.reload();
+    await page.waitForFunction(() => window.__demo?.ready === true);
+    const data = await stored(page);
+    assert.equal(data.persistence, 'storage');
+    assert.equal(data.anonId, HOOKS.anonId);
+    assert.equal(await page.evaluate(() => window.__demo.pricer.status.state.outcome), 'loaded');
+    // Everything survived, plus the catalog view that was being left when the page unloaded (pagehide).
+    assert.deepEqual(data.state.events.slice(0, before.length), before);
+    assert.equal(data.state.events.length, before.length + 1);
+    assert.deepEqual(data.state.events.at(-1), { type: 'page_view', at: HOOKS.now + 90_000, dwellMs: 12_000, page: { kind: 'product', id: 'catalog', ...CATALOG.pages.catalog } });
+    assert.equal(await page.isHidden('#consent-banner'), true, 'the consent choice is remembered');
+    const now = await page.evaluate(() => window.PRICELET_TEST.now);
+    const expected = await checkAgainstNode(page, 'after reload');
+    const fresh = await nodeQuotes({ events: [], now });
+    assert.ok(ITEMS.some((i) => expected.get(i.id).priceMinor !== fresh.get(i.id).priceMinor), 'the reloaded page prices from the kept behaviour, not as a first visit');
+  });
+
+  await withStore(async ({ page }) => {
+    await open(page);
+    await click(page, '[data-consent="unknown"]');
+    await advance(page, 30_000);
+    await go(page, '#/product/trail-runner');
+    await advance(page, 60_000);
+    await go(page, '#/product/chelsea-boot');
+    const data = await stored(page);
+    assert.equal(data.persistence, 'memory');
+    assert.equal(data.state.events.length, 2);
+    assert.equal(await page.evaluate(() => localStorage.getItem('pricelet:behaviour')), null, 'nothing in device storage');
+    await checkAgainstNode(page, 'undecided, before reload', 'unknown');
+    await page.reload();
+    await page.waitForFunction(() => window.__demo?.ready === true);
+    assert.equal(await page.evaluate(() => window.__demo.pricer.status.consent), 'unknown');
+    assert.equal((await events(page)).length, 0, 'nothing survives the reload');
+    assert.equal(await page.evaluate(() => localStorage.getItem('pricelet:behaviour')), null);
+    const now = await page.evaluate(() => window.PRICELET_TEST.now);
+    assertRenderedEqual(await readProducts(page), await nodeQuotes({ events: [], now, consent: 'unknown' }), 'undecided, after reload = a first visit');
+  });
+});
+
+test('"Forget me" deletes what is stored and returns the prices of a fresh visitor; opting out erases and lists', async () => {
+  await withStore(async ({ page }) => {
+    await open(page);
+    const cold = await pageQuotes(page);
+    await click(page, '[data-consent="granted"]');
+    for (const id of ['stoneware-vase', 'wool-rug', 'earbuds']) {
+      await advance(page, 40_000);
+      await go(page, `#/product/${id}`);
+    }
+    await advance(page, 20_000);
+    await go(page, '#/privacy');
+    const shown = JSON.parse(await page.textContent('#stored-data'));
+    assert.deepEqual(shown, await stored(page), 'the privacy panel shows exactly exportData()');
+    assert.equal(shown.state.events.length, 4);
+    assert.notEqual((await pageQuotes(page)).earbuds.interest, cold.earbuds.interest, 'the browse moved the interest');
+
+    await click(page, '#forget');
+    const after = await stored(page);
+    assert.deepEqual([after.state, after.storedBytes, after.anonId], [null, 0, null], 'nothing is stored any more');
+    assert.deepEqual(JSON.parse(await page.textContent('#stored-data')), after, 'the panel shows the deletion');
+    assert.equal(await page.evaluate(() => localStorage.getItem('pricelet:behaviour')), null, 'erased from device storage');
+    const forgotAt = await page.evaluate(() => window.PRICELET_TEST.now);
+    const mine = await pageQuotes(page);
+    // The next page view stores the new (empty-history) state, and with it the new anonymous id.
+    await advance(page, 5_000);
+    await go(page, '#/');
+    const newId = (await stored(page)).anonId;
+    assert.ok(newId && newId !== HOOKS.anonId, 'a new anonymous id');
+    const fresh = await nodeQuotes({ events: [], now: forgotAt, anonId: newId });
+    for (const item of ITEMS) {
+      assert.equal(mine[item.id].priceMinor, fresh.get(item.id).priceMinor, `${item.id}: a fresh visitor's price`);
+      assert.equal(mine[item.id].reason, fresh.get(item.id).reason, `${item.id}: a fresh visitor's reason`);
+      assert.equal(mine[item.id].interest, cold[item.id].interest, `${item.id}: the cold-start interest`);
+    }
+    // And the storefront keeps pricing from the new state.
+    await checkAgainstNode(page, 'catalog after forget');
+
+    // The opt-out switch: consent denied, everything erased, list prices for everyone.
+    await go(page, '#/privacy');
+    await click(page, '#opt-out');
+    assert.equal(await page.textContent('#consent-status'), 'denied');
+    assert.equal(await page.textContent('#personalization-status'), 'off');
+    assert.equal((await stored(page)).state, null);
+    assert.equal(await page.evaluate(() => localStorage.getItem('pricelet:behaviour')), null);
+    assert.equal(await page.evaluate(() => localStorage.getItem('demo:consent')), 'denied');
+    await go(page, '#/');
+    const optedOut = await readProducts(page);
+    assert.ok(optedOut.length === ITEMS.length && optedOut.every((r) => r.reason === 'no_consent' && r.priceMinor === r.listPriceMinor));
+  });
+});
+
+test('before the engine has loaded the page shows listQuote() list prices, then re-renders with priceFor()', async () => {
+  await withStore(async ({ page, context }) => {
+    let release;
+    const held = new Promise((resolve) => { release = resolve; });
+    await context.route('**/pricelet_bg.wasm', async (route) => { await held; await route.continue(); });
+    await page.goto(`${server.url}/`);
+    await page.waitForFunction(() => document.querySelectorAll('[data-item-id]').length > 0);
+    const early = await readProducts(page);
+    assert.equal(early.length, ITEMS.length);
+    assert.equal(await page.getAttribute('#engine-status', 'data-state'), 'loading');
+    assert.equal(await page.evaluate(() => window.__demo), undefined, 'the engine is still held back');
+    release();
+    await page.waitForFunction(() => window.__demo?.ready === true);
+    const expected = await nodeQuotes({ events: [], now: HOOKS.now, consent: 'unknown' });
+    for (const r of early) {
+      assert.equal(r.reason, 'list', r.id);
+      assert.equal(r.priceMinor, expected.get(r.id).listPriceMinor, r.id);
+      assert.equal(r.listPrice, null, r.id);
+    }
+    assertRenderedEqual(await readProducts(page), expected, 'engine loaded');
+    assert.ok((await readProducts(page)).some((r) => r.reason !== 'list'), 'the engine\u2019s quotes replaced the list quotes');
+  });
+});
+
+test('Global Privacy Control: every quote is opted_out at list price and nothing is stored, even after Accept', async () => {
+  await withStore(async ({ page }) => {
+    await open(page);
+    assert.equal(await page.isVisible('#gpc-note'), true, 'the banner says GPC wins');
+    await click(page, '[data-consent="granted"]');
+    for (const id of ['earbuds', 'two-person-tent']) {
+      await advance(page, 30_000);
+      await go(page, `#/product/${id}`);
+    }
+    await click(page, '.add-to-cart');
+    await advance(page, 10_000);
+    await go(page, '#/');
+    const rendered = await readProducts(page);
+    assert.equal(rendered.length, ITEMS.length);
+    for (const r of rendered) {
+      assert.equal(r.reason, 'opted_out', r.id);
+      assert.equal(r.priceMinor, r.listPriceMinor, r.id);
+      assert.equal(r.listPrice, null, `${r.id}: nothing struck through`);
+    }
+    await go(page, '#/privacy');
+    assert.equal(await page.getAttribute('#gpc-status', 'data-gpc'), 'true');
+    assert.match(await page.textContent('#gpc-status'), /^On/);
+    const data = await stored(page);
+    assert.equal(data.state, null);
+    assert.equal(data.persistence, 'none');
+    assert.equal(await page.evaluate(() => window.__demo.pricer.status.globalPrivacyControl), true);
+    assert.deepEqual(await page.evaluate(() => Object.keys(localStorage)), ['demo:consent'], 'only the store\u2019s consent record');
+  }, { gpc: true });
+});
+
+test('privacy proof by comparison: the same visit makes the same requests whatever the history or consent, only to 127.0.0.1, and only for files the page needs without pricelet', async () => {
+  const histories = {
+    // Long looks at shoes, something in the cart.
+    shoes: async (page) => {
+      for (const [id, ms] of [['trail-runner', 90_000], ['chelsea-boot', 120_000], ['canvas-sneaker', 60_000]]) { await go(page, `#/product/${id}`); await advance(page, ms); }
+      await click(page, '.add-to-cart');
+      await go(page, '#/cart');
+    },
+    // Quick glances at cheap things and the FAQ.
+    glances: async (page) => {
+      for (const [hash, ms] of [['#/about', 15_000], ['#/product/insulated-bottle', 4_000], ['#/product/beeswax-candles', 3_000]]) { await go(page, hash); await advance(page, ms); }
+      await go(page, '#/');
+    },
+  };
+  // The visit under comparison: a fresh load, a product, the cart, checkout, an order, then leaving.
+  async function visit(page, log) {
+    await page.goto('about:blank');
+    const from = log.length;
+    await open(page);
+    await advance(page, 20_000);
+    await go(page, '#/product/santoku-knife');
+    const product = await readProducts(page);
+    await click(page, '.add-to-cart');
+    await go(page, '#/cart');
+    await go(page, '#/checkout');
+    await page.waitForFunction(() => ['ok', 'unavailable'].includes(document.getElementById('verify-result').dataset.state));
+    await click(page, '#place-order');
+    await go(page, '#/about');
+    await go(page, '#/privacy');
+    await page.goto('about:blank'); // pagehide: anything sent on unload is recorded too
+    await page.waitForTimeout(300);
+    return { requests: log.slice(from), product };
+  }
+  async function run(name, { consent, history, ...options }) {
+    // Console errors are checked after the network assertions, which say more.
+    return withStore(async ({ page, log, errors }) => {
+      await open(page);
+      await click(page, `[data-consent="${consent}"]`);
+      await histories[history](page);
+      const v = await visit(page, log);
+      return { name, all: log, errors, ...v };
+    }, { ...options, allowErrors: true });
+  }
+  const serverFrom = server.requests.length;
+  const runs = [
+    await run('consent granted, shoes history', { consent: 'granted', history: 'shoes' }),
+    await run('consent granted, glances history', { consent: 'granted', history: 'glances' }),
+    await run('personalization off (denied), shoes history', { consent: 'denied', history: 'shoes' }),
+    // The storefront without pricelet: the package's files are blocked, the page falls back to catalog prices.
+    await run('pricelet blocked', { consent: 'granted', history: 'shoes', blockPricelet: true }),
+  ];
+  const [shoes, glances, denied, baseline] = runs;
+
+  // The histories really priced the visit differently, so equal logs mean something.
+  assert.notDeepEqual(shoes.product.map((p) => p.priceMinor), glances.product.map((p) => p.priceMinor), 'the two histories give different prices');
+  assert.ok(denied.product.every((p) => p.reason === 'no_consent'));
+  assert.ok(baseline.product.every((p) => p.reason === 'list'));
+
+  // Every request of every run, histories included: 127.0.0.1 (this server), GET, no body.
+  const origin = new URL(server.url);
+  for (const { name, all } of runs) {
+    for (const r of all) {
+      const u = new URL(r.url);
+      assert.equal(u.hostname, '127.0.0.1', `${name}: ${r.method} ${r.url}`);
+      assert.equal(u.port, origin.port, `${name}: ${r.url}`);
+      assert.equal(r.method, 'GET', `${name}: ${r.method} ${r.url}`);
+      assert.equal(r.body, null, `${name}: ${r.url} has a body`);
+      assert.equal(u.search, '', `${name}: ${r.url} carries a query`);
+    }
+  }
+  assert.ok(server.requests.slice(serverFrom).every((r) => r.method === 'GET'), 'the server saw only GETs');
+
+  // Same visit → same requests (URL, method, body), whatever the history or the consent.
+  const key = (requests) => requests.map((r) => `${r.method} ${new URL(r.url).pathname} ${r.body ?? ''}`).sort();
+  assert.deepEqual(key(glances.requests), key(shoes.requests), 'another history, the same requests');
+  assert.deepEqual(key(denied.requests), key(shoes.requests), 'personalization off, the same requests');
+
+  // Minus pricelet's files, the page requests exactly what it requests without pricelet: its own files.
+  const own = (requests) => key(requests.filter((r) => !new URL(r.url).pathname.startsWith('/node_modules/pricelet/')));
+  assert.deepEqual(own(shoes.requests), own(baseline.requests), 'nothing beyond the storefront-without-pricelet baseline');
+  assert.deepEqual(own(baseline.requests), PAGE_FILES.map((p) => `GET ${p} `).sort(), 'the baseline is the page\u2019s own files, once each');
+  const pkg = key(shoes.requests.filter((r) => new URL(r.url).pathname.startsWith('/node_modules/pricelet/')));
+  assert.deepEqual(pkg, PACKAGE_FILES.map((p) => `GET ${p} `).sort(), 'pricelet loads its engine, its JS and the model: nothing else');
+
+  for (const r of [shoes, glances, denied]) assert.deepEqual(r.errors, [], `${r.name}: no console errors`);
+
+  const total = runs.reduce((n, r) => n + r.all.length, 0);
+  const hosts = [...new Set(runs.flatMap((r) => r.all.map((q) => new URL(q.url).host)))];
+  console.log(`network: ${total} requests over ${runs.length} browser runs (histories + visits), hosts: ${hosts.join(', ')}, methods: ${[...new Set(runs.flatMap((r) => r.all.map((q) => q.method)))].join(', ')}`);
+  for (const r of runs) console.log(`  ${r.name}: visit ${r.requests.length} requests (${own(r.requests).length} page files + ${r.requests.length - own(r.requests).length} pricelet files), whole run ${r.all.length}`);
+  console.log(`  visit requests: ${key(shoes.requests).map((k) => k.trim()).join(' | ')}`);
+});
+
+test('the excluded category ("luxury") never shows a discount, even when others are discounted; JPY prices show no decimals', async () => {
+  await withStore(async ({ page }) => {
+    await open(page);
+    await click(page, '[data-consent="granted"]');
+    const luxury = new Set(ITEMS.filter((i) => i.category === 'luxury').map((i) => i.id));
+    const jpy = new Set(ITEMS.filter((i) => i.currency === 'JPY').map((i) => i.id));
+    assert.ok(luxury.size >= 3 && jpy.size >= 1);
+    const check = async (step) => {
+      const rendered = await readProducts(page);
+      const lux = rendered.filter((r) => luxury.has(r.id));
+      for (const r of lux) {
+        assert.equal(r.priceMinor, r.listPriceMinor, `${step}: ${r.id} at list price`);
+        assert.equal(r.reason, 'excluded', `${step}: ${r.id}`);
+        assert.equal(r.listPrice, null, `${step}: ${r.id} nothing struck through`);
+      }
+      for (const r of rendered.filter((x) => jpy.has(x.id))) {
+        assert.match(r.price, /^¥\d{1,3}(,\d{3})*$/, `${step}: ${r.id} shows whole yen`);
+        assert.equal(r.price.replace(/\D/g, ''), String(r.priceMinor));
+      }
+      return { lux: lux.length, discounted: rendered.filter((r) => !luxury.has(r.id) && r.priceMinor < r.listPriceMinor).length };
+    };
+    const cold = await check('cold start');
+    await advance(page, 20_000);
+    await go(page, '#/product/insulated-bottle');
+    await advance(page, 25_000);
+    await go(page, '#/');
+    const browsed = await check('after a cheap browse');
+    assert.equal(browsed.lux, luxury.size);
+    assert.ok(cold.discounted > 0 && browsed.discounted > 0, `others are discounted (${cold.discounted}, ${browsed.discounted})`);
+    await go(page, '#/product/gold-watch');
+    await check('luxury product page');
+
+    // "Why this price?" shows explain(): reason, explanation, interest, inputs.
+    await go(page, '#/product/santoku-knife');
+    await page.click('.product .why');
+    const panel = await page.textContent('.product .why-panel');
+    const ex = await page.evaluate(() => window.__demo.pricer.explain('santoku-knife'));
+    assert.ok(panel.includes(ex.quote.explanation));
+    assert.ok(panel.includes(`${(ex.interest * 100).toFixed(1)} %`), panel);
+    assert.ok(panel.includes(ex.features.filter((f) => f.value !== 0).sort((a, b) => Math.abs(b.value) - Math.abs(a.value))[0].meaning));
+    await check('JPY product page');
+  });
+});
+
+test('catalog text is rendered as text, never as markup', async () => {
+  await withStore(async ({ page, context }) => {
+    const evil = structuredClone(CATALOG);
+    evil.products[0].name = '<img src=x onerror="window.__xss=1">Runner';
+    evil.products[0].blurb = '<script>window.__xss=2</script>';
+    await context.route('**/catalog.json', (route) => route.fulfill({ contentType: 'application/json', body: JSON.stringify(evil) }));
+    await open(page, `#/product/${evil.products[0].id}`);
+    assert.equal(await page.textContent('.product h1'), evil.products[0].name);
+    assert.equal(await page.textContent('.product .blurb'), evil.products[0].blurb);
+    assert.equal(await page.locator('main img, main script').count(), 0);
+    assert.equal(await page.evaluate(() => window.__xss), undefined);
+  });
+});
+
+test('screenshots: a product page and the privacy panel', async () => {
+  await withStore(async ({ page }) => {
+    // A short browse of low-intent pages first, so the shot shows a personalized discount and its label.
+    await open(page, '#/about');
+    await click(page, '[data-consent="granted"]');
+    await advance(page, 40_000);
+    await go(page, '#/product/canvas-sneaker');
+    await advance(page, 35_000);
+    await go(page, '#/product/linen-throw');
+    await page.click('.product .why');
+    const product = await readProducts(page);
+    assert.ok(product[0].listPrice && product[0].label, 'the shot shows a discount and its label');
+    const shot = join(SHOTS, 'storefront-product.png');
+    await page.screenshot({ path: shot });
+    // The README's picture is refreshed on demand only, so a test run never edits tracked files.
+    if (process.env.PRICELET_UPDATE_SCREENSHOT) copyFileSync(shot, join(ROOT, 'docs', 'screenshot-storefront.png'));
+    await advance(page, 45_000);
+    await go(page, '#/privacy');
+    await page.screenshot({ path: join(SHOTS, 'storefront-privacy.png'), fullPage: true });
+    console.log(`screenshots: ${SHOTS}/storefront-{product,privacy}.png`);
+  });
+});
