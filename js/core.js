@@ -4,6 +4,8 @@
 import * as engine from '../dist/pricelet.js';
 
 const CONSENTS = ['granted', 'denied', 'unknown'];
+/** Models shipped in the package's models/ folder (see models/README.md). */
+const BUNDLED_MODELS = ['interest', 'interest-behaviour'];
 
 let compiled = null; // WebAssembly.Module, kept for resets
 let generation = 0; // bumps on every (re)instantiation; pricers rebuild their engine object when it moves
@@ -45,7 +47,7 @@ function asBytes(v) {
 
 /**
  * The API of one platform. `platform` = { loadModule(source) -> Promise<WebAssembly.Module> | Module,
- * readBytes(urlOrPath) -> Promise<Uint8Array>, defaultModel() -> URL | string | null, hasLocalStorage(),
+ * readBytes(urlOrPath) -> Promise<Uint8Array>, defaultModel(name) -> URL | string | null, hasLocalStorage(),
  * watchStorage(key, onChange) -> unwatch, listQuote?(item, policy, now), toCheckout?(quote) } — the last
  * two from the lite wasm where the engine cannot be ready synchronously.
  */
@@ -109,10 +111,15 @@ export function makeApi(platform) {
     if (options.consent !== undefined && !CONSENTS.includes(options.consent)) {
       throw pricerError('invalid_argument', `consent must be one of ${CONSENTS.join(', ')}`, 'consent');
     }
+    if (options.bundledModel !== undefined && !BUNDLED_MODELS.includes(options.bundledModel)) {
+      throw pricerError('invalid_argument', `bundledModel must be one of ${BUNDLED_MODELS.join(', ')}`, 'bundledModel');
+    }
     await ensureEngine(options.wasm);
     const policy = await resolvePolicy(options.policy);
-    const [model, modelError] = await resolveModel(options.model === undefined ? platform.defaultModel() : options.model, 'model');
-    const [uplift, upliftError] = options.upliftModel === undefined ? [null, null] : await resolveModel(options.upliftModel, 'upliftModel');
+    const interestSource = options.model === undefined ? platform.defaultModel(options.bundledModel ?? 'interest') : options.model;
+    const upliftSource = options.upliftModel === undefined ? (options.bundledUpliftModel ? platform.defaultModel('uplift') : null) : options.upliftModel;
+    const [model, modelError] = await resolveModel(interestSource, 'model');
+    const [uplift, upliftError] = await resolveModel(upliftSource, 'upliftModel');
     return new Pricer({
       policy,
       model,
@@ -130,7 +137,7 @@ export function makeApi(platform) {
         sessionStorage: memoryStore(),
         now: options.now,
         utcOffsetMinutes: options.utcOffsetMinutes,
-        modelError: modelError ?? (model === null && options.model !== null ? 'no model was given' : undefined),
+        modelError: modelError ?? (model === null && interestSource !== null ? 'no model was given' : undefined),
         upliftModelError: upliftError ?? undefined,
       },
       platform,

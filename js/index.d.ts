@@ -35,7 +35,7 @@ export interface BehaviourEvent {
 
 export type QuoteReason =
   | 'personalized' | 'control' | 'explore' | 'excluded' | 'opted_out' | 'no_consent' | 'no_features'
-  | 'model_unavailable' | 'no_feasible_price' | 'engine_reset' | 'list';
+  | 'model_unavailable' | 'no_feasible_price' | 'engine_reset' | 'cold_start' | 'list';
 
 export interface Quote {
   itemId: string;
@@ -125,9 +125,15 @@ export interface Policy {
 }
 
 export interface CreatePricerOptions {
-  /** Interest model; default: the bundled models/interest.onnx. `null`: none (list prices). */
+  /** Interest model; default: the bundled one named by `bundledModel`. `null`: none (list prices). */
   model?: ModelSource | null;
+  /** Which bundled interest model to load when `model` is not given: 'interest' (default) or
+   * 'interest-behaviour' (for storefronts without page values: no `page_value_avg`). */
+  bundledModel?: 'interest' | 'interest-behaviour';
+  /** Optional uplift model: per-shopper price response for `expectedProfit`. */
   upliftModel?: ModelSource | null;
+  /** Load the bundled models/uplift.onnx (Hillstrom S-learner, a methodology demonstration). */
+  bundledUpliftModel?: boolean;
   /** Policy object, or a URL of its JSON; default: the bundled policy. */
   policy?: Policy | string | URL;
   /** Where behaviour persists with consent 'granted'. Browser default 'local', elsewhere 'memory'. */
@@ -184,7 +190,8 @@ export interface Explanation {
   interest: number | null;
   uplift: number | null;
   beta: number | null;
-  features: Array<{ name: string; value: number; meaning: string; unit: string }>;
+  /** `value` is what the model received; `raw` the same before its `transform`, in `unit`. */
+  features: Array<{ name: string; value: number; raw: number; transform: string; meaning: string; unit: string }>;
   bounds: { floorMinor: number; cap: number; capPriceMinor: number; costMinor: number } | null;
   candidates: Array<{ priceMinor: number; discountMinor: number; step: number }>;
   choice: { index: number; wantedDiscount: boolean; expectedProfit?: number[] } | null;

@@ -25,7 +25,7 @@ async function loadModule(source) {
 const api = makeApi({
   loadModule,
   readBytes,
-  defaultModel: () => new URL('../models/interest.onnx', import.meta.url),
+  defaultModel: (name) => new URL(`../models/${name}.onnx`, import.meta.url),
   hasLocalStorage: () => false,
   watchStorage: () => null,
   listQuote: lite.listQuote,

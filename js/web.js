@@ -31,7 +31,7 @@ function watchStorage(key, onChange) {
 const api = makeApi({
   loadModule,
   readBytes,
-  defaultModel: () => new URL('../models/interest.onnx', import.meta.url),
+  defaultModel: (name) => new URL(`../models/${name}.onnx`, import.meta.url),
   hasLocalStorage: () => { try { return typeof localStorage !== 'undefined' && localStorage !== null; } catch { return false; } },
   watchStorage,
   listQuote: lite.listQuote,

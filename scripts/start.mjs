@@ -6,7 +6,7 @@ import { build } from './build.mjs';
 import { ROOT, log } from './setup.mjs';
 import { serveStatic } from './serve.mjs';
 
-export const PACKAGE_FILES = ['js/', 'dist/pricelet.js', 'dist/pricelet_bg.wasm', 'dist/lite.js', 'dist/lite-wasm.js', 'models/interest.onnx', 'policy/default.json', 'package.json'];
+export const PACKAGE_FILES = ['js/', 'dist/pricelet.js', 'dist/pricelet_bg.wasm', 'dist/lite.js', 'dist/lite-wasm.js', 'models/interest.onnx', 'models/interest-behaviour.onnx', 'models/uplift.onnx', 'policy/default.json', 'package.json'];
 
 export function storefrontMounts() {
   return {
