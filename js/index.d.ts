@@ -181,6 +181,8 @@ export interface PricerStatus {
   personalization: 'on' | 'off';
   events: number;
   storage?: string;
+  /** Size of the engine's WebAssembly linear memory in bytes (it only grows: a high-water mark). */
+  wasmMemoryBytes: number;
   engineResets: number;
 }
 

@@ -85,6 +85,27 @@ function allowReinit(glue) {
   return `${glue.slice(0, j)}/* pricelet: re-initialisation allowed (engine reset) */${glue.slice(j + guard.length)}`;
 }
 
+// wasm-bindgen frees a collected JS object's Rust half through a FinalizationRegistry that calls
+// into the *current* instance. After an engine reset that is the new instance, where the old
+// pointer means nothing (or another live object): each registration therefore remembers its own
+// instance, and a finalizer for an instance that is gone does nothing (that memory died with it).
+function scopeFinalizers(glue) {
+  const registry = /new FinalizationRegistry\(ptr => wasm\.(__wbg_\w+_free)\(ptr, (\d+)\)\)/g;
+  const register = /(\w+Finalization)\.register\(this, this\.__wbg_ptr, this\)/g;
+  const registries = glue.match(registry)?.length ?? 0;
+  const registers = glue.match(register)?.length ?? 0;
+  if (registries === 0 || registers === 0) {
+    throw new Error(`wasm-bindgen glue changed: ${registries} finalization registries, ${registers} registrations; update scripts/build.mjs`);
+  }
+  const scoped = glue
+    .replace(registry, 'new FinalizationRegistry(({ ptr, instance }) => { if (instance === wasm) wasm.$1(ptr, $2); })')
+    .replace(register, '$1.register(this, { ptr: this.__wbg_ptr, instance: wasm }, this)');
+  if (/FinalizationRegistry\(ptr =>|\.register\(this, this\.__wbg_ptr/.test(scoped)) {
+    throw new Error('wasm-bindgen glue changed: an unscoped finalizer is left; update scripts/build.mjs');
+  }
+  return scoped;
+}
+
 function bindgen(bin, input, outName) {
   const out = join(WORK, outName);
   rmSync(out, { recursive: true, force: true });
@@ -121,7 +142,7 @@ export function build({ force = false } = {}) {
 
   const full = bindgen(bin, 'full.wasm', 'pricelet');
   wasmOpt(join(full, 'pricelet_bg.wasm'), join(DIST, 'pricelet_bg.wasm'));
-  writeFileSync(join(DIST, 'pricelet.js'), allowReinit(readFileSync(join(full, 'pricelet.js'), 'utf8')));
+  writeFileSync(join(DIST, 'pricelet.js'), scopeFinalizers(allowReinit(readFileSync(join(full, 'pricelet.js'), 'utf8'))));
 
   const lite = bindgen(bin, 'lite-raw.wasm', 'lite');
   wasmOpt(join(lite, 'lite_bg.wasm'), join(WORK, 'lite.opt.wasm'));

@@ -321,15 +321,10 @@ impl Policy {
             ))
         };
         let count = |field: &str, n: usize| limits::check_count(field, n, limits::MAX_POLICY_RULES);
-        if self.version.trim().is_empty() || self.version.len() > limits::MAX_NAME_LEN {
-            return bad(
-                "version",
-                format!(
-                    "must be a non-empty string of at most {} characters",
-                    limits::MAX_NAME_LEN
-                ),
-            );
+        if self.version.trim().is_empty() {
+            return bad("version", "must be a non-empty string".into());
         }
+        limits::check_str("version", &self.version, limits::MAX_NAME_LEN)?;
         count("discountSteps", self.discount_steps.len())?;
         for (i, s) in self.discount_steps.iter().enumerate() {
             if s.ppm() == 0 || s.ppm() >= Ppm::ONE.0 {

@@ -256,6 +256,11 @@ impl Pricer {
         }
     }
 
+    /// What happened to the stored state at the last load (`status().state`).
+    pub fn load_report(&self) -> &LoadReport {
+        &self.load_report
+    }
+
     pub fn policy(&self) -> &Policy {
         &self.policy
     }

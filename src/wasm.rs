@@ -294,6 +294,19 @@ impl WasmPricer {
             }
         };
         self.core.load_state(state.as_deref(), clock.now_ms);
+        // Storage must hold what the engine uses: an unusable state is removed at once and a
+        // repaired one rewritten, so exportData() never shows bytes the engine threw away.
+        match self.core.load_report().outcome {
+            "discarded" => {
+                if let Some(Err(why)) = self.active_store().map(|s| s.save(None)) {
+                    self.storage_note = Some(why);
+                }
+            }
+            "repaired" => {
+                self.persist();
+            }
+            _ => {}
+        }
         Ok(())
     }
 
@@ -408,6 +421,9 @@ impl WasmPricer {
         if let Some(note) = &self.storage_note {
             v["storage"] = Value::String(note.clone());
         }
+        // Linear memory never shrinks, so this is the instance's high-water mark (for soak checks
+        // and for apps that watch their memory).
+        v["wasmMemoryBytes"] = Value::from(core::arch::wasm32::memory_size(0) * 65536);
         to_js(&v)
     }
 

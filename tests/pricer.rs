@@ -519,3 +519,57 @@ fn without_any_behaviour_the_price_is_the_cold_start_offer_not_personalized() {
     assert_eq!((pages["raw"].as_f64(), pages["transform"].as_str()), (Some(1.0), Some("log1p")));
     assert!((pages["value"].as_f64().unwrap() - 2f64.ln()).abs() < 1e-12);
 }
+
+/// SECURITY.md "re-drawing the experiment": a shopper who clears storage gets a new anonymous id and
+/// so a new draw of arm and exploration. Across many draws the price moves, but never below the
+/// policy's cap, the category cap or the margin floor, and the control share stays the policy's.
+#[test]
+fn clearing_storage_redraws_the_arm_but_never_beats_the_caps() {
+    let shoes = json!({"id": "sneaker-1", "price": "89.99", "currency": "EUR", "category": "shoes", "cost": "30.00"});
+    let phone = json!({"id": "phone-1", "price": "499.00", "currency": "EUR", "category": "electronics", "cost": "150.00"});
+    let mut lowest = [i64::MAX, i64::MAX];
+    let mut distinct = std::collections::BTreeSet::new();
+    let mut control = 0;
+    let draws = 400;
+    for n in 0..draws {
+        let model = ModelSlot::load(Some(&model_bytes()), ModelKind::Interest);
+        let mut p = Pricer::new(
+            Policy::default_policy(),
+            model,
+            ModelSlot::Absent,
+            None,
+            PricerConfig {
+                anon_id: Some(format!("cleared-{n}")),
+                ..config(Consent::Granted)
+            },
+            NOW,
+        )
+        .unwrap();
+        browse_hesitantly(&mut p);
+        for (slot, item) in [&shoes, &phone].into_iter().enumerate() {
+            let q = p.price_for(item, &clock(0)).unwrap();
+            lowest[slot] = lowest[slot].min(q.price_minor);
+            distinct.insert((slot, q.price_minor));
+            control += usize::from(q.reason == "control");
+        }
+    }
+    assert!(distinct.len() > 2, "the draws do move the price: {distinct:?}");
+    // 20 % global cap on 89.99 (7199.2 → the .99/.49 ending at or above it), 10 % on electronics.
+    assert!(lowest[0] >= 7199, "shoes never under the 20 % cap: {}", lowest[0]);
+    assert!(lowest[1] >= 44910, "electronics never under the 10 % cap: {}", lowest[1]);
+    let share = control as f64 / (2 * draws) as f64;
+    let expected = Policy::default_policy().experiment.control_percent.ppm() as f64 / 1e6;
+    assert!(
+        (share - expected).abs() < 0.06,
+        "control share {share:.3} vs the policy's {expected}"
+    );
+}
+
+/// A session that leaves the model unsure, so a discount is on the table.
+fn browse_hesitantly(p: &mut Pricer) {
+    for i in 0..3 {
+        let ev = json!({"type": "page_view", "at": NOW - 300_000 + i * 60_000,
+            "page": {"kind": "informational", "id": format!("faq-{i}"), "bounceRate": 0.03, "exitRate": 0.06}});
+        p.track(&ev, &clock(0)).unwrap();
+    }
+}

@@ -511,7 +511,8 @@ async function start() {
     }
   }
   render();
-  window.__demo = { pricer: app.pricer, catalog, ready: true, rerender: render };
+  // For the end-to-end tests and the curious: the page's pricer and the package it imported.
+  window.__demo = { pricer: app.pricer, lib: app.lib, catalog, ready: true, rerender: render };
 }
 
 start();

@@ -6,6 +6,8 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { ROOT } from '../../scripts/setup.mjs';
 import { createPricer, listQuote, toCheckout, verifyQuote, signQuote } from '../../js/node.js';
 
@@ -141,6 +143,35 @@ test('failure table: a wasm trap resets the engine; that call is list price with
   assert.equal(other.priceFor(sneaker).reason === 'engine_reset', false);
 });
 
+test('after an engine reset, collecting the old instance\'s objects never frees memory of the new one', async () => {
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc');
+  const tick = () => new Promise((r) => setImmediate(r));
+  // Several pricers with state, so the new instance's allocations sit where the old pointers pointed.
+  const pricers = await Promise.all([0, 1, 2, 3].map(() => createPricer({ ...base, consent: 'unknown' })));
+  for (const p of pricers) for (const ev of BEHAVIOUR) p.track(ev);
+  const before = pricers.map((p) => p.pricesFor(ITEMS));
+  const resets = pricers[0].status.engineResets;
+  assert.equal(pricers[0]._forceTrap(), 'engine_reset');
+  // Every pricer re-creates its engine object on its next call; the old ones become garbage.
+  const after = pricers.map((p) => p.pricesFor(ITEMS));
+  assert.deepEqual(after, before, 'the same quotes on the new instance');
+  for (let i = 0; i < 5; i++) { gc(); await tick(); }
+  // Had a finalizer freed an old pointer in the new instance, these pricers would now be corrupt.
+  for (let round = 0; round < 3; round++) {
+    for (const p of pricers) p.track({ ...BEHAVIOUR[0], at: NOW - 1000 + round });
+    const again = pricers.map((p) => p.pricesFor(ITEMS));
+    for (const [i, quotes] of again.entries()) {
+      assert.equal(quotes.length, ITEMS.length);
+      const bad = quotes.find((q, j) => q.reason === 'engine_reset' || (q.error && !before[i][j].error)); // ITEMS has one bad item on purpose
+      assert.equal(bad, undefined, `pricer ${i}: ${JSON.stringify(bad)}`);
+    }
+    gc(); await tick();
+  }
+  assert.equal(pricers[0].status.engineResets, resets + 1, 'no further trap');
+  for (const p of pricers) p.free();
+});
+
 test('failure table: corrupt, foreign or newer stored state is discarded with a reason; pricing continues', async () => {
   const states = [
     ['{broken', /not valid JSON/],
@@ -149,9 +180,19 @@ test('failure table: corrupt, foreign or newer stored state is discarded with a 
     [JSON.stringify({ schema: 'pricelet/behaviour', version: 1, events: [{ type: 'page_view', at: NOW, page: { kind: 'product', exitRate: 9 } }] }), /dropped 1/],
   ];
   for (const [state, why] of states) {
-    const pricer = await createPricer({ ...base, consent: 'granted', storage: memoryAdapter(state) });
+    const adapter = memoryAdapter(state);
+    const pricer = await createPricer({ ...base, consent: 'granted', storage: adapter });
     assert.match(pricer.status.state.reason, why);
     assert.equal(pricer.priceFor(sneaker).itemId, 'sneaker-1');
+    // Storage now holds what the engine uses: nothing after a discard, the repaired log after a repair.
+    if (pricer.status.state.outcome === 'discarded') {
+      assert.equal(adapter.state, null, `${why}: the unusable state is removed`);
+      assert.equal(pricer.exportData().state, null);
+    } else {
+      assert.equal(pricer.status.state.outcome, 'repaired');
+      assert.deepEqual(JSON.parse(adapter.state).events, [], `${why}: the repaired state is written back`);
+      assert.deepEqual(pricer.exportData().state.events, []);
+    }
   }
 });
 

