@@ -293,6 +293,10 @@ struct StoredState {
     #[serde(default)]
     evicted: u64,
     events: Vec<Value>,
+    /// Optional (added in place, still version 1): ε spent on measurement reports today. Read
+    /// leniently: a malformed record is ignored, never a reason to discard the log.
+    #[serde(default)]
+    report_budget: Option<Value>,
 }
 
 /// The same document for writing: events go out as the JSON encoded when they entered the log, so
@@ -306,6 +310,8 @@ struct StoredStateOut<'a> {
     anon_id: Option<&'a str>,
     evicted: u64,
     events: &'a [Box<RawValue>],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    report_budget: Option<&'a crate::ldp::DailySpend>,
 }
 
 /// The event log, sorted by time.
@@ -319,6 +325,8 @@ pub struct BehaviourLog {
     evicted: u64,
     /// Bumped on every change; caches keyed on it (features, interest) stay exact.
     revision: u64,
+    /// ε spent on measurement reports on the current local day (src/ldp.rs).
+    report_budget: Option<crate::ldp::DailySpend>,
 }
 
 impl PartialEq for BehaviourLog {
@@ -351,6 +359,10 @@ impl BehaviourLog {
     }
     pub fn stored_bytes(&self) -> usize {
         self.bytes
+    }
+    /// The day's spend on measurement reports, stored with the log.
+    pub fn report_budget_mut(&mut self) -> &mut Option<crate::ldp::DailySpend> {
+        &mut self.report_budget
     }
 
     /// Adds a validated event, dropping expired ones and evicting the oldest beyond the bounds.
@@ -398,6 +410,7 @@ impl BehaviourLog {
         self.encoded.clear();
         self.bytes = 0;
         self.evicted = 0;
+        self.report_budget = None;
         self.revision += 1;
     }
 
@@ -409,6 +422,7 @@ impl BehaviourLog {
             anon_id,
             evicted: self.evicted,
             events: &self.encoded,
+            report_budget: self.report_budget.as_ref(),
         };
         serde_json::to_string(&state).unwrap_or_default()
     }
@@ -486,6 +500,10 @@ impl BehaviourLog {
         let anon_id = stored.anon_id.filter(|id| valid_anon_id(id));
         let mut log = BehaviourLog {
             evicted: stored.evicted,
+            report_budget: stored
+                .report_budget
+                .as_ref()
+                .and_then(crate::ldp::DailySpend::from_stored),
             ..Default::default()
         };
         let mut dropped = 0;
@@ -680,6 +698,40 @@ mod tests {
         assert_eq!(back.events(), log.events());
         assert_eq!(id.as_deref(), Some("anon_1"));
         assert_eq!(report.outcome, "loaded");
+    }
+
+    #[test]
+    fn the_report_budget_is_stored_and_optional() {
+        let mut log = BehaviourLog::default();
+        log.push(ev(json!({"type": "purchase", "at": NOW})), NOW, KEEP);
+        let plain = log.to_state(None);
+        assert!(
+            !plain.contains("reportBudget"),
+            "absent until reports are made: {plain}"
+        );
+        *log.report_budget_mut() = Some(crate::ldp::DailySpend {
+            day: "2026-11-29".into(),
+            epsilon: 4.0,
+        });
+        let text = log.to_state(None);
+        let (mut back, _, report) = BehaviourLog::from_state(Some(&text), NOW, KEEP);
+        assert_eq!(report.outcome, "loaded");
+        assert_eq!(
+            back.report_budget_mut().as_ref().map(|b| b.epsilon),
+            Some(4.0)
+        );
+        assert_eq!(back.to_state(None), text, "round trip");
+        // A version-1 state from before the field, and one with a mangled record, still load.
+        let (old, _, r) = BehaviourLog::from_state(Some(&plain), NOW, KEEP);
+        assert_eq!((r.outcome, old.events().len()), ("loaded", 1));
+        let mangled = text.replace("\"epsilon\":4.0", "\"epsilon\":\"lots\"");
+        assert_ne!(mangled, text);
+        let (mut m, _, r) = BehaviourLog::from_state(Some(&mangled), NOW, KEEP);
+        assert_eq!((r.outcome, m.events().len()), ("loaded", 1));
+        assert_eq!(*m.report_budget_mut(), None);
+        // forget() clears it with everything else.
+        back.clear();
+        assert_eq!(*back.report_budget_mut(), None);
     }
 
     #[test]

@@ -4,15 +4,19 @@
 //! behaviour log → session features → ONNX interest model (tract) → merchant policy → exact quote.
 //! `src/wasm.rs` (wasm32 only) is the one thin boundary to JS; `src/bin/pricelet.rs` is the native CLI.
 
+pub mod aggregate;
 pub mod behaviour;
 pub mod error;
 pub mod evaluate;
 pub mod experiment;
+#[cfg(feature = "inference")]
+pub mod fairness;
 pub mod features;
 #[doc(hidden)]
 #[cfg(feature = "inference")]
 pub mod harness;
 pub mod item;
+pub mod ldp;
 pub mod limits;
 pub mod model;
 pub mod money;

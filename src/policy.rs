@@ -230,6 +230,19 @@ pub struct PreviousVersion {
     pub accept_until: f64,
 }
 
+/// Measurement reports under local differential privacy (src/ldp.rs, docs/measurement.md).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Reporting {
+    /// ε of one report, in (0, 10].
+    pub epsilon: f64,
+    /// The most ε a device spends on reports per local day (sequential composition), ≥ `epsilon`.
+    pub daily_epsilon: f64,
+    /// `oue` (default) or `grr`.
+    #[serde(default)]
+    pub mechanism: crate::ldp::Mechanism,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Policy {
@@ -253,6 +266,13 @@ pub struct Policy {
     pub max_quantity_per_order: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub previous_version: Option<PreviousVersion>,
+    /// No quote may be more than this percent below list (a fairness limit on the spread of prices
+    /// between shoppers); applied like a cap, on top of `caps`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_spread_percent: Option<Percent>,
+    /// Privacy-protected measurement reports; absent = off.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reporting: Option<Reporting>,
     #[serde(skip)]
     endings: BTreeMap<String, Vec<PriceEnding>>,
     #[serde(skip)]
@@ -501,6 +521,30 @@ impl Policy {
                 );
             }
         }
+        if self.max_spread_percent.is_some_and(|s| s.ppm() == 0) {
+            return bad(
+                "maxSpreadPercent",
+                "must be above 0 (leave it out for no spread limit)".into(),
+            );
+        }
+        if let Some(r) = &self.reporting {
+            if !(r.epsilon.is_finite() && r.epsilon > 0.0 && r.epsilon <= 10.0) {
+                return bad(
+                    "reporting.epsilon",
+                    "must be a number above 0 and at most 10 (the privacy loss ε of one report)"
+                        .into(),
+                );
+            }
+            if !(r.daily_epsilon.is_finite() && r.daily_epsilon >= r.epsilon) {
+                return bad(
+                    "reporting.dailyEpsilon",
+                    format!(
+                        "must be a number at least reporting.epsilon ({}): the ε a device may spend per day",
+                        r.epsilon
+                    ),
+                );
+            }
+        }
         Ok(self)
     }
 
@@ -517,12 +561,24 @@ impl Policy {
             .map_or(&[PriceEnding::Any], Vec::as_slice)
     }
 
-    /// Largest allowed discount for a category (the tighter of global and category caps).
+    /// Largest allowed discount for a category: the tightest of the global cap, the category's cap
+    /// and `maxSpreadPercent`. Pricing and verification both go through it.
     pub fn cap_for(&self, category: Option<&str>) -> Ppm {
+        let caps = self.caps_for(category);
+        self.spread_cap().map_or(caps, |s| s.min(caps))
+    }
+
+    /// The tighter of the global and category caps alone (without `maxSpreadPercent`).
+    pub fn caps_for(&self, category: Option<&str>) -> Ppm {
         let global = self.caps.global_percent.0;
         category
             .and_then(|c| self.caps.category_percent.get(c))
             .map_or(global, |c| c.0.min(global))
+    }
+
+    /// `maxSpreadPercent` as a cap, when set.
+    pub fn spread_cap(&self) -> Option<Ppm> {
+        self.max_spread_percent.map(|s| s.0)
     }
 
     /// Why an item is excluded from personalization, if it is.
@@ -706,6 +762,46 @@ mod tests {
                 "maxQuantityPerOrder",
             ),
             (with(&["surprise"], json!(1)), "surprise"),
+            (with(&["maxSpreadPercent"], json!(0)), "maxSpreadPercent"),
+            (with(&["maxSpreadPercent"], json!(101)), "maxSpreadPercent"),
+            (
+                with(&["maxSpreadPercent"], json!("ten")),
+                "maxSpreadPercent",
+            ),
+            (
+                with(&["reporting"], json!({"epsilon": 0, "dailyEpsilon": 8})),
+                "reporting.epsilon",
+            ),
+            (
+                with(&["reporting"], json!({"epsilon": 10.5, "dailyEpsilon": 20})),
+                "reporting.epsilon",
+            ),
+            (
+                with(&["reporting"], json!({"epsilon": "two", "dailyEpsilon": 8})),
+                "reporting.epsilon",
+            ),
+            (
+                with(&["reporting"], json!({"epsilon": 2, "dailyEpsilon": 1})),
+                "reporting.dailyEpsilon",
+            ),
+            (
+                with(&["reporting"], json!({"epsilon": 2})),
+                "reporting.dailyEpsilon",
+            ),
+            (
+                with(
+                    &["reporting"],
+                    json!({"epsilon": 2, "dailyEpsilon": 8, "mechanism": "laplace"}),
+                ),
+                "reporting.mechanism",
+            ),
+            (
+                with(
+                    &["reporting"],
+                    json!({"epsilon": 2, "dailyEpsilon": 8, "perItem": true}),
+                ),
+                "reporting.perItem",
+            ),
         ];
         for (v, field) in cases {
             let e = Policy::from_json(&v).unwrap_err();
@@ -716,6 +812,39 @@ mod tests {
                 "the message names the field: {e}"
             );
         }
+    }
+
+    #[test]
+    fn reporting_and_spread_are_optional_and_checked() {
+        let off = with(&["reporting"], Value::Null);
+        assert_eq!(Policy::from_json(&off).unwrap().reporting, None);
+        let on = with(
+            &["reporting"],
+            json!({"epsilon": "1.5", "dailyEpsilon": 6, "mechanism": "grr"}),
+        );
+        let err = Policy::from_json(&on).unwrap_err();
+        assert_eq!(
+            err.field.as_deref(),
+            Some("reporting.epsilon"),
+            "a number, not a string: {err}"
+        );
+        let on = with(
+            &["reporting"],
+            json!({"epsilon": 1.5, "dailyEpsilon": 6, "mechanism": "grr"}),
+        );
+        let p = Policy::from_json(&on).unwrap();
+        let r = p.reporting.as_ref().unwrap();
+        assert_eq!(
+            (r.epsilon, r.daily_epsilon, r.mechanism),
+            (1.5, 6.0, crate::ldp::Mechanism::Grr)
+        );
+        assert_eq!(Policy::from_json(&p.to_json()).unwrap(), p, "round trip");
+        // The tightest of global cap, category cap and spread limit wins.
+        let spread = Policy::from_json(&with(&["maxSpreadPercent"], json!(12.5))).unwrap();
+        assert_eq!(spread.cap_for(Some("shoes")), Ppm(125_000));
+        assert_eq!(spread.cap_for(Some("electronics")), Ppm(100_000));
+        assert_eq!(spread.caps_for(Some("shoes")), Ppm(200_000));
+        assert_eq!(Policy::from_json(&spread.to_json()).unwrap(), spread);
     }
 
     #[test]

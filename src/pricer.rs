@@ -249,7 +249,19 @@ impl Pricer {
             return;
         }
         let (log, id, report) = BehaviourLog::from_state(state, now_ms, self.retention());
+        let spent = self.log.report_budget_mut().take();
         self.log = log;
+        // Another tab may have stored an older spend: the later day, and on the same day the larger
+        // spend, wins, so reloading never hands out more of the daily privacy budget.
+        let stored = self.log.report_budget_mut();
+        if let Some(s) = spent {
+            if stored
+                .as_ref()
+                .is_none_or(|b| (&b.day, b.epsilon) < (&s.day, s.epsilon))
+            {
+                *stored = Some(s);
+            }
+        }
         self.load_report = report;
         if let (Some(id), false) = (id, self.anon_id_injected) {
             self.anon_id = id;
@@ -342,6 +354,55 @@ impl Pricer {
             reason: None,
             evicted,
         })
+    }
+
+    /// A privacy-protected measurement report for a quote that was shown (src/ldp.rs,
+    /// docs/measurement.md). Call it once per quote shown, when its outcome is known (`converted`:
+    /// the shopper bought at this quote). Needs consent `granted` (no GPC) and the policy's
+    /// `reporting` section; each report spends the policy's ε from the local day's budget, which is
+    /// kept in the stored state (save `state_to_save()` after a report). On a device `rng` must be a
+    /// cryptographic source ([`crate::ldp::OsRandom`]); tests pass a seeded one.
+    pub fn report<R: crate::ldp::Random + ?Sized>(
+        &mut self,
+        quote: &Quote,
+        converted: bool,
+        clock: &Clock,
+        rng: &mut R,
+    ) -> Result<crate::ldp::ReportOutcome> {
+        use crate::ldp::{self, ReportOutcome};
+        let day = ldp::local_day(clock);
+        match self.blocked_reason() {
+            Some(reason::OPTED_OUT) => {
+                return Ok(ReportOutcome::refused(
+                    ldp::refusal::OPTED_OUT,
+                    "Global Privacy Control is on: no measurement reports are made",
+                    day,
+                ))
+            }
+            Some(_) => {
+                return Ok(ReportOutcome::refused(
+                    ldp::refusal::NO_CONSENT,
+                    "consent is denied: no measurement reports are made",
+                    day,
+                ))
+            }
+            None => {}
+        }
+        if self.persistence() != Persistence::Storage {
+            return Ok(ReportOutcome::refused(
+                ldp::refusal::NO_CONSENT,
+                "measurement reports need consent 'granted'",
+                day,
+            ));
+        }
+        let tuple = ldp::tuple_for(&self.policy, quote, converted, self.log.events());
+        Ok(ldp::report_with_budget(
+            &self.policy,
+            tuple,
+            self.log.report_budget_mut(),
+            clock,
+            rng,
+        ))
     }
 
     /// Deletes all behaviour and the anonymous id (a new one is drawn).

@@ -57,10 +57,16 @@ pub fn net_of(price_minor: i64, policy: &Policy) -> f64 {
     }
 }
 
+/// The lowest price a cap allows: `ceil(list * (1 - cap))` (shared with `verify_quote`).
+pub fn cap_price(list_minor: i64, cap: Ppm) -> i64 {
+    mul_div_ceil(list_minor, Ppm::ONE.0 - cap.0, Ppm::ONE.0)
+}
+
 pub fn bounds(item: &Item, policy: &Policy) -> Bounds {
     let list = item.list_minor;
+    // The tightest of the caps and `maxSpreadPercent`: every candidate, explored or chosen, is inside it.
     let cap = policy.cap_for(item.category.as_deref());
-    let cap_price_minor = mul_div_ceil(list, Ppm::ONE.0 - cap.0, Ppm::ONE.0);
+    let cap_price_minor = cap_price(list, cap);
     let margin = policy.margin.min_margin_percent.ppm();
     let tax = if policy.tax.prices_include_tax {
         policy.tax.rate_percent.ppm()
@@ -296,6 +302,23 @@ mod tests {
             45049,
             "10 % of 500 = 450.00, nearest allowed in bounds is 450.49"
         );
+    }
+
+    #[test]
+    fn the_spread_limit_caps_every_candidate() {
+        let p = policy_with(json!({"maxSpreadPercent": 12}));
+        let it = item(json!({"id": "a", "price": 100, "currency": "USD", "cost": 10}));
+        let b = bounds(&it, &p);
+        assert_eq!((b.cap, b.cap_price_minor), (Ppm(120_000), 8800));
+        let c = candidates(&it, &p, &b);
+        // 15 % and 20 % are clamped to the 12 % limit: 88.00 is not a .99/.49 ending, 88.49 is.
+        assert_eq!(
+            c.iter().map(|c| c.price_minor).collect::<Vec<_>>(),
+            vec![10000, 9499, 8999, 8849]
+        );
+        assert!(c
+            .iter()
+            .all(|c| c.discount_minor * 100 <= 12 * it.list_minor));
     }
 
     #[test]

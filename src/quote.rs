@@ -5,7 +5,7 @@ use crate::error::{quoted, Code, Error, Result};
 use crate::item::Item;
 use crate::limits;
 use crate::policy::Policy;
-use crate::pricing::bounds;
+use crate::pricing::{bounds, cap_price};
 use base64::Engine as _;
 use hmac::{Hmac, KeyInit, Mac};
 use serde::{Deserialize, Serialize};
@@ -310,15 +310,34 @@ pub fn verify_quote(
             );
         }
         if q.price_minor < b.cap_price_minor {
-            fail(
-                "over_cap",
-                format!(
-                    "discount {} exceeds the {} % cap (lowest price {})",
-                    item.list_minor - q.price_minor,
-                    b.cap.as_percent(),
-                    b.cap_price_minor
-                ),
-            );
+            // `bounds` applies the tightest of the caps and `maxSpreadPercent`; say which one is broken.
+            let caps = policy.caps_for(item.category.as_deref());
+            let caps_price = cap_price(item.list_minor, caps);
+            if q.price_minor < caps_price {
+                fail(
+                    "over_cap",
+                    format!(
+                        "discount {} exceeds the {} % cap (lowest price {})",
+                        item.list_minor - q.price_minor,
+                        caps.as_percent(),
+                        caps_price
+                    ),
+                );
+            }
+            if let Some(spread) = policy.spread_cap() {
+                let spread_price = cap_price(item.list_minor, spread);
+                if q.price_minor < spread_price {
+                    fail(
+                        "spread_exceeded",
+                        format!(
+                            "price {} is more than the policy's maxSpreadPercent {} % below list (lowest price {})",
+                            q.price_minor,
+                            spread.as_percent(),
+                            spread_price
+                        ),
+                    );
+                }
+            }
         }
         if !policy
             .endings_for(item.currency)
@@ -617,6 +636,24 @@ mod tests {
         assert_eq!(
             codes(&verify(&base, &too_many)),
             vec!["quantity_over_limit"]
+        );
+    }
+
+    #[test]
+    fn the_spread_limit_is_verified_by_name() {
+        let mut v: Value = serde_json::from_str(crate::policy::DEFAULT_POLICY_JSON).unwrap();
+        v["maxSpreadPercent"] = json!(8);
+        let p = Policy::from_json(&v).unwrap();
+        // 44.99 is 10.0 % off: inside the 20 % cap, beyond the 8 % spread limit.
+        let v = verify_quote(&quote(4499).to_value(), &item(), &p, &now());
+        assert_eq!(codes(&v), vec!["spread_exceeded"], "{:?}", v.problems);
+        assert!(v.problems[0].message.contains("maxSpreadPercent 8 %"));
+        // 47.49 (5.0 % off) is inside both.
+        assert!(verify_quote(&quote(4749).to_value(), &item(), &p, &now()).ok);
+        // 34.99 (30 % off) breaks the cap and the spread limit: both are named.
+        assert_eq!(
+            codes(&verify_quote(&quote(3499).to_value(), &item(), &p, &now())),
+            vec!["over_cap", "spread_exceeded"]
         );
     }
 

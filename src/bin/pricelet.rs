@@ -125,6 +125,91 @@ enum Command {
         #[arg(long, default_value_t = 20261129)]
         seed: u64,
     },
+    /// De-bias privacy-protected measurement reports (one JSON object per line) into conversion by
+    /// arm, by discount step and by segment, the A/B read-out, revenue per shopper and a fitted β,
+    /// each with a 95 % interval that includes the privacy noise (docs/measurement.md).
+    Aggregate {
+        /// The reports file (JSON lines, as devices send them).
+        reports: PathBuf,
+        /// The policy the reports were made under (default: the bundled policy/default.json).
+        #[arg(long)]
+        policy: Option<PathBuf>,
+        /// Print JSON instead of tables.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Simulate measurement reports on the real datasets: shoppers resampled from Online Shoppers
+    /// (random arms, an assumed discount response) and Hillstrom (real randomized arms), randomized
+    /// by the device's own code at each ε, aggregated, and scored against the truth.
+    LdpSimulate {
+        /// Folder with online_shoppers_intention.csv and hillstrom.csv (default: $PRICELET_DATA or ../shared/data).
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        /// Policy JSON: its discount steps make the domain (default: the bundled policy).
+        #[arg(long)]
+        policy: Option<PathBuf>,
+        /// ε per report (comma-separated).
+        #[arg(long, default_value = "1,2,4", value_delimiter = ',')]
+        epsilons: Vec<f64>,
+        /// Shoppers (one report each) per simulated study (comma-separated).
+        #[arg(long, default_value = "1000,10000,100000", value_delimiter = ',')]
+        sizes: Vec<usize>,
+        /// Mechanisms to compare: oue, grr (comma-separated).
+        #[arg(long, default_value = "oue,grr", value_delimiter = ',')]
+        mechanisms: Vec<String>,
+        /// Repetitions per setting.
+        #[arg(long, default_value_t = 100)]
+        reps: usize,
+        #[arg(long, default_value_t = 20261129)]
+        seed: u64,
+        /// The β of the ASSUMED response on Online Shoppers (default: the policy's expectedProfit β).
+        #[arg(long)]
+        lift_beta: Option<f64>,
+        /// Control share on Online Shoppers, percent (default: the policy's experiment.controlPercent).
+        #[arg(long)]
+        control_percent: Option<f64>,
+        /// Hillstrom outcome: visit or conversion.
+        #[arg(long, default_value = "visit")]
+        outcome: String,
+        /// Target 95 % half-width of the incremental conversion, percentage points.
+        #[arg(long, default_value_t = 1.0)]
+        precision_pp: f64,
+        /// Also write the reports of one Online Shoppers study (the largest size, the policy's
+        /// reporting mechanism and ε) to this file, to try `pricelet aggregate` on.
+        #[arg(long)]
+        reports_out: Option<PathBuf>,
+        /// Print JSON instead of tables.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Price a catalog for every Online Shoppers session through the production path and report the
+    /// discount distribution by segment, the share offered any discount and the price spread per item.
+    Fairness {
+        /// Online Shoppers CSV (default: $PRICELET_DATA or ../shared/data, online_shoppers_intention.csv).
+        #[arg(long)]
+        data: Option<PathBuf>,
+        /// Interest model (.onnx).
+        #[arg(long, default_value = "models/interest.onnx")]
+        model: PathBuf,
+        /// Policy JSON (default: the bundled policy/default.json).
+        #[arg(long)]
+        policy: Option<PathBuf>,
+        /// Items: a JSON array (default: a built-in catalog of five items).
+        #[arg(long)]
+        items: Option<PathBuf>,
+        /// Use only the first N rows.
+        #[arg(long)]
+        rows: Option<usize>,
+        /// Set the policy's maxSpreadPercent for this run.
+        #[arg(long)]
+        max_spread_percent: Option<String>,
+        /// The clock, ms since the epoch (issue times, exploration windows).
+        #[arg(long, default_value_t = 1_795_950_160_000)]
+        now: i64,
+        /// Print JSON instead of tables.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 fn fail(e: impl std::fmt::Display) -> ExitCode {
@@ -234,6 +319,64 @@ fn main() -> ExitCode {
             resamples,
             seed,
         }),
+        Command::Aggregate {
+            reports,
+            policy,
+            json,
+        } => aggregate(&reports, policy.as_deref(), json),
+        Command::LdpSimulate {
+            data_dir,
+            policy,
+            epsilons,
+            sizes,
+            mechanisms,
+            reps,
+            seed,
+            lift_beta,
+            control_percent,
+            outcome,
+            precision_pp,
+            reports_out,
+            json,
+        } => ldp_simulate(LdpSimulateArgs {
+            data_dir,
+            policy: policy.as_deref(),
+            epsilons,
+            sizes,
+            mechanisms,
+            reps,
+            seed,
+            lift_beta,
+            control_percent,
+            outcome,
+            precision_pp,
+            reports_out,
+            json,
+        }),
+        Command::Fairness {
+            data,
+            model,
+            policy,
+            items,
+            rows,
+            max_spread_percent,
+            now,
+            json,
+        } => {
+            return match fairness(FairnessArgs {
+                data,
+                model: &model,
+                policy: policy.as_deref(),
+                items: items.as_deref(),
+                rows,
+                max_spread_percent,
+                now,
+                json,
+            }) {
+                Ok(ok) => ExitCode::from(if ok { 0 } else { 1 }),
+                Err(e) => fail(e),
+            };
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -667,4 +810,205 @@ fn simulate(a: SimulateArgs) -> Result<(), String> {
     };
     print(&out);
     Ok(())
+}
+
+fn data_dir(given: Option<PathBuf>) -> PathBuf {
+    given
+        .or_else(|| std::env::var_os("PRICELET_DATA").map(PathBuf::from))
+        .unwrap_or_else(|| PathBuf::from("../shared/data"))
+}
+
+fn aggregate(reports: &Path, policy: Option<&Path>, as_json: bool) -> Result<(), String> {
+    let policy = load_policy(policy)?;
+    let expected = pricelet::aggregate::Expected::from_policy(&policy)?;
+    let text = String::from_utf8(read(reports, "reports")?)
+        .map_err(|_| format!("the reports file {} is not UTF-8", reports.display()))?;
+    let tally = pricelet::aggregate::read_reports(&text, &expected)
+        .map_err(|e| format!("{}: {e}", reports.display()))?;
+    let r = pricelet::aggregate::readout(&tally, &expected);
+    if as_json {
+        print(&serde_json::to_value(&r).unwrap_or_default());
+    } else {
+        print!("{}", pricelet::aggregate::render(&r));
+    }
+    Ok(())
+}
+
+struct LdpSimulateArgs<'a> {
+    data_dir: Option<PathBuf>,
+    policy: Option<&'a Path>,
+    epsilons: Vec<f64>,
+    sizes: Vec<usize>,
+    mechanisms: Vec<String>,
+    reps: usize,
+    seed: u64,
+    lift_beta: Option<f64>,
+    control_percent: Option<f64>,
+    outcome: String,
+    precision_pp: f64,
+    reports_out: Option<PathBuf>,
+    json: bool,
+}
+
+fn ldp_simulate(a: LdpSimulateArgs) -> Result<(), String> {
+    use pricelet::aggregate::{self, SimSettings};
+    use pricelet::ldp::{Domain, Mechanism};
+    let policy = load_policy(a.policy)?;
+    if a.epsilons.is_empty()
+        || a.epsilons
+            .iter()
+            .any(|e| !(e.is_finite() && *e > 0.0 && *e <= 10.0))
+    {
+        return Err("--epsilons: give one or more ε, each above 0 and at most 10".into());
+    }
+    if a.sizes.is_empty() || a.sizes.iter().any(|n| !(10..=10_000_000).contains(n)) {
+        return Err("--sizes: give one or more study sizes from 10 to 10,000,000 shoppers".into());
+    }
+    if a.reps == 0 || a.reps > 100_000 {
+        return Err("--reps must be from 1 to 100000".into());
+    }
+    if !(a.precision_pp.is_finite() && a.precision_pp > 0.0) {
+        return Err("--precision-pp must be a positive number of percentage points".into());
+    }
+    let mechanisms = a
+        .mechanisms
+        .iter()
+        .map(|m| match m.trim() {
+            "oue" => Ok(Mechanism::Oue),
+            "grr" => Ok(Mechanism::Grr),
+            other => Err(format!(
+                "--mechanisms: unknown mechanism {other:?} (oue or grr)"
+            )),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    if !matches!(a.outcome.as_str(), "visit" | "conversion") {
+        return Err(format!(
+            "--outcome must be visit or conversion, not {:?}",
+            a.outcome
+        ));
+    }
+    let beta = match a.lift_beta {
+        Some(b) if b.is_finite() && (0.0..=100.0).contains(&b) => b,
+        Some(_) => return Err("--lift-beta must be a number from 0 to 100".into()),
+        None => match policy.strategy() {
+            pricelet::policy::Strategy::ExpectedProfit { beta } => *beta,
+            _ => 4.0,
+        },
+    };
+    let control = match a.control_percent {
+        Some(c) if c.is_finite() && c > 0.0 && c < 100.0 => c / 100.0,
+        Some(_) => return Err("--control-percent must be above 0 and below 100".into()),
+        None => policy.experiment.control_percent.0.as_fraction(),
+    };
+    if control <= 0.0 {
+        return Err("the policy holds out no control group (experiment.controlPercent 0): pass --control-percent".into());
+    }
+    let dir = data_dir(a.data_dir);
+    let domain = Domain::for_policy(&policy);
+    let shoppers = read_dataset(&dir.join("online_shoppers_intention.csv"))?;
+    let hillstrom = read_dataset(&dir.join("hillstrom.csv"))?;
+    if shoppers.layout != Layout::OnlineShoppers || hillstrom.layout != Layout::Hillstrom {
+        return Err(format!(
+            "{}: online_shoppers_intention.csv and hillstrom.csv must have their own layouts",
+            dir.display()
+        ));
+    }
+    let pops = vec![
+        aggregate::online_shoppers_population(&shoppers.rows, &domain, control, beta)?,
+        aggregate::hillstrom_population(&hillstrom.rows, &domain, &a.outcome)?,
+    ];
+    if let Some(out) = &a.reports_out {
+        let exp = aggregate::Expected::from_policy(&policy)?;
+        let n = a.sizes.iter().copied().max().unwrap_or(0);
+        let text =
+            aggregate::sample_reports(&pops[0], &domain, exp.mechanism, exp.epsilon, n, a.seed);
+        std::fs::write(out, text).map_err(|e| format!("cannot write {}: {e}", out.display()))?;
+        eprintln!(
+            "pricelet: wrote {n} reports ({}, ε = {}) of the online_shoppers population to {}",
+            exp.mechanism.as_str(),
+            exp.epsilon,
+            out.display()
+        );
+    }
+    let report = aggregate::simulate(
+        &pops,
+        &domain,
+        &SimSettings {
+            mechanisms,
+            epsilons: a.epsilons,
+            sizes: a.sizes,
+            reps: a.reps,
+            seed: a.seed,
+            precision: a.precision_pp / 100.0,
+        },
+    );
+    if a.json {
+        print(&serde_json::to_value(&report).unwrap_or_default());
+    } else {
+        print!("{}", aggregate::render_simulation(&report));
+    }
+    Ok(())
+}
+
+struct FairnessArgs<'a> {
+    data: Option<PathBuf>,
+    model: &'a Path,
+    policy: Option<&'a Path>,
+    items: Option<&'a Path>,
+    rows: Option<usize>,
+    max_spread_percent: Option<String>,
+    now: i64,
+    json: bool,
+}
+
+fn fairness(a: FairnessArgs) -> Result<bool, String> {
+    let mut policy = load_policy(a.policy)?;
+    if let Some(s) = &a.max_spread_percent {
+        let mut v = policy.to_json();
+        v["maxSpreadPercent"] = match s.parse::<f64>() {
+            Ok(x) => json!(x),
+            Err(_) => json!(s),
+        };
+        policy = Policy::from_json(&v)
+            .map_err(|e| format!("--max-spread-percent: {}", core_error(e)))?;
+    }
+    let model = load_any_model(a.model, "model")?;
+    expect_kind(&model, ModelKind::Interest, "model")?;
+    let path = a
+        .data
+        .unwrap_or_else(|| data_dir(None).join("online_shoppers_intention.csv"));
+    let Dataset { layout, mut rows } = read_dataset(&path)?;
+    if layout != Layout::OnlineShoppers {
+        return Err(format!(
+            "{}: fairness needs the Online Shoppers layout (sessions)",
+            path.display()
+        ));
+    }
+    if let Some(n) = a.rows {
+        if n == 0 {
+            return Err("--rows must be at least 1".into());
+        }
+        rows.truncate(n);
+    }
+    let items = match a.items {
+        None => pricelet::fairness::builtin_catalog(),
+        Some(p) => match read_json(p, "items")? {
+            Value::Array(items) if !items.is_empty() => items,
+            _ => return Err("the items file must hold a non-empty JSON array of items".into()),
+        },
+    };
+    pricelet::limits::check_count("items", items.len(), pricelet::limits::MAX_ITEMS_PER_BATCH)
+        .map_err(core_error)?;
+    let clock = Clock {
+        now_ms: a.now,
+        utc_offset_minutes: 0,
+    };
+    let report = pricelet::fairness::fairness_report(model, &policy, &rows, &items, &clock)
+        .map_err(core_error)?;
+    if a.json {
+        print(&serde_json::to_value(&report).unwrap_or_default());
+    } else {
+        print!("{}", pricelet::fairness::render(&report));
+    }
+    Ok(report.ok())
 }

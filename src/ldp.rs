@@ -1,0 +1,679 @@
+//! Measurement reports under local differential privacy (docs/measurement.md).
+//!
+//! With consent, a device may send one small report per quote shown, once its outcome is known: which
+//! experiment arm the quote came from, which of the policy's discount steps it carried, whether it
+//! converted, and whether the shopper was new or returning. The true tuple is one value of the domain
+//! D = arm × step × converted × segment (40 values under the default policy) and is randomized on
+//! the device before it leaves, with ε per report:
+//!
+//! * **OUE** (optimized unary encoding, Wang et al., USENIX Security 2017): the value becomes a bit
+//!   vector of |D| bits; the true bit is kept with p = 1/2, every other bit is set with q = 1/(e^ε + 1).
+//!   For any two inputs and any output the probability ratio is at most p(1−q) / ((1−p)q) = e^ε.
+//! * **GRR** (generalized randomized response): the true value with p = e^ε / (e^ε + |D| − 1), else one
+//!   of the other |D| − 1 values uniformly; the ratio is p / q = e^ε.
+//!
+//! Per local day a device spends at most the policy's `dailyEpsilon` (sequential composition: k reports
+//! of ε each cost k·ε); beyond that no report is made and the reason says so. A report carries no
+//! identifier, no item id and no time finer than the local day. Randomness comes in as a parameter
+//! ([`Random`]): tests pass a seeded generator, the device a cryptographic one ([`OsRandom`]).
+
+use crate::behaviour::{current_session, Event};
+use crate::error::{Code, Error, Result};
+use crate::features::Clock;
+use crate::policy::{Percent, Policy, Reporting};
+use crate::quote::Quote;
+use serde::{Deserialize, Serialize};
+
+/// Version of the report format and of the domain's encoding order (below). Bumped with any change.
+pub const DOMAIN_VERSION: u32 = 1;
+
+/// A source of uniformly random 64-bit words. Privacy rests on it: on a device use [`OsRandom`]
+/// (`crypto.getRandomValues` in wasm); seeded generators are for tests and simulations only.
+pub trait Random {
+    fn next_u64(&mut self) -> u64;
+}
+
+impl<F: FnMut() -> u64> Random for F {
+    fn next_u64(&mut self) -> u64 {
+        self()
+    }
+}
+
+impl Random for crate::simulate::SplitMix64 {
+    fn next_u64(&mut self) -> u64 {
+        crate::simulate::SplitMix64::next_u64(self)
+    }
+}
+
+/// The operating system's (or the browser's) cryptographic random source, through `getrandom`.
+#[derive(Debug)]
+pub struct OsRandom {
+    buf: [u64; 32],
+    pos: usize,
+}
+
+impl OsRandom {
+    /// Fails when no secure random source is available (then no report may be made).
+    pub fn new() -> Result<OsRandom> {
+        let mut r = OsRandom {
+            buf: [0; 32],
+            pos: 32,
+        };
+        r.refill()?;
+        Ok(r)
+    }
+
+    fn refill(&mut self) -> Result<()> {
+        let mut bytes = [0u8; 256];
+        getrandom::fill(&mut bytes)
+            .map_err(|e| Error::new(Code::Internal, format!("no secure random source: {e}")))?;
+        for (w, chunk) in self.buf.iter_mut().zip(bytes.chunks_exact(8)) {
+            let mut b = [0u8; 8];
+            b.copy_from_slice(chunk);
+            *w = u64::from_le_bytes(b);
+        }
+        self.pos = 0;
+        Ok(())
+    }
+}
+
+impl Random for OsRandom {
+    fn next_u64(&mut self) -> u64 {
+        if self.pos == self.buf.len() {
+            // The source worked when this was created; a later failure of getrandom is not something
+            // a report can recover from, and a predictable fallback would break the guarantee.
+            self.refill()
+                .expect("the secure random source failed after it had worked");
+        }
+        self.pos += 1;
+        self.buf[self.pos - 1]
+    }
+}
+
+/// A uniform draw in [0, 1) with 53 random bits.
+pub fn uniform<R: Random + ?Sized>(rng: &mut R) -> f64 {
+    (rng.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
+}
+
+/// A uniform draw in `0..n` (n > 0) without modulo bias (Lemire's multiply-shift with rejection).
+pub fn below<R: Random + ?Sized>(rng: &mut R, n: usize) -> usize {
+    let n = n as u64;
+    let threshold = n.wrapping_neg() % n;
+    loop {
+        let m = u128::from(rng.next_u64()) * u128::from(n);
+        if (m as u64) >= threshold {
+            return (m >> 64) as usize;
+        }
+    }
+}
+
+/// The randomizer a report was made with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Mechanism {
+    /// Optimized unary encoding: a bit vector over the domain.
+    #[default]
+    Oue,
+    /// Generalized randomized response: one value of the domain.
+    Grr,
+}
+
+impl Mechanism {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mechanism::Oue => "oue",
+            Mechanism::Grr => "grr",
+        }
+    }
+
+    /// `(p, q)`: the probability that the true value's coordinate is reported (OUE: its bit is 1; GRR:
+    /// the report is that value), and the same for any other value. De-biasing divides by `p − q`.
+    pub fn probabilities(self, epsilon: f64, domain_size: usize) -> (f64, f64) {
+        let e = libm::exp(epsilon);
+        match self {
+            Mechanism::Oue => (0.5, 1.0 / (e + 1.0)),
+            Mechanism::Grr => {
+                let k = domain_size as f64;
+                (e / (e + k - 1.0), 1.0 / (e + k - 1.0))
+            }
+        }
+    }
+}
+
+/// The experiment arm of a report (explore quotes belong to the treatment arm).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Arm {
+    Control,
+    Treatment,
+}
+
+/// New or returning shopper.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Segment {
+    New,
+    Returning,
+}
+
+/// One true (unrandomized) value of the domain. It never leaves the device.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Tuple {
+    pub arm: Arm,
+    /// Index into `[0, discountSteps...]`: 0 = no discount.
+    pub step: usize,
+    pub converted: bool,
+    pub segment: Segment,
+}
+
+/// The report domain of a policy: arm × step (0 and the policy's discount steps) × converted × segment.
+/// Encoding order (domain version 1): `index = ((arm · (S + 1) + step) · 2 + converted) · 2 + segment`
+/// with control = 0, treatment = 1, no = 0, yes = 1, new = 0, returning = 1.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Domain {
+    /// Discounts of the steps in percent, starting with 0.
+    pub steps_percent: Vec<f64>,
+}
+
+impl Domain {
+    pub fn for_policy(policy: &Policy) -> Domain {
+        Domain::from_steps(&policy.discount_steps)
+    }
+
+    pub fn from_steps(steps: &[Percent]) -> Domain {
+        let mut steps_percent = vec![0.0];
+        steps_percent.extend(steps.iter().map(|s| s.0.as_percent()));
+        Domain { steps_percent }
+    }
+
+    pub fn steps(&self) -> usize {
+        self.steps_percent.len()
+    }
+
+    pub fn size(&self) -> usize {
+        8 * self.steps()
+    }
+
+    pub fn encode(&self, t: &Tuple) -> usize {
+        let arm = usize::from(t.arm == Arm::Treatment);
+        ((arm * self.steps() + t.step) * 2 + usize::from(t.converted)) * 2
+            + usize::from(t.segment == Segment::Returning)
+    }
+
+    pub fn decode(&self, index: usize) -> Tuple {
+        let segment = if index % 2 == 1 {
+            Segment::Returning
+        } else {
+            Segment::New
+        };
+        let converted = (index / 2) % 2 == 1;
+        let rest = index / 4;
+        Tuple {
+            arm: if rest / self.steps() == 1 {
+                Arm::Treatment
+            } else {
+                Arm::Control
+            },
+            step: rest % self.steps(),
+            converted,
+            segment,
+        }
+    }
+
+    /// What a report's `domain` field says: the values of each coordinate, in encoding order.
+    pub fn description(&self) -> String {
+        let steps: Vec<String> = self.steps_percent.iter().map(|s| format!("{s}")).collect();
+        format!(
+            "arm=control,treatment;step%={};converted=no,yes;segment=new,returning",
+            steps.join(",")
+        )
+    }
+}
+
+/// The randomized content of a report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Payload {
+    /// OUE: the indices of the bits that are 1.
+    Bits(Vec<usize>),
+    /// GRR: the reported value.
+    Value(usize),
+}
+
+/// Randomizes the true value `index` of a domain of `size` values with ε.
+pub fn randomize<R: Random + ?Sized>(
+    index: usize,
+    size: usize,
+    mechanism: Mechanism,
+    epsilon: f64,
+    rng: &mut R,
+) -> Payload {
+    let (p, q) = mechanism.probabilities(epsilon, size);
+    match mechanism {
+        Mechanism::Oue => Payload::Bits(
+            (0..size)
+                .filter(|&j| uniform(rng) < if j == index { p } else { q })
+                .collect(),
+        ),
+        Mechanism::Grr => {
+            if uniform(rng) < p {
+                Payload::Value(index)
+            } else {
+                let other = below(rng, size - 1);
+                Payload::Value(if other >= index { other + 1 } else { other })
+            }
+        }
+    }
+}
+
+/// What leaves the device: nothing else. No identifier, no item, no time finer than the local day.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Report {
+    /// The shopper's local day, `YYYY-MM-DD`.
+    pub day: String,
+    pub mechanism: Mechanism,
+    /// ε of this report.
+    pub epsilon: f64,
+    /// The domain's values in encoding order ([`Domain::description`]).
+    pub domain: String,
+    pub domain_version: u32,
+    /// OUE: one character `0`/`1` per domain value, in encoding order.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bits: Option<String>,
+    /// GRR: the reported value's index.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<usize>,
+}
+
+impl Report {
+    pub fn new(
+        day: String,
+        domain: &Domain,
+        mechanism: Mechanism,
+        epsilon: f64,
+        payload: &Payload,
+    ) -> Report {
+        let (bits, value) = match payload {
+            Payload::Bits(ones) => {
+                let mut s = vec![b'0'; domain.size()];
+                for &j in ones {
+                    s[j] = b'1';
+                }
+                (Some(String::from_utf8(s).unwrap_or_default()), None)
+            }
+            Payload::Value(v) => (None, Some(*v)),
+        };
+        Report {
+            day,
+            mechanism,
+            epsilon,
+            domain: domain.description(),
+            domain_version: DOMAIN_VERSION,
+            bits,
+            value,
+        }
+    }
+
+    /// The payload, checked against a domain of `size` values and the report's own mechanism.
+    pub fn payload(&self, size: usize) -> std::result::Result<Payload, String> {
+        match (self.mechanism, &self.bits, self.value) {
+            (Mechanism::Oue, Some(bits), None) => {
+                if bits.len() != size || !bits.bytes().all(|b| b == b'0' || b == b'1') {
+                    return Err(format!(
+                        "`bits` must be {size} characters of 0 and 1 (one per domain value)"
+                    ));
+                }
+                Ok(Payload::Bits(
+                    bits.bytes()
+                        .enumerate()
+                        .filter(|(_, b)| *b == b'1')
+                        .map(|(j, _)| j)
+                        .collect(),
+                ))
+            }
+            (Mechanism::Grr, None, Some(v)) if v < size => Ok(Payload::Value(v)),
+            (Mechanism::Grr, None, Some(v)) => Err(format!(
+                "`value` {v} is outside the domain (0 to {})",
+                size - 1
+            )),
+            (m, _, _) => Err(format!(
+                "a {} report carries exactly one of `bits` (oue) or `value` (grr): `{}`",
+                m.as_str(),
+                if m == Mechanism::Oue { "bits" } else { "value" }
+            )),
+        }
+    }
+}
+
+/// The ε a device has spent on reports on one local day; kept in the stored behaviour state.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DailySpend {
+    /// `YYYY-MM-DD`, the shopper's local day.
+    pub day: String,
+    pub epsilon: f64,
+}
+
+impl DailySpend {
+    /// A stored record as read back from storage: anything malformed is ignored.
+    pub fn from_stored(v: &serde_json::Value) -> Option<DailySpend> {
+        let d: DailySpend = serde_json::from_value(v.clone()).ok()?;
+        (is_day(&d.day) && d.epsilon.is_finite() && d.epsilon >= 0.0).then_some(d)
+    }
+}
+
+/// Whether `s` has the shape of a local day, `YYYY-MM-DD`.
+pub fn is_day(s: &str) -> bool {
+    s.len() == 10
+        && s.bytes().enumerate().all(|(i, b)| {
+            if i == 4 || i == 7 {
+                b == b'-'
+            } else {
+                b.is_ascii_digit()
+            }
+        })
+}
+
+/// Why no report was made (public strings).
+pub mod refusal {
+    pub const NO_CONSENT: &str = "no_consent";
+    pub const OPTED_OUT: &str = "opted_out";
+    pub const REPORTING_OFF: &str = "reporting_off";
+    pub const NOT_IN_EXPERIMENT: &str = "not_in_experiment";
+    pub const OTHER_POLICY: &str = "policy_version_mismatch";
+    pub const DAILY_BUDGET: &str = "daily_budget_exhausted";
+}
+
+/// What `Pricer::report` did: a report to send, or why there is none; and today's budget.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReportOutcome {
+    pub report: Option<Report>,
+    pub reason: Option<&'static str>,
+    pub message: Option<String>,
+    /// The local day the budget refers to.
+    pub day: String,
+    pub epsilon_spent_today: f64,
+    pub epsilon_left_today: f64,
+}
+
+impl ReportOutcome {
+    pub fn refused(why: &'static str, message: impl Into<String>, day: String) -> ReportOutcome {
+        ReportOutcome {
+            report: None,
+            reason: Some(why),
+            message: Some(message.into()),
+            day,
+            epsilon_spent_today: 0.0,
+            epsilon_left_today: 0.0,
+        }
+    }
+}
+
+/// `YYYY-MM-DD` of the clock's local day.
+pub fn local_day(clock: &Clock) -> String {
+    let (y, m, d, _) = clock.local_date();
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+/// The policy step a quote's actual discount belongs to: the largest step at or below it (exact
+/// integers). A discounted quote is at least step 1, because rounding to a price ending can leave a
+/// step a hair under its nominal percent (a "5 %" step at 4.99 % off is still that step's offer).
+pub fn step_index(discount_minor: i64, list_minor: i64, steps: &[Percent]) -> usize {
+    if discount_minor <= 0 || list_minor <= 0 {
+        return 0;
+    }
+    let off = i128::from(discount_minor) * 1_000_000;
+    let at_or_below = steps
+        .iter()
+        .take_while(|s| i128::from(s.ppm()) * i128::from(list_minor) <= off)
+        .count();
+    at_or_below.max(1)
+}
+
+/// New or returning when the quote was issued: returning if the log holds anything (an earlier
+/// session, a purchase) from before the session the quote was shown in.
+pub fn segment_at(events: &[Event], at_ms: i64) -> Segment {
+    let upto = events.partition_point(|e| e.at_ms() <= at_ms);
+    let session = current_session(&events[..upto], at_ms);
+    let start = session.first().map_or(at_ms, Event::at_ms);
+    if events[..upto].iter().any(|e| e.at_ms() < start) {
+        Segment::Returning
+    } else {
+        Segment::New
+    }
+}
+
+/// The tuple a quote's report encodes, or why it cannot be reported.
+pub fn tuple_for(
+    policy: &Policy,
+    quote: &Quote,
+    converted: bool,
+    events: &[Event],
+) -> std::result::Result<Tuple, (&'static str, String)> {
+    if quote.policy_version != policy.version {
+        return Err((
+            refusal::OTHER_POLICY,
+            format!(
+                "the quote was made under policy {}, reports use the steps of policy {}",
+                quote.policy_version, policy.version
+            ),
+        ));
+    }
+    let arm = match quote.variant.as_str() {
+        "control" => Arm::Control,
+        "treatment" => Arm::Treatment,
+        _ => {
+            return Err((
+                refusal::NOT_IN_EXPERIMENT,
+                format!(
+                    "the quote is not part of the experiment (reason {}, variant {})",
+                    quote.reason, quote.variant
+                ),
+            ))
+        }
+    };
+    Ok(Tuple {
+        arm,
+        step: step_index(
+            quote.discount_minor,
+            quote.list_price_minor,
+            &policy.discount_steps,
+        ),
+        converted,
+        segment: segment_at(events, quote.issued_at),
+    })
+}
+
+/// Makes one report of `tuple` (from [`tuple_for`]) if the day's budget allows it, and records the
+/// spend. Consent is the caller's check (the pricer knows it); everything else is here.
+pub fn report_with_budget<R: Random + ?Sized>(
+    policy: &Policy,
+    tuple: std::result::Result<Tuple, (&'static str, String)>,
+    budget: &mut Option<DailySpend>,
+    clock: &Clock,
+    rng: &mut R,
+) -> ReportOutcome {
+    let day = local_day(clock);
+    let Some(cfg) = &policy.reporting else {
+        return ReportOutcome::refused(
+            refusal::REPORTING_OFF,
+            "the policy has no `reporting` section: measurement reports are off",
+            day,
+        );
+    };
+    let spent = budget
+        .as_ref()
+        .filter(|b| b.day == day)
+        .map_or(0.0, |b| b.epsilon);
+    let with_budget = |mut o: ReportOutcome, spent: f64| {
+        o.epsilon_spent_today = spent;
+        o.epsilon_left_today = (cfg.daily_epsilon - spent).max(0.0);
+        o
+    };
+    let tuple = match tuple {
+        Ok(t) => t,
+        Err((why, msg)) => {
+            return with_budget(ReportOutcome::refused(why, msg, day.clone()), spent)
+        }
+    };
+    if !fits(cfg, spent) {
+        let msg = format!(
+            "this device has spent ε = {spent} of its daily ε = {} on reports today ({day}); a report costs ε = {}. Reports resume tomorrow.",
+            cfg.daily_epsilon, cfg.epsilon
+        );
+        return with_budget(
+            ReportOutcome::refused(refusal::DAILY_BUDGET, msg, day.clone()),
+            spent,
+        );
+    }
+    let domain = Domain::for_policy(policy);
+    let payload = randomize(
+        domain.encode(&tuple),
+        domain.size(),
+        cfg.mechanism,
+        cfg.epsilon,
+        rng,
+    );
+    let report = Report::new(day.clone(), &domain, cfg.mechanism, cfg.epsilon, &payload);
+    let spent = spent + cfg.epsilon;
+    *budget = Some(DailySpend {
+        day: day.clone(),
+        epsilon: spent,
+    });
+    with_budget(
+        ReportOutcome {
+            report: Some(report),
+            reason: None,
+            message: None,
+            day,
+            epsilon_spent_today: 0.0,
+            epsilon_left_today: 0.0,
+        },
+        spent,
+    )
+}
+
+/// Whether one more report of `cfg.epsilon` fits in the day's budget after `spent`.
+fn fits(cfg: &Reporting, spent: f64) -> bool {
+    spent + cfg.epsilon <= cfg.daily_epsilon * (1.0 + 1e-12)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::simulate::SplitMix64;
+    use serde_json::json;
+
+    fn policy() -> Policy {
+        let mut v: serde_json::Value =
+            serde_json::from_str(crate::policy::DEFAULT_POLICY_JSON).unwrap();
+        v["reporting"] = json!({"epsilon": 2, "dailyEpsilon": 5});
+        Policy::from_json(&v).unwrap()
+    }
+
+    #[test]
+    fn the_encoding_is_a_bijection() {
+        let d = Domain::for_policy(&policy());
+        assert_eq!(d.size(), 40);
+        for i in 0..d.size() {
+            assert_eq!(d.encode(&d.decode(i)), i);
+        }
+        assert_eq!(
+            d.description(),
+            "arm=control,treatment;step%=0,5,10,15,20;converted=no,yes;segment=new,returning"
+        );
+    }
+
+    #[test]
+    fn steps_are_the_largest_at_or_below_the_actual_discount() {
+        let steps = &policy().discount_steps; // 5, 10, 15, 20
+        assert_eq!(step_index(0, 4999, steps), 0);
+        assert_eq!(step_index(250, 4999, steps), 1, "5.001 % -> 5 %");
+        assert_eq!(
+            step_index(249, 4999, steps),
+            1,
+            "4.98 %: still the 5 % offer"
+        );
+        assert_eq!(step_index(1000, 10000, steps), 2, "exactly 10 %");
+        assert_eq!(step_index(999, 10000, steps), 1, "9.99 % -> 5 %");
+        assert_eq!(step_index(1951, 10000, steps), 3, "19.51 % -> 15 %");
+        assert_eq!(step_index(2000, 10000, steps), 4);
+    }
+
+    #[test]
+    fn grr_never_reports_out_of_range_and_keeps_the_truth_at_rate_p() {
+        let mut rng = SplitMix64::new(3);
+        let (p, _) = Mechanism::Grr.probabilities(2.0, 40);
+        let n = 100_000;
+        let mut kept = 0;
+        for _ in 0..n {
+            match randomize(7, 40, Mechanism::Grr, 2.0, &mut rng) {
+                Payload::Value(v) => {
+                    assert!(v < 40);
+                    kept += usize::from(v == 7);
+                }
+                Payload::Bits(_) => unreachable!(),
+            }
+        }
+        let rate = kept as f64 / n as f64;
+        assert!(
+            (rate - p).abs() < 4.0 * (p * (1.0 - p) / n as f64).sqrt(),
+            "{rate} vs {p}"
+        );
+    }
+
+    #[test]
+    fn report_payloads_round_trip_and_bad_ones_are_named() {
+        let d = Domain::for_policy(&policy());
+        let r = Report::new(
+            "2026-11-29".into(),
+            &d,
+            Mechanism::Oue,
+            2.0,
+            &Payload::Bits(vec![0, 39]),
+        );
+        assert_eq!(r.payload(40), Ok(Payload::Bits(vec![0, 39])));
+        assert!(r.payload(41).is_err());
+        let mut bad = r.clone();
+        bad.value = Some(3);
+        assert!(bad.payload(40).unwrap_err().contains("exactly one"));
+        let g = Report::new(
+            "2026-11-29".into(),
+            &d,
+            Mechanism::Grr,
+            2.0,
+            &Payload::Value(40),
+        );
+        assert!(g.payload(40).unwrap_err().contains("outside the domain"));
+    }
+
+    #[test]
+    fn stored_spend_is_read_leniently() {
+        assert!(DailySpend::from_stored(&json!({"day": "2026-11-29", "epsilon": 4})).is_some());
+        for bad in [
+            json!({"day": "2026-11-29", "epsilon": -1}),
+            json!({"day": "yesterday", "epsilon": 1}),
+            json!({"day": "2026-11-29"}),
+            json!("x"),
+        ] {
+            assert_eq!(DailySpend::from_stored(&bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn local_days_follow_the_offset() {
+        // 2026-11-29 23:30 UTC is already 2026-11-30 in UTC+1.
+        let now = 1_795_995_000_000; // 2026-11-29T23:30:00Z
+        let utc = Clock {
+            now_ms: now,
+            utc_offset_minutes: 0,
+        };
+        let plus1 = Clock {
+            now_ms: now,
+            utc_offset_minutes: 60,
+        };
+        assert_eq!(local_day(&utc), "2026-11-29");
+        assert_eq!(local_day(&plus1), "2026-11-30");
+    }
+}
