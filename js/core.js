@@ -164,6 +164,18 @@ export function makeApi(platform) {
     throw pricerError('engine_unavailable', 'toCheckout needs the engine here: await createPricer() first');
   }
 
+  /** Adds measurement reports to a running tally (null starts one); see docs/measurement.md. */
+  async function tallyReports(reports, tally = null, options = {}) {
+    await ensureEngine(options.wasm);
+    return engine.tallyReports(reports, tally, options.policy ?? null);
+  }
+
+  /** The de-biased read-out of a tally (conversion by arm / step / segment, A/B, β). */
+  async function estimates(tally, options = {}) {
+    await ensureEngine(options.wasm);
+    return engine.estimates(tally, options.policy ?? null);
+  }
+
   async function signQuote(quote, keyId, key, options = {}) {
     await ensureEngine(options.wasm);
     return engine.signQuote(quote, keyId, key);
@@ -178,7 +190,7 @@ export function makeApi(platform) {
     if (!compiled) initEngine(module);
   }
 
-  return { createPricer, listQuote, verifyQuote, toCheckout, signQuote, init, initWithModule };
+  return { createPricer, listQuote, verifyQuote, toCheckout, signQuote, tallyReports, estimates, init, initWithModule };
 }
 
 /** After an engine reset: list-price quotes (`engine_reset`), or the item's error slot. */
@@ -286,6 +298,15 @@ class Pricer {
     if (this.#gen === generation) this.#inner?.free();
     this.#inner = null;
     this.#freed = true;
+  }
+
+  /**
+   * A local-DP measurement report for a quote that was shown: `{ report, reason?, message?, day,
+   * epsilonSpentToday, epsilonLeftToday }`. Nothing is sent; the host decides where `report` goes.
+   */
+  report(quote, { converted = false } = {}) {
+    if (typeof converted !== 'boolean') throw pricerError('invalid_argument', 'converted must be true or false', 'converted');
+    return this.#call((p) => p.report(quote, converted), () => ({ report: null, reason: 'engine_reset', message: 'the engine was reset during this call; try again' }));
   }
 
   /** Test hook: executes a wasm `unreachable` inside the engine (a forced trap). */

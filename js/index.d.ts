@@ -82,7 +82,7 @@ export interface ItemError {
 export interface PriceletError extends Error {
   code:
     | 'invalid_item' | 'invalid_price' | 'unknown_currency' | 'invalid_event' | 'invalid_policy'
-    | 'invalid_model' | 'invalid_state' | 'invalid_quote' | 'invalid_features' | 'invalid_argument'
+    | 'invalid_model' | 'invalid_state' | 'invalid_quote' | 'invalid_report' | 'invalid_features' | 'invalid_argument'
     | 'limit_exceeded' | 'unknown_item' | 'engine_unavailable' | 'engine_reset' | 'freed' | 'internal';
   field: string | null;
 }
@@ -122,6 +122,68 @@ export interface Policy {
   privacy: { retentionDays: number; purchaseHistoryDays: number };
   maxQuantityPerOrder: number;
   previousVersion?: { version: string; acceptUntil: number };
+  /** No quote more than this percent below list, whatever the other caps (the spread between shoppers). */
+  maxSpreadPercent?: number | string;
+  /** Local-DP measurement reports (docs/measurement.md); absent = `report()` makes none. */
+  reporting?: { epsilon: number; dailyEpsilon: number; mechanism?: 'oue' | 'grr' };
+}
+
+/** One randomized measurement report: exactly these fields (no id, no item, day granularity). */
+export interface MeasurementReport {
+  day: string;
+  mechanism: 'oue' | 'grr';
+  epsilon: number;
+  domain: string;
+  domainVersion: number;
+  /** OUE: one '0'/'1' per domain value. */
+  bits?: string;
+  /** GRR: the reported value's index. */
+  value?: number;
+}
+
+export interface ReportOutcome {
+  /** The report to send (the host decides whether and where), or null with a `reason`. */
+  report: MeasurementReport | null;
+  reason: null | 'no_consent' | 'opted_out' | 'reporting_off' | 'not_in_experiment' | 'policy_version_mismatch' | 'daily_budget_exhausted' | 'engine_reset';
+  message: string | null;
+  day: string;
+  epsilonSpentToday: number;
+  epsilonLeftToday: number;
+}
+
+/** A running tally of reports (sufficient statistics only); store it, pass it back to add more. */
+export interface ReportTally {
+  size: number;
+  n: number;
+  ones: number[];
+  pairs?: number[];
+  firstDay: string | null;
+  lastDay: string | null;
+}
+
+/** An estimate with its standard error and 95 % interval (privacy noise included). */
+export interface Estimate { estimate: number; se: number; lo: number; hi: number }
+
+export interface Estimates {
+  reports: number;
+  firstDay: string | null;
+  lastDay: string | null;
+  policy: string;
+  mechanism: 'oue' | 'grr';
+  epsilon: number;
+  domain: string;
+  domainVersion: number;
+  intervals: string;
+  arms: Array<{ arm: 'control' | 'treatment'; exposures: number; conversion: Estimate | null; revenueShare: Estimate | null }>;
+  incrementalConversion: Estimate | null;
+  revenueShareDifference: Estimate | null;
+  steps: Array<{ step: number; discountPercent: number; exposures: number; treatmentShare: Estimate | null; conversion: Estimate | null; fitted: number | null }>;
+  segments: Array<{ segment: 'new' | 'returning'; exposures: number; conversion: Estimate | null }>;
+  beta: { beta: Estimate; alpha: number; fitted: Array<number | null>; stepsUsed: number } | null;
+  betaProblem: string | null;
+  policyBeta: number | null;
+  caveat: string;
+  cellCounts: number[];
 }
 
 export interface CreatePricerOptions {
@@ -240,6 +302,8 @@ export interface Pricer {
     evictedEvents: number;
     state: { schema: string; version: number; anonId?: string; evicted: number; events: BehaviourEvent[] } | null;
   };
+  /** A local-DP measurement report for a quote that was shown (`converted`: bought at it). Sends nothing. */
+  report(quote: Quote, options?: { converted?: boolean }): ReportOutcome;
   /** Edge mode (consent 'granted'): the body to POST to a pricelet Worker. */
   edgeRequest(items: Item[]): EdgeRequest;
   /** Edge mode, server side: prices items from device-computed features. */
@@ -257,5 +321,9 @@ export function verifyQuote(quote: Quote | CheckoutQuote, item: Item, policy?: P
 export function toCheckout(quote: Quote): CheckoutQuote;
 /** Edge mode: signs a quote with HMAC-SHA256 under `keyId`. */
 export function signQuote(quote: Quote, keyId: string, key: string, options?: { wasm?: CreatePricerOptions['wasm'] }): Promise<Quote>;
+/** Adds reports to a running tally (`null` starts one), all or nothing; refuses reports of another setup. */
+export function tallyReports(reports: MeasurementReport[], tally?: ReportTally | null, options?: { policy?: Policy; wasm?: CreatePricerOptions['wasm'] }): Promise<ReportTally>;
+/** The de-biased read-out of a tally: conversion by arm / discount step / segment, A/B, refitted β. */
+export function estimates(tally: ReportTally, options?: { policy?: Policy; wasm?: CreatePricerOptions['wasm'] }): Promise<Estimates>;
 /** Loads the engine ahead of time (optional). */
 export function init(options?: { wasm?: CreatePricerOptions['wasm'] }): Promise<void>;

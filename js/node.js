@@ -32,4 +32,4 @@ const api = makeApi({
   toCheckout: lite.toCheckout,
 });
 
-export const { createPricer, listQuote, verifyQuote, toCheckout, signQuote, init } = api;
+export const { createPricer, listQuote, verifyQuote, toCheckout, signQuote, tallyReports, estimates, init } = api;

@@ -20,4 +20,4 @@ const api = makeApi({
 
 api.initWithModule(wasmModule);
 
-export const { createPricer, listQuote, verifyQuote, toCheckout, signQuote, init } = api;
+export const { createPricer, listQuote, verifyQuote, toCheckout, signQuote, tallyReports, estimates, init } = api;

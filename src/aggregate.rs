@@ -19,7 +19,7 @@
 use crate::ldp::{self, Arm, Domain, Mechanism, Payload, Report, Segment, Tuple};
 use crate::policy::{Policy, Strategy};
 use crate::simulate::SplitMix64;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
 /// The two-sided 95 % normal quantile.
@@ -89,13 +89,16 @@ impl Noise {
 }
 
 /// Sufficient statistics of a set of reports: per cell the count of 1-bits (OUE) or of reports of
-/// that value (GRR), and for OUE the co-occurrence counts of bit pairs.
-#[derive(Debug, Clone, PartialEq)]
+/// that value (GRR), and for OUE the co-occurrence counts of bit pairs. Serializable, so a
+/// collector (the Worker's `/report`) keeps a running tally instead of the reports.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Tally {
     pub size: usize,
     pub n: u64,
     pub ones: Vec<u64>,
     /// `pairs[j * size + k]` for j ≤ k: reports with both bits set (OUE only).
+    #[serde(default)]
     pairs: Vec<u64>,
     pub first_day: Option<String>,
     pub last_day: Option<String>,
@@ -111,6 +114,13 @@ impl Tally {
             first_day: None,
             last_day: None,
         }
+    }
+
+    /// Whether this tally (perhaps read back from storage) is one of a domain of `size` cells.
+    pub fn fits(&self, size: usize) -> bool {
+        self.size == size
+            && self.ones.len() == size
+            && (self.pairs.is_empty() || self.pairs.len() == size * size)
     }
 
     pub fn add(&mut self, payload: &Payload) {
@@ -439,61 +449,71 @@ pub fn fit_beta(f: &Frequencies, domain: &Domain) -> Result<BetaFit, String> {
 
 /// Reads JSON-lines reports, refusing any that was not made under `expected`.
 pub fn read_reports(text: &str, expected: &Expected) -> Result<Tally, String> {
-    let size = expected.domain.size();
-    let description = expected.domain.description();
-    let mut tally = Tally::new(size);
-    let redo = "aggregate the reports of one reporting setup at a time: pass the policy they were made under with --policy, or split the file by epsilon, mechanism and domain first";
+    let mut tally = Tally::new(expected.domain.size());
     for (i, line) in text.lines().enumerate() {
-        let line_no = i + 1;
         if line.trim().is_empty() {
             continue;
         }
         let r: Report = serde_json::from_str(line).map_err(|e| {
-            format!("line {line_no}: not a measurement report ({e}); a report has exactly the fields day, mechanism, epsilon, domain, domainVersion and bits (oue) or value (grr)")
+            format!("line {}: not a measurement report ({e}); a report has exactly the fields day, mechanism, epsilon, domain, domainVersion and bits (oue) or value (grr)", i + 1)
         })?;
-        if r.mechanism != expected.mechanism {
-            return Err(format!(
-                "line {line_no}: the report was randomized with {} but the policy {} uses {}: {redo}",
-                r.mechanism.as_str(),
-                expected.policy_version,
-                expected.mechanism.as_str()
-            ));
-        }
-        if r.epsilon != expected.epsilon {
-            return Err(format!(
-                "line {line_no}: the report was made with ε = {} but the policy {} has reporting.epsilon = {}; de-biasing with the wrong ε gives wrong numbers: {redo}",
-                r.epsilon, expected.policy_version, expected.epsilon
-            ));
-        }
-        if r.domain_version != ldp::DOMAIN_VERSION {
-            return Err(format!(
-                "line {line_no}: domain version {} is not the version {} this pricelet reads: aggregate with the pricelet release that made the reports",
-                r.domain_version,
-                ldp::DOMAIN_VERSION
-            ));
-        }
-        if r.domain != description {
-            return Err(format!(
-                "line {line_no}: the report's domain {:?} differs from the policy's {description:?} (other discount steps?): {redo}",
-                r.domain
-            ));
-        }
-        if !ldp::is_day(&r.day) {
-            return Err(format!(
-                "line {line_no}: `day` must be a local date YYYY-MM-DD, got {:?}",
-                r.day
-            ));
-        }
-        let payload = r
-            .payload(size)
-            .map_err(|e| format!("line {line_no}: {e}"))?;
-        tally.add(&payload);
-        tally.note_day(&r.day);
+        add_report(&mut tally, &r, expected).map_err(|e| format!("line {}: {e}", i + 1))?;
     }
     if tally.n == 0 {
         return Err("no reports: the file has no report lines".into());
     }
     Ok(tally)
+}
+
+/// Adds one report to a running tally, refusing it (tally unchanged) unless it was made under
+/// `expected` and the tally is one of the same domain.
+pub fn add_report(tally: &mut Tally, r: &Report, expected: &Expected) -> Result<(), String> {
+    let size = expected.domain.size();
+    let description = expected.domain.description();
+    let redo = "aggregate the reports of one reporting setup at a time: pass the policy they were made under with --policy, or split the file by epsilon, mechanism and domain first";
+    if !tally.fits(size) {
+        return Err(format!(
+            "the tally has {} cells but the policy {}'s domain has {size}: start a new tally for a new reporting setup",
+            tally.size, expected.policy_version
+        ));
+    }
+    if r.mechanism != expected.mechanism {
+        return Err(format!(
+            "the report was randomized with {} but the policy {} uses {}: {redo}",
+            r.mechanism.as_str(),
+            expected.policy_version,
+            expected.mechanism.as_str()
+        ));
+    }
+    if r.epsilon != expected.epsilon {
+        return Err(format!(
+            "the report was made with ε = {} but the policy {} has reporting.epsilon = {}; de-biasing with the wrong ε gives wrong numbers: {redo}",
+            r.epsilon, expected.policy_version, expected.epsilon
+        ));
+    }
+    if r.domain_version != ldp::DOMAIN_VERSION {
+        return Err(format!(
+            "domain version {} is not the version {} this pricelet reads: aggregate with the pricelet release that made the reports",
+            r.domain_version,
+            ldp::DOMAIN_VERSION
+        ));
+    }
+    if r.domain != description {
+        return Err(format!(
+            "the report's domain {:?} differs from the policy's {description:?} (other discount steps?): {redo}",
+            r.domain
+        ));
+    }
+    if !ldp::is_day(&r.day) {
+        return Err(format!(
+            "`day` must be a local date YYYY-MM-DD, got {:?}",
+            r.day
+        ));
+    }
+    let payload = r.payload(size)?;
+    tally.add(&payload);
+    tally.note_day(&r.day);
+    Ok(())
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -6,7 +6,9 @@
 
 use crate::error::{Code, Error};
 use crate::features::Clock;
+use crate::aggregate::{add_report, readout, Expected, Tally};
 use crate::item::Item;
+use crate::ldp::{OsRandom, Report};
 use crate::model::{check_integrity, integrity_of, ModelKind};
 use crate::policy::Policy;
 use crate::pricer::{self, Consent, EdgeRequest, ModelSlot, Persistence, Pricer, PricerConfig};
@@ -432,6 +434,30 @@ impl WasmPricer {
         to_js(&self.core.policy().to_json())
     }
 
+    /// A local-DP measurement report for a quote that was shown (`converted`: it was bought at that
+    /// quote), randomized here with the policy's ε within the day's budget; or why there is none.
+    /// pricelet sends nothing: the host decides whether and where the report goes.
+    pub fn report(&mut self, quote: JsValue, converted: bool) -> Result<JsValue, JsValue> {
+        let quote: Quote = serde_json::from_value(from_js(quote, Code::InvalidQuote, "the quote")?)
+            .map_err(|e| {
+                js_error(Error::new(
+                    Code::InvalidQuote,
+                    format!("not a pricelet quote ({e}); pass a quote that priceFor returned"),
+                ))
+            })?;
+        let clock = self.clock();
+        let mut rng = OsRandom::new().map_err(js_error)?;
+        let outcome = self
+            .core
+            .report(&quote, converted, &clock, &mut rng)
+            .map_err(js_error)?;
+        if outcome.report.is_some() {
+            // The day's privacy spend is part of the stored state.
+            self.persist();
+        }
+        Ok(to_js(&outcome))
+    }
+
     #[wasm_bindgen(js_name = edgeRequest)]
     pub fn edge_request(&mut self, items: JsValue) -> Result<JsValue, JsValue> {
         let Value::Array(items) = from_js(items, Code::InvalidItem, "the items")? else {
@@ -471,6 +497,57 @@ impl WasmPricer {
             Item::from_json(&from_js(item, Code::InvalidItem, "the item")?).map_err(js_error)?;
         Ok(to_js(&self.core.list_quote(&item, &self.clock(), &reason)))
     }
+}
+
+fn reporting_setup(policy: JsValue) -> Result<Expected, JsValue> {
+    let policy = parse_policy(policy)?;
+    Expected::from_policy(&policy).map_err(|m| js_error(Error::at(Code::InvalidPolicy, "reporting", m)))
+}
+
+fn tally_of(tally: JsValue, expected: &Expected) -> Result<Tally, JsValue> {
+    let size = expected.domain.size();
+    if tally.is_null() || tally.is_undefined() {
+        return Ok(Tally::new(size));
+    }
+    let t: Tally = serde_json::from_value(from_js(tally, Code::InvalidReport, "the tally")?)
+        .map_err(|e| js_error(Error::at(Code::InvalidReport, "tally", format!("not a report tally ({e}); pass what tallyReports returned, or null to start one"))))?;
+    if !t.fits(size) {
+        return Err(js_error(Error::at(Code::InvalidReport, "tally", format!("the tally does not fit the policy's reporting domain ({size} cells): start a new tally for a new reporting setup"))));
+    }
+    Ok(t)
+}
+
+/// Adds measurement reports to a running tally (`null` starts one), all or nothing: a report not
+/// made under the policy's reporting setup is refused with its index.
+#[wasm_bindgen(js_name = tallyReports)]
+pub fn tally_reports(reports: JsValue, tally: JsValue, policy: JsValue) -> Result<JsValue, JsValue> {
+    let expected = reporting_setup(policy)?;
+    let mut next = tally_of(tally, &expected)?;
+    let Value::Array(list) = from_js(reports, Code::InvalidReport, "the reports")? else {
+        return Err(js_error(Error::at(Code::InvalidReport, "reports", "tallyReports takes an array of reports")));
+    };
+    crate::limits::check_count("reports", list.len(), crate::limits::MAX_ITEMS_PER_BATCH).map_err(js_error)?;
+    for (i, v) in list.into_iter().enumerate() {
+        let field = format!("reports[{i}]");
+        let r: Report = serde_json::from_value(v).map_err(|e| {
+            js_error(Error::at(Code::InvalidReport, &field, format!("{field} is not a measurement report ({e}); a report has exactly day, mechanism, epsilon, domain, domainVersion and bits or value")))
+        })?;
+        add_report(&mut next, &r, &expected)
+            .map_err(|m| js_error(Error::at(Code::InvalidReport, &field, format!("{field}: {m}"))))?;
+    }
+    Ok(to_js(&next))
+}
+
+/// The de-biased read-out of a tally: conversion by arm, step and segment with intervals that
+/// include the privacy noise, the A/B difference and the refitted β.
+#[wasm_bindgen(js_name = estimates)]
+pub fn estimates_js(tally: JsValue, policy: JsValue) -> Result<JsValue, JsValue> {
+    let expected = reporting_setup(policy)?;
+    let t = tally_of(tally, &expected)?;
+    if t.n == 0 {
+        return Err(js_error(Error::at(Code::InvalidReport, "tally", "no reports yet: estimates need at least one report")));
+    }
+    Ok(to_js(&readout(&t, &expected)))
 }
 
 /// Checks a quote (or its checkout payload) against the server's own item. `options`: { now,

@@ -9,7 +9,7 @@ import { test } from 'node:test';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { ROOT } from '../../scripts/setup.mjs';
-import { createPricer, listQuote, toCheckout, verifyQuote, signQuote } from '../../js/node.js';
+import { createPricer, estimates, listQuote, signQuote, tallyReports, toCheckout, verifyQuote } from '../../js/node.js';
 
 const NOW = 1795950160000;
 const MODEL = join(ROOT, 'models', 'interest.onnx');
@@ -361,4 +361,42 @@ test('bundled models: the behaviour-only interest model and the uplift model are
   full.priceFor(sneaker);
   assert.equal(full.explain('sneaker-1').beta, null);
   await rejectsWith(createPricer({ bundledModel: 'interest-v9' }), 'invalid_argument', 'bundledModel');
+});
+
+test('measurement reports: consent required, exactly the listed fields, the daily ε budget persists, tallies refuse other setups', async () => {
+  const { epsilon, dailyEpsilon } = POLICY.reporting;
+  const unknown = await createPricer({ ...base, consent: 'unknown' });
+  assert.equal(unknown.report(unknown.priceFor(sneaker)).reason, 'no_consent');
+  const adapter = memoryAdapter();
+  const device = await createPricer({ ...base, consent: 'granted', storage: adapter });
+  const quote = device.priceFor(sneaker);
+  const made = [];
+  for (let i = 0; i < Math.floor(dailyEpsilon / epsilon); i++) {
+    const out = device.report(quote, { converted: i === 0 });
+    assert.ok(out.report, JSON.stringify(out));
+    assert.deepEqual(Object.keys(out.report).sort(), ['bits', 'day', 'domain', 'domainVersion', 'epsilon', 'mechanism']);
+    assert.equal(out.report.epsilon, epsilon);
+    assert.equal(out.epsilonSpentToday, epsilon * (i + 1));
+    made.push(out.report);
+  }
+  const spent = device.report(quote);
+  assert.deepEqual([spent.report, spent.reason], [null, 'daily_budget_exhausted']);
+  // A reload (a new pricer on the same storage) does not hand out a fresh budget.
+  const again = await createPricer({ ...base, consent: 'granted', storage: adapter });
+  assert.equal(again.report(again.priceFor(sneaker)).reason, 'daily_budget_exhausted');
+  // The next local day has a new budget.
+  const tomorrow = await createPricer({ ...base, now: () => NOW + 86_400_000, consent: 'granted', storage: adapter });
+  assert.ok(tomorrow.report(tomorrow.priceFor(sneaker)).report);
+  assert.throws(() => device.report(quote, { converted: 'yes' }), (e) => e.code === 'invalid_argument');
+  assert.throws(() => device.report({ itemId: 'x' }), (e) => e.code === 'invalid_quote');
+  // Tallies: all or nothing, and only reports of the policy's setup.
+  const tally = await tallyReports(made);
+  assert.equal(tally.n, made.length);
+  await assert.rejects(tallyReports([made[0], { ...made[1], epsilon: epsilon * 2 }], tally), (e) => e.code === 'invalid_report' && e.field === 'reports[1]');
+  await assert.rejects(tallyReports(made, { ...tally, ones: [1, 2] }), (e) => e.code === 'invalid_report' && e.field === 'tally');
+  const readout = await estimates(await tallyReports(made.slice(1), tally));
+  assert.equal(readout.reports, 2 * made.length - 1);
+  assert.equal(readout.epsilon, epsilon);
+  await assert.rejects(estimates(null), (e) => e.code === 'invalid_report');
+  for (const p of [unknown, device, again, tomorrow]) p.free();
 });

@@ -10,7 +10,7 @@ import { after, before, test } from 'node:test';
 import { Miniflare } from 'miniflare';
 import { ROOT } from '../../scripts/setup.mjs';
 import { bundleWorker, folderSize, stageAssets } from '../../scripts/worker.mjs';
-import { createPricer, verifyQuote, signQuote, toCheckout } from '../../js/node.js';
+import { createPricer, estimates, signQuote, tallyReports, toCheckout, verifyQuote } from '../../js/node.js';
 
 const KEY = 'test-signing-key-0123456789abcdef';
 const NOW = 1795950160000;
@@ -28,6 +28,8 @@ function rules() {
   ];
 }
 
+const ESTIMATES_TOKEN = 'estimates-token-for-tests';
+
 before(async () => {
   const out = bundleWorker();
   const files = readdirSync(out);
@@ -39,8 +41,9 @@ before(async () => {
     modulesRoot: out,
     modulesRules: rules(),
     compatibilityDate: '2025-06-01',
-    bindings: { PRICELET_SIGNING_KEY: KEY, PRICELET_KEY_ID: 'k2', PRICELET_PREVIOUS_KEYS: JSON.stringify({ k1: 'an-older-key-0123456789' }) },
-    assets: { directory: stageAssets(), binding: 'ASSETS', routerConfig: { has_user_worker: true, invoke_user_worker_ahead_of_assets: false, static_routing: { user_worker: ['/price', '/verify', '/health'] } } },
+    bindings: { PRICELET_SIGNING_KEY: KEY, PRICELET_KEY_ID: 'k2', PRICELET_PREVIOUS_KEYS: JSON.stringify({ k1: 'an-older-key-0123456789' }), PRICELET_ESTIMATES_TOKEN: ESTIMATES_TOKEN },
+    durableObjects: { REPORTS: { className: 'ReportTally', useSQLite: true } },
+    assets: { directory: stageAssets(), binding: 'ASSETS', routerConfig: { has_user_worker: true, invoke_user_worker_ahead_of_assets: false, static_routing: { user_worker: ['/price', '/verify', '/health', '/report', '/estimates'] } } },
     host: '127.0.0.1',
     port: 0,
     cf: false,
@@ -151,9 +154,10 @@ test('signatures verify at /verify, and changing any signed field fails', async 
   delete unsigned.sig;
   delete unsigned.keyId;
   const verifyCodes = async (q) => (await (await post('/verify', { quote: q, item: ITEMS[0] })).json()).problems.map((p) => p.code);
-  assert.deepEqual(await verifyCodes(toCheckout(await signQuote(unsigned, 'k1', 'an-older-key-0123456789'))), []);
-  assert.deepEqual(await verifyCodes(toCheckout(await signQuote(unsigned, 'k1', 'not-the-older-key-000000'))), ['bad_signature']);
-  assert.deepEqual(await verifyCodes(toCheckout(await signQuote(unsigned, 'k9', 'an-older-key-0123456789'))), ['unknown_key']);
+  const { keyId: _k, sig: _s, ...bare } = quote;
+  assert.deepEqual(await verifyCodes(toCheckout(await signQuote(bare, 'k1', 'an-older-key-0123456789'))), []);
+  assert.deepEqual(await verifyCodes(toCheckout(await signQuote(bare, 'k1', 'not-the-older-key-000000'))), ['bad_signature']);
+  assert.deepEqual(await verifyCodes(toCheckout(await signQuote(bare, 'k9', 'an-older-key-0123456789'))), ['unknown_key']);
   assert.deepEqual(await verifyCodes(unsigned), ['missing_signature']);
 });
 
@@ -218,10 +222,12 @@ test('the storefront and the package files are served as static assets', async (
   assert.equal((await wasm.arrayBuffer()).byteLength, statSync(join(ROOT, 'dist', 'pricelet_bg.wasm')).size);
 });
 
-test('the Worker keeps and logs nothing: no storage binding, no console call in its code or the package', () => {
+test('the Worker keeps and logs nothing of requests: only the report tally is stored, no console call in its code or the package', () => {
   const config = readFileSync(join(ROOT, 'worker', 'wrangler.jsonc'), 'utf8');
-  assert.doesNotMatch(config, /kv_namespaces|d1_databases|r2_buckets|durable_objects|queues|analytics_engine|logpush|tail_consumers/,
+  assert.doesNotMatch(config, /kv_namespaces|d1_databases|r2_buckets|queues|analytics_engine|logpush|tail_consumers/,
     'no binding that could keep a request');
+  const objects = JSON.parse(config.replace(/^\s*\/\/.*$/gm, '')).durable_objects.bindings;
+  assert.deepEqual(objects, [{ name: 'REPORTS', class_name: 'ReportTally' }], 'the one stored thing is the tally of randomized reports');
   assert.match(config, /"observability":\s*\{\s*"enabled":\s*false\s*\}/, 'Workers Logs off');
   const sources = [
     ...readdirSync(join(ROOT, 'worker', 'src')).map((f) => join(ROOT, 'worker', 'src', f)),
@@ -233,4 +239,57 @@ test('the Worker keeps and logs nothing: no storage binding, no console call in 
   const bundle = readFileSync(join(ROOT, 'worker', 'dist', 'bundle', 'index.js'), 'utf8');
   assert.deepEqual(bundle.match(/console\.\w+\(/g), ['console.warn('], 'only the glue warning');
   assert.match(bundle, /console\.warn\("using deprecated parameters for `initSync/);
+});
+
+test('measurement: device reports POSTed to /report give the same estimates at GET /estimates as the package in Node', async () => {
+  // Devices: consenting shoppers, each reporting the quote it was shown and whether it converted.
+  const reports = [];
+  const refused = new Map();
+  for (let i = 0; i < 300; i++) {
+    const device = await createPricer({ consent: 'granted', anonId: `reporter-${i}`, storage: 'memory' });
+    const quote = device.priceFor(ITEMS[i % ITEMS.length]);
+    const out = device.report(quote, { converted: i % 7 === 0 });
+    device.free();
+    if (out.report) reports.push(out.report);
+    else refused.set(quote.reason, out.reason);
+  }
+  // Only quotes outside the experiment (excluded items) make no report.
+  assert.ok(reports.length >= 200, `${reports.length} reports`);
+  for (const [quoteReason, why] of refused) assert.deepEqual([quoteReason, why], ['excluded', 'not_in_experiment']);
+  for (const r of reports) {
+    assert.deepEqual(Object.keys(r).sort(), ['bits', 'day', 'domain', 'domainVersion', 'epsilon', 'mechanism'], 'nothing beyond the listed fields');
+    assert.match(r.day, /^\d{4}-\d{2}-\d{2}$/);
+  }
+  const before = await fetch(`${url}/estimates`, { headers: { authorization: `Bearer ${ESTIMATES_TOKEN}` } });
+  assert.equal(before.status, 404, 'no reports yet');
+  assert.equal((await before.json()).code, 'no_reports');
+  let total = 0;
+  for (let k = 0; k < reports.length; k += 200) {
+    const res = await post('/report', { reports: reports.slice(k, k + 200) });
+    assert.equal(res.status, 202);
+    total = (await res.json()).total;
+  }
+  assert.equal(total, reports.length);
+  // A batch with one report from another setup is refused whole; the tally does not move.
+  const foreign = [reports[0], { ...reports[1], epsilon: 8 }];
+  const refusal = await post('/report', { reports: foreign });
+  assert.equal(refusal.status, 400);
+  const why = await refusal.json();
+  assert.equal(why.code, 'invalid_report');
+  assert.match(why.message, /reports\[1\].*ε = 8/);
+  for (const [body, status, code] of [[{ reports: [] }, 400, 'invalid_request'], [{ reports: Array(201).fill(reports[0]) }, 400, 'limit_exceeded'], [{ reports: [{ day: '2026-11-29' }] }, 400, 'invalid_report']]) {
+    const res = await post('/report', body);
+    assert.deepEqual([res.status, (await res.json()).code], [status, code]);
+  }
+  // Estimates are for the merchant only; with the token they equal the package's own read-out.
+  const denied = await fetch(`${url}/estimates`);
+  assert.equal(denied.status, 401);
+  const res = await fetch(`${url}/estimates`, { headers: { authorization: `Bearer ${ESTIMATES_TOKEN}` } });
+  assert.equal(res.status, 200);
+  const edge = await res.json();
+  const local = await estimates(await tallyReports(reports));
+  assert.equal(edge.reports, reports.length);
+  assert.deepEqual(edge, local, 'the Worker de-biases exactly like the package');
+  assert.equal(edge.arms.length, 2);
+  for (const arm of edge.arms) if (arm.conversion) assert.ok(arm.conversion.lo <= arm.conversion.estimate && arm.conversion.estimate <= arm.conversion.hi);
 });

@@ -1,7 +1,10 @@
 // pricelet's edge Worker: prices derived model inputs a consenting device sends (edge mode), signs
-// every quote, verifies quotes at checkout, and serves the storefront. It is a client of the pricelet
-// package like any user's code. It stores nothing and logs nothing about features or bodies.
-import { createPricer, signQuote, verifyQuote } from 'pricelet';
+// every quote, verifies quotes at checkout, collects local-DP measurement reports, and serves the
+// storefront. It is a client of the pricelet package like any user's code. It logs nothing, stores
+// nothing about a request to /price or /verify, and of /report keeps only the running tally (sums
+// of already randomized bits) in one Durable Object per policy version.
+import { DurableObject } from 'cloudflare:workers';
+import { createPricer, estimates, signQuote, tallyReports, verifyQuote } from 'pricelet';
 import model from 'pricelet/models/interest.onnx';
 import catalogFile from '../../www/catalog.json';
 
@@ -117,13 +120,66 @@ async function verify(request, env) {
   }
 }
 
+/** The tally of one policy's reporting setup. Reports are folded in and dropped at once. */
+export class ReportTally extends DurableObject {
+  /** `{ total }`, or `{ error: { code, message } }` (RPC keeps no custom error fields). */
+  async add(reports) {
+    // One read-modify-write at a time, so concurrent batches never lose each other's counts.
+    return this.ctx.blockConcurrencyWhile(async () => {
+      let next;
+      try {
+        next = await tallyReports(reports, (await this.ctx.storage.get('tally')) ?? null);
+      } catch (e) {
+        if (typeof e?.code === 'string') return { error: { code: e.code, message: e.message } };
+        throw e;
+      }
+      await this.ctx.storage.put('tally', next);
+      return { total: next.n };
+    });
+  }
+
+  async tally() {
+    return (await this.ctx.storage.get('tally')) ?? null;
+  }
+}
+
+async function tallyFor(env) {
+  if (!env.REPORTS) throw new HttpError(503, 'reports_unavailable', 'this Worker has no REPORTS Durable Object binding (see worker/wrangler.jsonc)');
+  const policy = (await getPricer()).policy;
+  if (!policy.reporting) throw new HttpError(409, 'reporting_off', `policy ${policy.version} has no "reporting" section: devices make no reports under it`);
+  return env.REPORTS.get(env.REPORTS.idFromName(`tally:${policy.version}`));
+}
+
+async function report(request, env) {
+  allow(request, 'POST');
+  const body = await readJson(request);
+  if (body === null || typeof body !== 'object' || !Array.isArray(body.reports) || body.reports.length === 0) {
+    throw new HttpError(400, 'invalid_request', 'send { reports: [...] }: the reports pricer.report() returned (at least one)');
+  }
+  if (body.reports.length > MAX_ITEMS) throw new HttpError(400, 'limit_exceeded', `at most ${MAX_ITEMS} reports per request`);
+  const result = await (await tallyFor(env)).add(body.reports);
+  if (result.error) throw new HttpError(400, result.error.code, result.error.message);
+  return json(202, { accepted: body.reports.length, total: result.total });
+}
+
+async function readEstimates(request, env) {
+  allow(request, 'GET');
+  const token = env.PRICELET_ESTIMATES_TOKEN;
+  if (token && request.headers.get('authorization') !== `Bearer ${token}`) {
+    throw new HttpError(401, 'unauthorized', 'send Authorization: Bearer <PRICELET_ESTIMATES_TOKEN>', { 'www-authenticate': 'Bearer' });
+  }
+  const tally = await (await tallyFor(env)).tally();
+  if (!tally || tally.n === 0) throw new HttpError(404, 'no_reports', 'no reports yet for the current policy');
+  return json(200, await estimates(tally));
+}
+
 async function health(request) {
   allow(request, 'GET');
   const s = (await getPricer()).status;
   return json(200, { ok: s.model.state === 'ready', model: s.model.info?.version ?? null, modelState: s.model.state, policy: s.policyVersion, engineResets: s.engineResets });
 }
 
-const ROUTES = { '/price': price, '/verify': verify, '/health': health };
+const ROUTES = { '/price': price, '/verify': verify, '/health': health, '/report': report, '/estimates': readEstimates };
 
 export default {
   async fetch(request, env) {
@@ -131,7 +187,7 @@ export default {
     try {
       if (route) return await route(request, env);
       if (env.ASSETS) return await env.ASSETS.fetch(request);
-      throw new HttpError(404, 'not_found', 'no such endpoint: POST /price, POST /verify, GET /health');
+      throw new HttpError(404, 'not_found', 'no such endpoint: POST /price, POST /verify, GET /health, POST /report, GET /estimates');
     } catch (e) {
       if (e instanceof HttpError) return json(e.status, { code: e.code, message: e.message }, e.headers);
       // Never a stack trace: the engine resets itself after a trap; the caller may retry.
