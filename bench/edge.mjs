@@ -1,6 +1,7 @@
 // Shared by the Worker load check and the soak: the Worker bundle in Miniflare/workerd on 127.0.0.1,
 // a real device's 48-item edgeRequest body, wrk, and the workerd processes' CPU time and memory.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { createServer } from 'node:net';
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Miniflare } from 'miniflare';
@@ -14,17 +15,43 @@ export function ensureWrk() {
   else throw new Error('wrk is missing: sudo apt-get install -y wrk');
 }
 
-/** Bundles the Worker as `wrangler deploy` would and serves it on a random loopback port. */
-export async function startWorker() {
+const freePort = () => new Promise((resolve) => {
+  const srv = createServer().listen(0, '127.0.0.1', () => { const { port } = srv.address(); srv.close(() => resolve(port)); });
+});
+
+/**
+ * Bundles the Worker as `wrangler deploy` would and serves it on a random loopback port. With
+ * `inspect`, also opens workerd's V8 inspector (loopback) so `isolateHeapBytes()` can read the
+ * Worker isolate's JS heap (needs Node's --experimental-websocket on Node 20).
+ */
+export async function startWorker({ inspect = false } = {}) {
   const out = bundleWorker();
+  const inspectorPort = inspect ? await freePort() : undefined;
   const mf = new Miniflare({
     modules: true, scriptPath: join(out, 'index.js'), modulesRoot: out,
     modulesRules: [{ type: 'ESModule', include: ['**/*.js'] }, { type: 'CompiledWasm', include: ['**/*.wasm'] }, { type: 'Data', include: ['**/*.onnx'] }],
     compatibilityDate: '2025-06-01', bindings: { PRICELET_SIGNING_KEY: 'load-test-signing-key-0123456789' },
-    host: '127.0.0.1', port: 0, cf: false,
+    host: '127.0.0.1', port: 0, cf: false, inspectorPort,
   });
   const url = (await mf.ready).href.replace(/\/$/, '');
-  return { mf, url };
+  return { mf, url, inspectorPort };
+}
+
+/** A CDP session on the user Worker's isolate: `heapBytes()` = V8's used heap; `close()`. */
+export async function inspectIsolate(inspectorPort) {
+  const targets = await (await fetch(`http://127.0.0.1:${inspectorPort}/json`)).json();
+  const target = targets.find((t) => t.title.includes('core:user'));
+  if (!target) throw new Error(`no user Worker among the inspector targets: ${targets.map((t) => t.title).join(', ')}`);
+  const ws = new WebSocket(target.webSocketDebuggerUrl);
+  await new Promise((resolve, reject) => { ws.addEventListener('open', resolve); ws.addEventListener('error', () => reject(new Error('inspector connection failed'))); });
+  let id = 0;
+  const pending = new Map();
+  ws.addEventListener('message', (m) => { const d = JSON.parse(m.data); pending.get(d.id)?.(d); pending.delete(d.id); });
+  const call = (method) => new Promise((resolve) => { const i = ++id; pending.set(i, resolve); ws.send(JSON.stringify({ id: i, method })); });
+  return {
+    heapBytes: async () => (await call('Runtime.getHeapUsage')).result.usedSize,
+    close: () => ws.close(),
+  };
 }
 
 /** A wrk Lua script posting a real device's 48-item edgeRequest (after a recorded browse). */

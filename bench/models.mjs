@@ -3,7 +3,7 @@
 // the model minus without it (parse, validate, optimize, trial inference) vs ORT's
 // InferenceSession.create; per row = a re-scored priceFor after a track() with the model minus
 // without it (features + inference) vs one ORT session.run on a [1, n] float32 tensor. Medians.
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { build } from '../scripts/build.mjs';
@@ -88,3 +88,8 @@ for (const [name, size, load, row, o] of rows) {
   console.log(`| ${name} | ${(size / 1024).toFixed(1)} | ${f(load)} | ${f(o.loadMs)} | ${(load / o.loadMs).toFixed(2)}× | ${f(row)} | ${f(o.rowUs)} | ${(row / o.rowUs).toFixed(2)}× |`);
 }
 console.log('\npricelet per row includes the feature computation from the behaviour log; ORT is the bare model run.');
+// For the model card (models/README.md "Cost in wasm", rendered by `python3 models/train.py --card`).
+writeFileSync(join(ROOT, 'models', 'wasm-cost.json'), `${JSON.stringify({
+  date: new Date().toISOString().slice(0, 10), node: process.version, ort: ortVersion, note: process.env.BENCH_NOTE ?? '',
+  rows: rows.map(([model, size, load, row, o]) => ({ model, fileKB: size / 1024, loadMs: load, rowUs: row, ortLoadMs: o.loadMs, ortRowUs: o.rowUs })),
+}, null, 2)}\n`);

@@ -17,7 +17,7 @@ try {
   const { script, bodyBytes } = await writePriceScript(dir, url);
   await wrk(['-t1', `-c${CONNECTIONS}`, '-d3s', '-s', script, `${url}/price`]); // warm-up
   const cpu0 = workerdUsage().cpuSeconds;
-  const r = await wrk(['-t2', `-c${CONNECTIONS}`, `-d${SECONDS}s`, '--latency', '-s', script, `${url}/price`]);
+  const r = await wrk(['-t2', `-c${CONNECTIONS}`, `-d${SECONDS}s`, '--timeout', '10s', '--latency', '-s', script, `${url}/price`]);
   const cpu = workerdUsage().cpuSeconds - cpu0;
   console.log(`\nWorker load check: wrk, ${SECONDS} s, ${CONNECTIONS} connections, 48-item POST /price bodies (${bodyBytes} B), Miniflare/workerd on 127.0.0.1\n`);
   console.log('| requests | req/s | p50 | p99 | non-2xx | socket errors | workerd CPU per request |');

@@ -830,6 +830,26 @@ assumed β is wrong.
     return "\n\n".join(out)
 
 
+def wasm_cost_section():
+    """The table `npm run bench:models` writes to models/wasm-cost.json (measured in the built package)."""
+    path = HERE / "wasm-cost.json"
+    if not path.exists():
+        return "Not measured yet: run `npm run bench:models` (it writes models/wasm-cost.json), then `python3 models/train.py --card`."
+    c = json.loads(path.read_text())
+    rows = "\n".join(
+        f"| {r['model']} | {r['fileKB']:.1f} | {r['loadMs']:.1f} | {r['ortLoadMs']:.1f} | {r['rowUs']:.0f} | {r['ortRowUs']:.0f} |"
+        for r in c["rows"])
+    return f"""Measured with `npm run bench:models` ({c['date']}, Node {c['node']}, onnxruntime-web {c['ort']} as the reference; medians).
+Load = `createPricer` with the model minus without it (parse, validate, optimize the plan once, a trial inference);
+per row = a re-scored quote after a `track()` with the model minus without it (the features from the log plus one
+inference; the plan is reused). The reference is onnxruntime-web's session create and one bare `run` of a [1, n] tensor.
+{c.get('note', '')}
+
+| model | file (KB) | pricelet load (ms) | ORT session create (ms) | pricelet per row (µs) | ORT run, 1 row (µs) |
+|---|---|---|---|---|---|
+{rows}"""
+
+
 def write_card(im, um, n, positives):
     cvf, cvb = im["cv"]["interest"], im["cv"]["behaviour"]
     ins, insb = im["insample"], im["insample_behaviour"]
@@ -1002,6 +1022,10 @@ cargo run --bin pricelet -- simulate --data ../shared/data/online_shoppers_inten
     --model models/interest.onnx > models/simulate-shoppers.json
 python3 models/train.py --card   # rewrites this card with the tables (no retraining)
 ```
+
+## 4. Cost in wasm
+
+{wasm_cost_section()}
 
 ## Limits
 Trained on one retailer's 2017-era sessions and one 2008 e-mail campaign; scores are probabilities for *those*

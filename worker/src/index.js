@@ -176,7 +176,7 @@ async function readEstimates(request, env) {
 async function health(request) {
   allow(request, 'GET');
   const s = (await getPricer()).status;
-  return json(200, { ok: s.model.state === 'ready', model: s.model.info?.version ?? null, modelState: s.model.state, policy: s.policyVersion, engineResets: s.engineResets });
+  return json(200, { ok: s.model.state === 'ready', model: s.model.info?.version ?? null, modelState: s.model.state, policy: s.policyVersion, engineResets: s.engineResets, wasmMemoryBytes: s.wasmMemoryBytes });
 }
 
 const ROUTES = { '/price': price, '/verify': verify, '/health': health, '/report': report, '/estimates': readEstimates };
