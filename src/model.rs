@@ -335,14 +335,23 @@ fn check_wiring(graph: &tract_onnx::pb::GraphProto) -> std::result::Result<(), S
     let mut known: HashSet<&str> = graph.input.iter().map(|v| v.name.as_str()).collect();
     known.extend(graph.initializer.iter().map(|t| t.name.as_str()));
     for node in &graph.node {
-        if node.attribute.iter().any(|a| a.g.is_some() || !a.graphs.is_empty()) {
+        if node
+            .attribute
+            .iter()
+            .any(|a| a.g.is_some() || !a.graphs.is_empty())
+        {
             return Err(format!(
                 "node {} ({}) has a subgraph: pricelet models use no control flow",
                 quoted(&node.name),
                 quoted(&node.op_type)
             ));
         }
-        known.extend(node.output.iter().map(String::as_str).filter(|o| !o.is_empty()));
+        known.extend(
+            node.output
+                .iter()
+                .map(String::as_str)
+                .filter(|o| !o.is_empty()),
+        );
     }
     if graph.output.is_empty() {
         return Err("the graph declares no output".into());
@@ -357,4 +366,3 @@ fn check_wiring(graph: &tract_onnx::pb::GraphProto) -> std::result::Result<(), S
     }
     Ok(())
 }
-

@@ -747,7 +747,8 @@ impl Pricer {
         q.interest = Some(interest);
         q.variant = variant.as_str().to_string();
         q.propensity = propensity;
-        q.personalized = !cold_start && matches!(why, reason::PERSONALIZED | reason::NO_FEASIBLE_PRICE);
+        q.personalized =
+            !cold_start && matches!(why, reason::PERSONALIZED | reason::NO_FEASIBLE_PRICE);
         q.label = match self.policy.disclosure.label_when {
             LabelWhen::Personalized if q.personalized => self.policy.label().map(str::to_string),
             LabelWhen::Discounted if q.personalized && q.discount_minor > 0 => {
@@ -794,7 +795,10 @@ impl Pricer {
             Item::from_json(v).map_err(|e| e.under(&format!("items[{i}]")))?;
         }
         // No consent, no model or no behaviour: nothing personal to send; the Worker answers list prices.
-        if self.persistence() != Persistence::Storage || self.interest.info().is_none() || self.log.events().is_empty() {
+        if self.persistence() != Persistence::Storage
+            || self.interest.info().is_none()
+            || self.log.events().is_empty()
+        {
             return Ok(json!({ "items": items }));
         }
         let names = self.edge_feature_names();

@@ -4,9 +4,9 @@
 //! `crypto.getRandomValues` (getrandom's wasm_js backend), browser storage from `localStorage`
 //! (web-sys), and the privacy signal from `navigator.globalPrivacyControl`.
 
+use crate::aggregate::{add_report, readout, Expected, Tally};
 use crate::error::{Code, Error};
 use crate::features::Clock;
-use crate::aggregate::{add_report, readout, Expected, Tally};
 use crate::item::Item;
 use crate::ldp::{OsRandom, Report};
 use crate::model::{check_integrity, integrity_of, ModelKind};
@@ -410,7 +410,9 @@ impl WasmPricer {
         let mut v = self.core.export_data();
         let stored = self.active_store().and_then(|s| s.load().ok().flatten());
         v["storedBytes"] = Value::from(stored.as_ref().map_or(0, String::len));
-        v["state"] = stored.and_then(|s| serde_json::from_str(&s).ok()).unwrap_or(Value::Null);
+        v["state"] = stored
+            .and_then(|s| serde_json::from_str(&s).ok())
+            .unwrap_or(Value::Null);
         if v["state"].is_null() {
             v["anonId"] = Value::Null;
         }
@@ -501,7 +503,8 @@ impl WasmPricer {
 
 fn reporting_setup(policy: JsValue) -> Result<Expected, JsValue> {
     let policy = parse_policy(policy)?;
-    Expected::from_policy(&policy).map_err(|m| js_error(Error::at(Code::InvalidPolicy, "reporting", m)))
+    Expected::from_policy(&policy)
+        .map_err(|m| js_error(Error::at(Code::InvalidPolicy, "reporting", m)))
 }
 
 fn tally_of(tally: JsValue, expected: &Expected) -> Result<Tally, JsValue> {
@@ -520,20 +523,34 @@ fn tally_of(tally: JsValue, expected: &Expected) -> Result<Tally, JsValue> {
 /// Adds measurement reports to a running tally (`null` starts one), all or nothing: a report not
 /// made under the policy's reporting setup is refused with its index.
 #[wasm_bindgen(js_name = tallyReports)]
-pub fn tally_reports(reports: JsValue, tally: JsValue, policy: JsValue) -> Result<JsValue, JsValue> {
+pub fn tally_reports(
+    reports: JsValue,
+    tally: JsValue,
+    policy: JsValue,
+) -> Result<JsValue, JsValue> {
     let expected = reporting_setup(policy)?;
     let mut next = tally_of(tally, &expected)?;
     let Value::Array(list) = from_js(reports, Code::InvalidReport, "the reports")? else {
-        return Err(js_error(Error::at(Code::InvalidReport, "reports", "tallyReports takes an array of reports")));
+        return Err(js_error(Error::at(
+            Code::InvalidReport,
+            "reports",
+            "tallyReports takes an array of reports",
+        )));
     };
-    crate::limits::check_count("reports", list.len(), crate::limits::MAX_ITEMS_PER_BATCH).map_err(js_error)?;
+    crate::limits::check_count("reports", list.len(), crate::limits::MAX_ITEMS_PER_BATCH)
+        .map_err(js_error)?;
     for (i, v) in list.into_iter().enumerate() {
         let field = format!("reports[{i}]");
         let r: Report = serde_json::from_value(v).map_err(|e| {
             js_error(Error::at(Code::InvalidReport, &field, format!("{field} is not a measurement report ({e}); a report has exactly day, mechanism, epsilon, domain, domainVersion and bits or value")))
         })?;
-        add_report(&mut next, &r, &expected)
-            .map_err(|m| js_error(Error::at(Code::InvalidReport, &field, format!("{field}: {m}"))))?;
+        add_report(&mut next, &r, &expected).map_err(|m| {
+            js_error(Error::at(
+                Code::InvalidReport,
+                &field,
+                format!("{field}: {m}"),
+            ))
+        })?;
     }
     Ok(to_js(&next))
 }
@@ -545,7 +562,11 @@ pub fn estimates_js(tally: JsValue, policy: JsValue) -> Result<JsValue, JsValue>
     let expected = reporting_setup(policy)?;
     let t = tally_of(tally, &expected)?;
     if t.n == 0 {
-        return Err(js_error(Error::at(Code::InvalidReport, "tally", "no reports yet: estimates need at least one report")));
+        return Err(js_error(Error::at(
+            Code::InvalidReport,
+            "tally",
+            "no reports yet: estimates need at least one report",
+        )));
     }
     Ok(to_js(&readout(&t, &expected)))
 }

@@ -5,7 +5,9 @@ use std::path::Path;
 
 #[test]
 fn every_corpus_input_passes_its_harness() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz").join("corpus");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fuzz")
+        .join("corpus");
     let mut replayed = 0;
     for (name, harness) in pricelet::harness::ALL {
         let dir = root.join(name);
@@ -15,7 +17,11 @@ fn every_corpus_input_passes_its_harness() {
             let path = entry.unwrap().path();
             let data = std::fs::read(&path).unwrap();
             let outcome = std::panic::catch_unwind(|| harness(&data));
-            assert!(outcome.is_ok(), "{name}: {} makes the harness panic", path.display());
+            assert!(
+                outcome.is_ok(),
+                "{name}: {} makes the harness panic",
+                path.display()
+            );
             n += 1;
         }
         assert!(n > 0, "{name}: the corpus is empty");

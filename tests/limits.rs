@@ -58,9 +58,21 @@ fn item_limits() {
     let at = |n: usize| "x".repeat(n);
     let cases = [
         ("id", json!(at(MAX_ID_LEN)), json!(at(MAX_ID_LEN + 1))),
-        ("category", json!(at(MAX_NAME_LEN)), json!(at(MAX_NAME_LEN + 1))),
-        ("tags", json!(vec!["t"; MAX_TAGS]), json!(vec!["t"; MAX_TAGS + 1])),
-        ("tags[0]", json!([at(MAX_NAME_LEN)]), json!([at(MAX_NAME_LEN + 1)])),
+        (
+            "category",
+            json!(at(MAX_NAME_LEN)),
+            json!(at(MAX_NAME_LEN + 1)),
+        ),
+        (
+            "tags",
+            json!(vec!["t"; MAX_TAGS]),
+            json!(vec!["t"; MAX_TAGS + 1]),
+        ),
+        (
+            "tags[0]",
+            json!([at(MAX_NAME_LEN)]),
+            json!([at(MAX_NAME_LEN + 1)]),
+        ),
     ];
     for (field, ok, over) in cases {
         let key = field.split('[').next().unwrap();
@@ -74,7 +86,10 @@ fn item_limits() {
 fn batch_limits() {
     let mut p = pricer();
     let full = vec![item(); MAX_ITEMS_PER_BATCH];
-    assert_eq!(p.prices_for(&full, &CLOCK).unwrap().len(), MAX_ITEMS_PER_BATCH);
+    assert_eq!(
+        p.prices_for(&full, &CLOCK).unwrap().len(),
+        MAX_ITEMS_PER_BATCH
+    );
     let over = vec![item(); MAX_ITEMS_PER_BATCH + 1];
     assert_limit("pricesFor", p.prices_for(&over, &CLOCK), "items");
     assert_limit("edgeRequest", p.edge_request(&over, &CLOCK), "items");
@@ -85,19 +100,32 @@ fn event_limits() {
     let mut p = pricer();
     let long = |n: usize| "x".repeat(n);
     let cart = |id: String| json!({"type": "add_to_cart", "at": NOW, "itemId": id});
-    let view = |id: String| json!({"type": "page_view", "at": NOW, "page": {"kind": "product", "id": id}});
+    let view =
+        |id: String| json!({"type": "page_view", "at": NOW, "page": {"kind": "product", "id": id}});
     let cat = |c: String| json!({"type": "add_to_cart", "at": NOW, "itemId": "a", "category": c});
     let cases: [(&str, Value, Value); 3] = [
         ("itemId", cart(long(MAX_ID_LEN)), cart(long(MAX_ID_LEN + 1))),
-        ("page.id", view(long(MAX_ID_LEN)), view(long(MAX_ID_LEN + 1))),
-        ("category", cat(long(MAX_NAME_LEN)), cat(long(MAX_NAME_LEN + 1))),
+        (
+            "page.id",
+            view(long(MAX_ID_LEN)),
+            view(long(MAX_ID_LEN + 1)),
+        ),
+        (
+            "category",
+            cat(long(MAX_NAME_LEN)),
+            cat(long(MAX_NAME_LEN + 1)),
+        ),
     ];
     for (field, ok, over) in cases {
         p.track(&ok, &CLOCK)
             .unwrap_or_else(|e| panic!("{field} at the limit is accepted: {e}"));
         let before = p.export_data();
         assert_limit(field, p.track(&over, &CLOCK), field);
-        assert_eq!(p.export_data(), before, "{field}: a refused event changes nothing");
+        assert_eq!(
+            p.export_data(),
+            before,
+            "{field}: a refused event changes nothing"
+        );
     }
 }
 
@@ -126,17 +154,17 @@ fn the_log_is_bounded_by_eviction_not_refusal() {
     p.load_state(Some(&" ".repeat(MAX_STATE_BYTES + 1)), NOW);
     let status = p.status();
     assert_eq!(status["state"]["outcome"], json!("discarded"), "{status}");
-    assert!(status["state"]["reason"].as_str().unwrap().contains("over the"));
+    assert!(status["state"]["reason"]
+        .as_str()
+        .unwrap()
+        .contains("over the"));
     assert!(p.price_for(&item(), &CLOCK).is_ok());
 }
 
 #[test]
 fn policy_limits() {
-    let text = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/policy/default.json"
-    ))
-    .unwrap();
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/policy/default.json"))
+        .unwrap();
     let base: Value = serde_json::from_str(&text).unwrap();
     let set = |path: &[&str], v: Value| {
         let mut p = base.clone();
@@ -159,7 +187,10 @@ fn policy_limits() {
         (
             "disclosure.labels.default",
             set(&["disclosure", "labels", "default"], label(MAX_TEXT_LEN)),
-            set(&["disclosure", "labels", "default"], label(MAX_TEXT_LEN + 1)),
+            set(
+                &["disclosure", "labels", "default"],
+                label(MAX_TEXT_LEN + 1),
+            ),
         ),
         (
             "version",

@@ -508,15 +508,32 @@ fn without_any_behaviour_the_price_is_the_cold_start_offer_not_personalized() {
     let q = p.price_for(&item(), &clock(0)).unwrap();
     assert_eq!(sealed(&q).reason, "cold_start");
     assert!(!q.personalized && q.label.is_none(), "{q:?}");
-    assert!(q.explanation.contains("no information about you"), "{}", q.explanation);
+    assert!(
+        q.explanation.contains("no information about you"),
+        "{}",
+        q.explanation
+    );
     // Edge mode has nothing personal to send either.
-    assert!(p.edge_request(&[item()], &clock(0)).unwrap().get("features").is_none());
+    assert!(p
+        .edge_request(&[item()], &clock(0))
+        .unwrap()
+        .get("features")
+        .is_none());
     browse(&mut p, 1);
     let q = p.price_for(&item(), &clock(0)).unwrap();
     assert_eq!((q.reason.as_str(), q.personalized), ("personalized", true));
     let explained = p.explain("sneaker-1").unwrap();
-    let pages = explained["features"].as_array().unwrap().iter().find(|f| f["name"] == "product_pages").unwrap().clone();
-    assert_eq!((pages["raw"].as_f64(), pages["transform"].as_str()), (Some(1.0), Some("log1p")));
+    let pages = explained["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["name"] == "product_pages")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (pages["raw"].as_f64(), pages["transform"].as_str()),
+        (Some(1.0), Some("log1p"))
+    );
     assert!((pages["value"].as_f64().unwrap() - 2f64.ln()).abs() < 1e-12);
 }
 
@@ -553,10 +570,21 @@ fn clearing_storage_redraws_the_arm_but_never_beats_the_caps() {
             control += usize::from(q.reason == "control");
         }
     }
-    assert!(distinct.len() > 2, "the draws do move the price: {distinct:?}");
+    assert!(
+        distinct.len() > 2,
+        "the draws do move the price: {distinct:?}"
+    );
     // 20 % global cap on 89.99 (7199.2 → the .99/.49 ending at or above it), 10 % on electronics.
-    assert!(lowest[0] >= 7199, "shoes never under the 20 % cap: {}", lowest[0]);
-    assert!(lowest[1] >= 44910, "electronics never under the 10 % cap: {}", lowest[1]);
+    assert!(
+        lowest[0] >= 7199,
+        "shoes never under the 20 % cap: {}",
+        lowest[0]
+    );
+    assert!(
+        lowest[1] >= 44910,
+        "electronics never under the 10 % cap: {}",
+        lowest[1]
+    );
     let share = control as f64 / (2 * draws) as f64;
     let expected = Policy::default_policy().experiment.control_percent.ppm() as f64 / 1e6;
     assert!(
