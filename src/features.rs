@@ -453,24 +453,27 @@ pub fn item_summary(
     }
 }
 
+/// A finite number from a CSV row's column, or an error naming the column.
+fn number_column(row: &HashMap<String, String>, col: &str) -> Result<f64> {
+    let raw = row
+        .get(col)
+        .ok_or_else(|| Error::at(Code::InvalidArgument, col, format!("missing column {col}")))?;
+    raw.trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|x| x.is_finite())
+        .ok_or_else(|| {
+            Error::at(
+                Code::InvalidArgument,
+                col,
+                format!("column {col}: {} is not a number", quoted(raw)),
+            )
+        })
+}
+
 /// One row of the Online Shoppers data as a session summary (the CLI's `evaluate` path).
 pub fn session_summary_from_row(row: &HashMap<String, String>) -> Result<SessionSummary> {
-    let num = |col: &str| -> Result<f64> {
-        let raw = row.get(col).ok_or_else(|| {
-            Error::at(Code::InvalidArgument, col, format!("missing column {col}"))
-        })?;
-        raw.trim()
-            .parse::<f64>()
-            .ok()
-            .filter(|x| x.is_finite())
-            .ok_or_else(|| {
-                Error::at(
-                    Code::InvalidArgument,
-                    col,
-                    format!("column {col}: {} is not a number", quoted(raw)),
-                )
-            })
-    };
+    let num = |col: &str| number_column(row, col);
     let text = |col: &str| -> Result<&str> {
         row.get(col)
             .map(|s| s.trim())
@@ -527,22 +530,7 @@ pub fn session_summary_from_row(row: &HashMap<String, String>) -> Result<Session
 
 /// One Hillstrom row as a customer history.
 pub fn history_summary_from_row(row: &HashMap<String, String>) -> Result<HistorySummary> {
-    let num = |col: &str| -> Result<f64> {
-        let raw = row.get(col).ok_or_else(|| {
-            Error::at(Code::InvalidArgument, col, format!("missing column {col}"))
-        })?;
-        raw.trim()
-            .parse::<f64>()
-            .ok()
-            .filter(|x| x.is_finite())
-            .ok_or_else(|| {
-                Error::at(
-                    Code::InvalidArgument,
-                    col,
-                    format!("column {col}: {} is not a number", quoted(raw)),
-                )
-            })
-    };
+    let num = |col: &str| number_column(row, col);
     Ok(HistorySummary {
         recency_months: num("recency")?,
         spend_12m: num("history")?,
