@@ -43,6 +43,24 @@ fn pricer_with(consent: Consent, state: Option<&str>) -> Pricer {
     .unwrap()
 }
 
+/// Consent granted, the real model, a given anonymous id (experiment draws depend on it).
+fn pricer_for_id(id: &str) -> Pricer {
+    let model = ModelSlot::load(Some(&model_bytes()), ModelKind::Interest);
+    let config = PricerConfig {
+        anon_id: Some(id.into()),
+        ..config(Consent::Granted)
+    };
+    Pricer::new(
+        Policy::default_policy(),
+        model,
+        ModelSlot::Absent,
+        None,
+        config,
+        NOW,
+    )
+    .unwrap()
+}
+
 fn pricer(consent: Consent) -> Pricer {
     pricer_with(consent, None)
 }
@@ -206,19 +224,7 @@ fn excluded_items_are_never_discounted() {
 #[test]
 fn experiment_is_deterministic_with_propensities() {
     let quotes = |id: &str| {
-        let model = ModelSlot::load(Some(&model_bytes()), ModelKind::Interest);
-        let mut p = Pricer::new(
-            Policy::default_policy(),
-            model,
-            ModelSlot::Absent,
-            None,
-            PricerConfig {
-                anon_id: Some(id.into()),
-                ..config(Consent::Granted)
-            },
-            NOW,
-        )
-        .unwrap();
+        let mut p = pricer_for_id(id);
         (0..40)
             .map(|i| {
                 p.price_for(
@@ -471,19 +477,7 @@ fn no_feasible_price_only_when_a_discount_was_wanted() {
     // Cold start: the model gives low interest, expectedProfit wants a discount, none is feasible.
     let quotes: Vec<_> = (0..30)
         .map(|i| {
-            let model = ModelSlot::load(Some(&model_bytes()), ModelKind::Interest);
-            let mut p = Pricer::new(
-                Policy::default_policy(),
-                model,
-                ModelSlot::Absent,
-                None,
-                PricerConfig {
-                    anon_id: Some(format!("n{i}")),
-                    ..config(Consent::Granted)
-                },
-                NOW,
-            )
-            .unwrap();
+            let mut p = pricer_for_id(&format!("n{i}"));
             p.price_for(&floored, &clock(0)).unwrap()
         })
         .collect();
@@ -549,19 +543,7 @@ fn clearing_storage_redraws_the_arm_but_never_beats_the_caps() {
     let mut control = 0;
     let draws = 400;
     for n in 0..draws {
-        let model = ModelSlot::load(Some(&model_bytes()), ModelKind::Interest);
-        let mut p = Pricer::new(
-            Policy::default_policy(),
-            model,
-            ModelSlot::Absent,
-            None,
-            PricerConfig {
-                anon_id: Some(format!("cleared-{n}")),
-                ..config(Consent::Granted)
-            },
-            NOW,
-        )
-        .unwrap();
+        let mut p = pricer_for_id(&format!("cleared-{n}"));
         browse_hesitantly(&mut p);
         for (slot, item) in [&shoes, &phone].into_iter().enumerate() {
             let q = p.price_for(item, &clock(0)).unwrap();
