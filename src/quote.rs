@@ -107,19 +107,10 @@ fn pick(quote: &Value, names: &[&str]) -> Map<String, Value> {
         .collect()
 }
 
-const ID_FIELDS: &[&str] = &[
-    "itemId",
-    "currency",
-    "listPriceMinor",
-    "priceMinor",
-    "discountMinor",
-    "reason",
-    "variant",
-    "modelVersion",
-    "policyVersion",
-    "issuedAt",
-    "expiresAt",
-];
+/// What `quoteId` hashes: the checkout fields before `quoteId` itself.
+const ID_FIELDS: &[&str] = CHECKOUT_FIELDS.split_at(11).0;
+/// What `sig` signs: the checkout fields before `sig` (the hashed ones, `quoteId` and `keyId`).
+const SIGNED_FIELDS: &[&str] = CHECKOUT_FIELDS.split_at(13).0;
 
 /// Content hash of a quote given as JSON (base64url of the first 18 bytes of SHA-256 over JCS).
 pub fn quote_id_of(quote: &Value) -> String {
@@ -132,11 +123,9 @@ fn id_of_fields(fields: &Map<String, Value>) -> String {
 }
 
 fn signature(quote: &Value, key: &[u8]) -> String {
-    let mut signed = ID_FIELDS.to_vec();
-    signed.extend(["quoteId", "keyId"]);
     let mut mac =
         <Hmac<Sha256> as KeyInit>::new_from_slice(key).expect("HMAC takes keys of any length");
-    mac.update(canonical(&pick(quote, &signed)).as_bytes());
+    mac.update(canonical(&pick(quote, SIGNED_FIELDS)).as_bytes());
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
 }
 
