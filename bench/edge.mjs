@@ -1,13 +1,16 @@
-// Shared by the Worker load check and the soak: the Worker bundle in Miniflare/workerd on 127.0.0.1,
+// Shared by the Worker load check and the soak: the Worker bundle in workerd on 127.0.0.1,
 // a real device's 48-item edgeRequest body, wrk, and the workerd processes' CPU time and memory.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { Agent, request } from 'node:http';
 import { createServer } from 'node:net';
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Miniflare } from 'miniflare';
 import { ROOT } from '../scripts/setup.mjs';
 import { bundleWorker } from '../scripts/worker.mjs';
 import { createPricer } from '../js/node.js';
+
+/** The workerd release that serves the Worker here (the one wrangler and Miniflare pin). */
+export const WORKERD_VERSION = JSON.parse(readFileSync(join(ROOT, 'node_modules', 'workerd', 'package.json'), 'utf8')).version;
 
 export function ensureWrk() {
   if (spawnSync('wrk', ['--version']).error === undefined) return;
@@ -20,36 +23,82 @@ const freePort = () => new Promise((resolve) => {
 });
 
 /**
- * Bundles the Worker as `wrangler deploy` would and serves it on a random loopback port. With
- * `inspect`, also opens workerd's V8 inspector (loopback) so `isolateHeapBytes()` can read the
- * Worker isolate's JS heap (needs Node's --experimental-websocket on Node 20).
+ * Bundles the Worker as `wrangler deploy` would and serves it with the workerd binary itself on a
+ * random loopback port: no Miniflare proxy in front (so every request and every byte of RSS is the
+ * Worker's own), and V8's `--expose-gc` so the soak can collect garbage before it reads the heap.
+ * With `inspect`, workerd's V8 inspector listens on loopback too (see `inspectIsolate`).
+ * The Durable Object tally behind /report is left out: the load runs /price only.
  */
 export async function startWorker({ inspect = false } = {}) {
   const out = bundleWorker();
+  const kind = (f) => (f.endsWith('.js') ? 'esModule' : f.endsWith('.wasm') ? 'wasm' : f.endsWith('.onnx') ? 'data' : null);
+  const modules = readdirSync(out).filter(kind).sort((a, b) => (a === 'index.js' ? -1 : b === 'index.js' ? 1 : 0));
+  const text = (v) => JSON.stringify(v); // a capnp text literal is a JSON string
+  writeFileSync(join(out, 'workerd.capnp'), `using Workerd = import "/workerd/workerd.capnp";
+const config :Workerd.Config = (
+  services = [(name = "pricelet", worker = .pricelet)],
+  sockets = [(name = "http", address = "127.0.0.1:0", http = (), service = "pricelet")],
+  v8Flags = ["--expose-gc"],
+);
+const pricelet :Workerd.Worker = (
+  modules = [${modules.map((f) => `(name = ${text(f)}, ${kind(f)} = embed ${text(f)})`).join(', ')}],
+  compatibilityDate = "2025-06-01",
+  bindings = [(name = "PRICELET_SIGNING_KEY", text = "load-test-signing-key-0123456789"), (name = "PRICELET_KEY_ID", text = "k1")],
+);
+`);
   const inspectorPort = inspect ? await freePort() : undefined;
-  const mf = new Miniflare({
-    modules: true, scriptPath: join(out, 'index.js'), modulesRoot: out,
-    modulesRules: [{ type: 'ESModule', include: ['**/*.js'] }, { type: 'CompiledWasm', include: ['**/*.wasm'] }, { type: 'Data', include: ['**/*.onnx'] }],
-    compatibilityDate: '2025-06-01', bindings: { PRICELET_SIGNING_KEY: 'load-test-signing-key-0123456789' },
-    host: '127.0.0.1', port: 0, cf: false, inspectorPort,
+  // workerd reports the port it bound on the control fd (3) as a JSON line.
+  const child = spawn(join(ROOT, 'node_modules', 'workerd', 'bin', 'workerd'),
+    ['serve', 'workerd.capnp', '--control-fd=3', ...(inspect ? [`--inspector-addr=127.0.0.1:${inspectorPort}`] : [])],
+    { cwd: out, stdio: ['ignore', 'inherit', 'inherit', 'pipe'] });
+  const port = await new Promise((resolve, reject) => {
+    let control = '';
+    child.stdio[3].on('data', (d) => {
+      control += d;
+      for (const line of control.split('\n')) {
+        try { const e = JSON.parse(line); if (e.event === 'listen' && e.socket === 'http') resolve(e.port); } catch { /* partial line */ }
+      }
+    });
+    child.on('exit', (code) => reject(new Error(`workerd exited with ${code} before listening`)));
   });
-  const url = (await mf.ready).href.replace(/\/$/, '');
-  return { mf, url, inspectorPort };
+  // SIGKILL: workerd ignores SIGTERM while an inspector session is open, and keeps no state here.
+  const stop = () => new Promise((resolve) => { if (child.exitCode !== null) resolve(); else { child.on('exit', resolve); child.kill('SIGKILL'); } });
+  return { url: `http://127.0.0.1:${port}`, inspectorPort, stop };
 }
 
-/** A CDP session on the user Worker's isolate: `heapBytes()` = V8's used heap; `close()`. */
+/**
+ * A CDP session on the Worker's isolate: `heapBytes({ gc })` = V8's used heap, after a full
+ * garbage collection when `gc` is set (workerd runs with --expose-gc); `close()`.
+ */
 export async function inspectIsolate(inspectorPort) {
   const targets = await (await fetch(`http://127.0.0.1:${inspectorPort}/json`)).json();
-  const target = targets.find((t) => t.title.includes('core:user'));
-  if (!target) throw new Error(`no user Worker among the inspector targets: ${targets.map((t) => t.title).join(', ')}`);
+  const target = targets.find((t) => t.title.includes('pricelet'));
+  if (!target) throw new Error(`no pricelet Worker among the inspector targets: ${targets.map((t) => t.title).join(', ')}`);
   const ws = new WebSocket(target.webSocketDebuggerUrl);
   await new Promise((resolve, reject) => { ws.addEventListener('open', resolve); ws.addEventListener('error', () => reject(new Error('inspector connection failed'))); });
   let id = 0;
+  let contextId;
   const pending = new Map();
-  ws.addEventListener('message', (m) => { const d = JSON.parse(m.data); pending.get(d.id)?.(d); pending.delete(d.id); });
-  const call = (method) => new Promise((resolve) => { const i = ++id; pending.set(i, resolve); ws.send(JSON.stringify({ id: i, method })); });
+  ws.addEventListener('message', (m) => {
+    const d = JSON.parse(m.data);
+    if (d.method === 'Runtime.executionContextCreated') contextId = d.params.context.id;
+    pending.get(d.id)?.(d);
+    pending.delete(d.id);
+  });
+  const call = (method, params) => new Promise((resolve, reject) => {
+    const i = ++id;
+    pending.set(i, (d) => (d.error ? reject(new Error(`${method}: ${d.error.message}`)) : resolve(d.result)));
+    ws.send(JSON.stringify({ id: i, method, params }));
+  });
+  await call('Runtime.enable'); // announces the Worker's execution context, where gc() lives
   return {
-    heapBytes: async () => (await call('Runtime.getHeapUsage')).result.usedSize,
+    heapBytes: async ({ gc = false } = {}) => {
+      if (gc) {
+        const r = await call('Runtime.evaluate', { expression: 'gc(), "collected"', contextId });
+        if (r.result?.value !== 'collected') throw new Error(`gc() in the isolate failed: ${JSON.stringify(r)}`);
+      }
+      return (await call('Runtime.getHeapUsage')).usedSize;
+    },
     close: () => ws.close(),
   };
 }
@@ -64,7 +113,46 @@ export async function writePriceScript(dir, url) {
   if (check.status !== 200) throw new Error(`warm-up request failed: ${check.status} ${await check.text()}`);
   const script = join(dir, 'post.lua');
   writeFileSync(script, `wrk.method = "POST"\nwrk.headers["content-type"] = "application/json"\nwrk.body = ${JSON.stringify(body)}\n`);
-  return { script, bodyBytes: body.length };
+  return { script, body, bodyBytes: body.length };
+}
+
+/**
+ * Open-loop load: `rps` POSTs a second, on schedule whatever the answers' speed, over at most
+ * `connections` keep-alive connections, for `seconds`. Latency counts from the scheduled time, so
+ * queueing shows. Every failure is kept with its code. (wrk is closed-loop: it always drives the
+ * isolate to saturation, see README "Worker load".)
+ */
+export async function pacedLoad({ url, body, rps, seconds, connections = 8 }) {
+  const agent = new Agent({ keepAlive: true, maxSockets: connections });
+  const latencies = [];
+  const statuses = {};
+  const errors = {};
+  const one = (scheduled) => new Promise((resolve) => {
+    const req = request(url, { method: 'POST', agent, headers: { 'content-type': 'application/json' } }, (res) => {
+      res.resume();
+      res.on('end', () => {
+        statuses[res.statusCode] = (statuses[res.statusCode] ?? 0) + 1;
+        latencies.push(performance.now() - scheduled);
+        resolve();
+      });
+    });
+    req.on('error', (e) => { errors[e.code ?? e.message] = (errors[e.code ?? e.message] ?? 0) + 1; resolve(); });
+    req.end(body);
+  });
+  const pending = [];
+  const t0 = performance.now();
+  for (let i = 0; i < rps * seconds; i++) {
+    const scheduled = t0 + (i * 1000) / rps;
+    const wait = scheduled - performance.now();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    pending.push(one(scheduled));
+  }
+  await Promise.all(pending);
+  agent.destroy();
+  latencies.sort((a, b) => a - b);
+  const q = (p) => `${latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))]?.toFixed(1)}ms`;
+  const ok = Object.entries(statuses).filter(([c]) => c < 300).reduce((n, [, k]) => n + k, 0);
+  return { requests: latencies.length + Object.values(errors).reduce((a, b) => a + b, 0), ok, non2xx: latencies.length - ok, errors, rps: latencies.length / ((performance.now() - t0) / 1000), p50: q(0.5), p99: q(0.99) };
 }
 
 /** Runs wrk without blocking the event loop (so memory can be sampled meanwhile); parses its report. */
