@@ -116,11 +116,15 @@ impl Tally {
         }
     }
 
-    /// Whether this tally (perhaps read back from storage) is one of a domain of `size` cells.
+    /// Whether this tally (perhaps read back from storage, perhaps edited) is one of a domain of
+    /// `size` cells whose counts could have come from reports: no cell counts more reports than
+    /// the tally has, so adding a report can never overflow a count.
     pub fn fits(&self, size: usize) -> bool {
         self.size == size
             && self.ones.len() == size
             && (self.pairs.is_empty() || self.pairs.len() == size * size)
+            && self.n < u64::MAX
+            && self.ones.iter().chain(&self.pairs).all(|&c| c <= self.n)
     }
 
     pub fn add(&mut self, payload: &Payload) {

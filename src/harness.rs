@@ -2,8 +2,10 @@
 //! the corpus replay in `cargo test` (tests/fuzz_corpus.rs). Each takes arbitrary bytes and must
 //! never panic; each also checks the invariants that must hold whatever the input.
 
+use crate::aggregate::{add_report, readout, Expected, Tally};
 use crate::behaviour::{BehaviourLog, Retention};
 use crate::features::Clock;
+use crate::ldp::Report;
 use crate::model::{Model, ModelKind};
 use crate::policy::Policy;
 use crate::pricer::{Consent, EdgeRequest, ModelSlot, Pricer, PricerConfig};
@@ -204,6 +206,42 @@ pub fn edge_request(data: &[u8]) {
     })
 }
 
+/// Measurement reports and a running tally, both from the network or storage (the Worker's
+/// `/report`, its Durable Object, `tallyReports`): a refused report leaves the tally as it was, an
+/// accepted one keeps it consistent, and the read-out never panics.
+pub fn report_tally(data: &[u8]) {
+    let Some(v) = json(data) else { return };
+    let expected =
+        Expected::from_policy(&Policy::default_policy()).expect("the default policy reports");
+    let size = expected.domain.size();
+    let mut tally = match v.get("tally") {
+        None | Some(Value::Null) => Tally::new(size),
+        Some(t) => match serde_json::from_value::<Tally>(t.clone()) {
+            Ok(t) if t.fits(size) => t,
+            _ => return,
+        },
+    };
+    let reports = match v.get("reports") {
+        Some(Value::Array(list)) => list.clone(),
+        _ => vec![v],
+    };
+    for r in reports {
+        let Ok(r) = serde_json::from_value::<Report>(r) else {
+            continue;
+        };
+        let before = tally.clone();
+        match add_report(&mut tally, &r, &expected) {
+            Ok(()) => assert!(tally.fits(size) && tally.n == before.n + 1),
+            Err(_) => assert_eq!(tally, before, "a refused report changed the tally"),
+        }
+    }
+    if tally.n > 0 {
+        let out = readout(&tally, &expected);
+        assert_eq!(out.reports, tally.n);
+        assert_eq!(out.cell_counts.len(), size);
+    }
+}
+
 /// Every harness by name, for the corpus replay.
 pub const ALL: &[(&str, fn(&[u8]))] = &[
     ("item_pricing", item_pricing),
@@ -213,4 +251,5 @@ pub const ALL: &[(&str, fn(&[u8]))] = &[
     ("model_loading", model_loading),
     ("quote_verification", quote_verification),
     ("edge_request", edge_request),
+    ("report_tally", report_tally),
 ];
