@@ -477,7 +477,7 @@ pub fn add_report(tally: &mut Tally, r: &Report, expected: &Expected) -> Result<
     let redo = "aggregate the reports of one reporting setup at a time: pass the policy they were made under with --policy, or split the file by epsilon, mechanism and domain first";
     if !tally.fits(size) {
         return Err(format!(
-            "the tally has {} cells but the policy {}'s domain has {size}: start a new tally for a new reporting setup",
+            "the tally (of {} cells) does not fit the policy {}'s domain of {size}, or its counts are impossible (edited?): start a new tally",
             tally.size, expected.policy_version
         ));
     }

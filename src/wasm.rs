@@ -515,7 +515,7 @@ fn tally_of(tally: JsValue, expected: &Expected) -> Result<Tally, JsValue> {
     let t: Tally = serde_json::from_value(from_js(tally, Code::InvalidReport, "the tally")?)
         .map_err(|e| js_error(Error::at(Code::InvalidReport, "tally", format!("not a report tally ({e}); pass what tallyReports returned, or null to start one"))))?;
     if !t.fits(size) {
-        return Err(js_error(Error::at(Code::InvalidReport, "tally", format!("the tally does not fit the policy's reporting domain ({size} cells): start a new tally for a new reporting setup"))));
+        return Err(js_error(Error::at(Code::InvalidReport, "tally", format!("the tally does not fit the policy's reporting domain ({size} cells), or its counts are impossible (edited?): pass null to start a new tally"))));
     }
     Ok(t)
 }
