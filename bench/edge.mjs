@@ -152,7 +152,7 @@ export async function pacedLoad({ url, body, rps, seconds, connections = 8 }) {
   latencies.sort((a, b) => a - b);
   const q = (p) => `${latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))]?.toFixed(1)}ms`;
   const ok = Object.entries(statuses).filter(([c]) => c < 300).reduce((n, [, k]) => n + k, 0);
-  return { requests: latencies.length + Object.values(errors).reduce((a, b) => a + b, 0), ok, non2xx: latencies.length - ok, errors, rps: latencies.length / ((performance.now() - t0) / 1000), p50: q(0.5), p99: q(0.99) };
+  return { requests: latencies.length + Object.values(errors).reduce((a, b) => a + b, 0), ok, non2xx: latencies.length - ok, errors, p50: q(0.5), p99: q(0.99) };
 }
 
 /** Runs wrk without blocking the event loop (so memory can be sampled meanwhile); parses its report. */

@@ -3,9 +3,9 @@
 //     that advances 7 s per call so sessions split, retention expires events and the log evicts),
 //     wasm linear memory, JS heap (after a forced GC) and RSS sampled every 50,000 calls.
 //  2. Worker: 60 s of steady /price load (60 req/s, about half of one isolate's capacity here) on the
-//     wrangler bundle in workerd; every 5 s the isolate's V8 heap
-//     after a full GC (workerd runs with --expose-gc; gc() through its inspector), the engine's
-//     linear memory in the isolate, and workerd's RSS.
+//     wrangler bundle in workerd; every 5 s the isolate's V8 heap after a full GC (workerd runs with
+//     --expose-gc; gc() through its inspector), the engine's linear memory in the isolate, and
+//     workerd's RSS.
 // "Flat" = no growth between the sample after warm-up (20 % of the run) and the last one, beyond
 // a small allowance for allocator noise; the script exits non-zero otherwise.
 import { mkdtempSync, rmSync } from 'node:fs';
