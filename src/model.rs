@@ -136,7 +136,7 @@ impl Model {
             .proto_model_for_read(&mut Cursor::new(bytes))
             .map_err(|e| invalid(kind, format!("not an ONNX model tract can read ({e:#})")))?;
         if let Some(graph) = &proto.graph {
-            check_wiring(graph).map_err(|why| invalid(kind, why))?;
+            check_before_tract(graph).map_err(|why| invalid(kind, why))?;
         }
         let mut model = onnx
             .model_for_proto_model(&proto)
@@ -326,12 +326,14 @@ impl Model {
     }
 }
 
-/// tract 0.23.9 panics (a trap in wasm) on a graph output that no node, input or initializer
-/// produces, and pricelet models never need control flow: both are refused here, before tract
-/// builds the graph. Found by the `model_loading` fuzz target.
+/// tract 0.23.9 panics (a trap in wasm) on inputs the `model_loading` fuzz target found; they are
+/// refused here, before tract builds the graph: a graph output that no node, input or initializer
+/// produces; a tensor of a type tract cannot load (strings or complex numbers in raw bytes). Pricelet
+/// models also never need control flow (subgraphs) or tensors other than numbers and booleans.
 #[cfg(feature = "inference")]
-fn check_wiring(graph: &tract_onnx::pb::GraphProto) -> std::result::Result<(), String> {
+fn check_before_tract(graph: &tract_onnx::pb::GraphProto) -> std::result::Result<(), String> {
     use std::collections::HashSet;
+    check_tensor_types(graph)?;
     let mut known: HashSet<&str> = graph.input.iter().map(|v| v.name.as_str()).collect();
     known.extend(graph.initializer.iter().map(|t| t.name.as_str()));
     for node in &graph.node {
@@ -362,6 +364,48 @@ fn check_wiring(graph: &tract_onnx::pb::GraphProto) -> std::result::Result<(), S
                 "graph output {} is not produced by any node, input or initializer",
                 quoted(&output.name)
             ));
+        }
+    }
+    Ok(())
+}
+
+/// Every tensor in the graph (initializers, sparse initializers, tensor attributes) holds numbers
+/// or booleans: ONNX FLOAT, UINT8, INT8, UINT16, INT16, INT32, INT64, BOOL, FLOAT16, DOUBLE,
+/// UINT32, UINT64 — the types tract loads from any encoding.
+#[cfg(feature = "inference")]
+fn check_tensor_types(graph: &tract_onnx::pb::GraphProto) -> std::result::Result<(), String> {
+    const NUMERIC: [i32; 12] = [1, 2, 3, 4, 5, 6, 7, 9, 10, 11, 12, 13];
+    let check = |t: &tract_onnx::pb::TensorProto, place: &str| {
+        if NUMERIC.contains(&t.data_type) {
+            Ok(())
+        } else {
+            Err(format!(
+                "{place} tensor {} has ONNX data type {}: pricelet models hold only numbers and booleans (float, double, float16, (u)int8..64, bool)",
+                quoted(&t.name),
+                t.data_type
+            ))
+        }
+    };
+    for t in &graph.initializer {
+        check(t, "initializer")?;
+    }
+    for s in &graph.sparse_initializer {
+        for t in s.values.iter().chain(&s.indices) {
+            check(t, "sparse initializer")?;
+        }
+    }
+    for node in &graph.node {
+        for a in &node.attribute {
+            let sparse = a
+                .sparse_tensor
+                .iter()
+                .flat_map(|s| s.values.iter().chain(&s.indices));
+            for t in a.t.iter().chain(&a.tensors).chain(sparse) {
+                check(
+                    t,
+                    &format!("node {} attribute {}", quoted(&node.name), quoted(&a.name)),
+                )?;
+            }
         }
     }
     Ok(())

@@ -199,6 +199,22 @@ fn loading_enforces_the_model_contract() {
         Code::InvalidModel,
         "trial inference",
     );
+    // Inputs on which tract 0.23.9 panics (a trap in wasm), found by fuzzing: refused first.
+    let mut p = proto();
+    let g = p.graph.as_mut().unwrap();
+    g.initializer[0].data_type = 8; // STRING, with the float bytes still in raw_data
+    expect(
+        load(&p, ModelKind::Interest),
+        Code::InvalidModel,
+        "has ONNX data type 8",
+    );
+    let mut p = proto();
+    p.graph.as_mut().unwrap().output[0].name = "nobody_makes_this".into();
+    expect(
+        load(&p, ModelKind::Interest),
+        Code::InvalidModel,
+        "not produced by any node",
+    );
 }
 
 /// Every shipped model: the kind its stem says, within the package budget, in range on extreme inputs.
