@@ -131,16 +131,17 @@ impl Model {
 
     #[cfg(feature = "inference")]
     fn load_with_tract(bytes: &[u8], kind: ModelKind) -> Result<Model> {
+        let unreadable = |e: tract_onnx::prelude::TractError| {
+            invalid(kind, format!("not an ONNX model tract can read ({e:#})"))
+        };
         let onnx = tract_onnx::onnx();
         let proto = onnx
             .proto_model_for_read(&mut Cursor::new(bytes))
-            .map_err(|e| invalid(kind, format!("not an ONNX model tract can read ({e:#})")))?;
+            .map_err(unreadable)?;
         if let Some(graph) = &proto.graph {
             check_before_tract(graph).map_err(|why| invalid(kind, why))?;
         }
-        let mut model = onnx
-            .model_for_proto_model(&proto)
-            .map_err(|e| invalid(kind, format!("not an ONNX model tract can read ({e:#})")))?;
+        let mut model = onnx.model_for_proto_model(&proto).map_err(unreadable)?;
         let meta = |key: &str| -> Option<String> {
             let t = model
                 .properties
