@@ -206,6 +206,9 @@ impl Model {
                 }
             }
         }
+        if let Some(graph) = &proto.graph {
+            check_gathers(graph, &*onnx.provider, width).map_err(|why| invalid(kind, why))?;
+        }
         let batch = model.sym("N");
         model
             .set_input_fact(0, f32::fact(&[batch.to_dim(), width.to_dim()]).into())
@@ -327,10 +330,48 @@ impl Model {
     }
 }
 
+/// The ONNX operators a pricelet model may use: those pricelet's exporters write (models/train.py:
+/// linear, MLP and tree ensembles as tensor ops) and the elementwise and linear operators of small
+/// networks. tract implements many more, and some of those panic on bad indices (GatherND,
+/// GatherElements, ScatterND and others assert or index without checks) — a trap in wasm.
+pub const ALLOWED_OPERATORS: &[&str] = &[
+    "Abs",
+    "Add",
+    "And",
+    "Cast",
+    "Clip",
+    "Constant",
+    "Div",
+    "Equal",
+    "Exp",
+    "Flatten",
+    "Gather",
+    "Gemm",
+    "Greater",
+    "GreaterOrEqual",
+    "Identity",
+    "Less",
+    "LessOrEqual",
+    "Log",
+    "MatMul",
+    "Max",
+    "Min",
+    "Mul",
+    "Neg",
+    "Not",
+    "Or",
+    "Relu",
+    "Reshape",
+    "Sigmoid",
+    "Sub",
+    "Tanh",
+];
+
 /// tract 0.23.9 panics (a trap in wasm) on inputs the `model_loading` fuzz target found; they are
 /// refused here, before tract builds the graph: a graph output that no node, input or initializer
-/// produces; a tensor of a type tract cannot load (strings or complex numbers in raw bytes). Pricelet
-/// models also never need control flow (subgraphs) or tensors other than numbers and booleans.
+/// produces; a tensor of a type tract cannot load (strings or complex numbers in raw bytes); an
+/// operator outside [`ALLOWED_OPERATORS`]. Pricelet models also never need control flow (subgraphs)
+/// or tensors other than numbers and booleans.
 #[cfg(feature = "inference")]
 fn check_before_tract(graph: &tract_onnx::pb::GraphProto) -> std::result::Result<(), String> {
     use std::collections::HashSet;
@@ -338,6 +379,20 @@ fn check_before_tract(graph: &tract_onnx::pb::GraphProto) -> std::result::Result
     let mut known: HashSet<&str> = graph.input.iter().map(|v| v.name.as_str()).collect();
     known.extend(graph.initializer.iter().map(|t| t.name.as_str()));
     for node in &graph.node {
+        let standard_domain = node.domain.is_empty() || node.domain == "ai.onnx";
+        if !standard_domain || !ALLOWED_OPERATORS.contains(&node.op_type.as_str()) {
+            let op = if standard_domain {
+                node.op_type.clone()
+            } else {
+                format!("{}.{}", node.domain, node.op_type)
+            };
+            return Err(format!(
+                "node {} uses operator {}, which pricelet does not run; export the model with these ONNX operators only: {}",
+                quoted(&node.name),
+                quoted(&op),
+                ALLOWED_OPERATORS.join(", ")
+            ));
+        }
         if node
             .attribute
             .iter()
@@ -407,6 +462,88 @@ fn check_tensor_types(graph: &tract_onnx::pb::GraphProto) -> std::result::Result
                     &format!("node {} attribute {}", quoted(&node.name), quoted(&a.name)),
                 )?;
             }
+        }
+    }
+    Ok(())
+}
+
+/// tract's Gather does not check its indices: one past the gathered axis panics (a trap in wasm) or
+/// reads a neighbouring row's value. So every Gather must take constant integer indices (an
+/// initializer or a Constant node) and gather from `features` (its feature axis, `width` long) or
+/// from a constant tensor; each index must lie in `[-len, len)` of that axis.
+#[cfg(feature = "inference")]
+fn check_gathers(
+    graph: &tract_onnx::pb::GraphProto,
+    provider: &dyn tract_onnx::data_resolver::ModelDataResolver,
+    width: usize,
+) -> std::result::Result<(), String> {
+    use tract_onnx::pb::TensorProto;
+    // A constant is an initializer or the `value` of a Constant node, and nothing else may write
+    // the same name (tract would then read the other producer).
+    let constant = |name: &str| -> Option<&TensorProto> {
+        let mut producers = graph
+            .node
+            .iter()
+            .filter(|n| n.output.iter().any(|o| o == name));
+        match (producers.next(), producers.next()) {
+            (None, _) => graph.initializer.iter().find(|t| t.name == name),
+            (Some(n), None) if n.op_type == "Constant" => n
+                .attribute
+                .iter()
+                .find(|a| a.name == "value")
+                .and_then(|a| a.t.as_ref()),
+            _ => None,
+        }
+    };
+    for node in graph.node.iter().filter(|n| n.op_type == "Gather") {
+        let name = quoted(&node.name);
+        let [data, indices] = node.input.as_slice() else {
+            return Err(format!(
+                "Gather {name} must have 2 inputs, data and indices"
+            ));
+        };
+        let axis = node
+            .attribute
+            .iter()
+            .find(|a| a.name == "axis")
+            .map_or(0, |a| a.i);
+        let data_dims: Vec<i64> = if data == "features" {
+            vec![-1, width as i64] // the batch axis is not known until a call
+        } else if let Some(t) = constant(data) {
+            t.dims.clone()
+        } else {
+            return Err(format!("Gather {name} gathers from {}: pricelet checks every Gather before it runs, so it may gather only from `features` or a constant tensor", quoted(data)));
+        };
+        let rank = data_dims.len() as i64;
+        if !(-rank..rank).contains(&axis) {
+            return Err(format!(
+                "Gather {name} has axis {axis}, outside its data's {rank} axes"
+            ));
+        }
+        let len = data_dims[axis.rem_euclid(rank) as usize];
+        if len < 0 && data == "features" {
+            return Err(format!("Gather {name} gathers along the batch axis of `features`; gather features along axis 1"));
+        } else if len < 0 {
+            return Err(format!(
+                "Gather {name} gathers from {}, which has a negative dimension",
+                quoted(data)
+            ));
+        }
+        let Some(indices_tensor) = constant(indices).filter(|t| matches!(t.data_type, 6 | 7))
+        else {
+            return Err(format!("Gather {name} must take its indices from a constant int32 or int64 tensor, so pricelet can check them before it runs"));
+        };
+        let values = tract_onnx::tensor::load_tensor(provider, indices_tensor, None)
+            .and_then(|t| Ok(t.cast_to::<i64>()?.into_owned()))
+            .map_err(|e| format!("Gather {name} has unreadable indices ({e:#})"))?;
+        let values = values
+            .try_as_plain_ram()
+            .and_then(|v| Ok(v.as_slice::<i64>()?.to_vec()))
+            .map_err(|e| format!("Gather {name} has unreadable indices ({e:#})"))?;
+        if let Some(bad) = values.iter().find(|&&i| !(-len..len).contains(&i)) {
+            return Err(format!(
+                "Gather {name} has index {bad}, outside the {len} entries of the axis it gathers"
+            ));
         }
     }
     Ok(())

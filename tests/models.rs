@@ -215,6 +215,62 @@ fn loading_enforces_the_model_contract() {
         Code::InvalidModel,
         "not produced by any node",
     );
+    // tract's Gather reads its indices without bounds checks, so pricelet checks them first; and only
+    // operators pricelet has fuzzed run at all (some others panic on bad indices).
+    let gather = |p: &mut tract_onnx::pb::ModelProto| -> usize {
+        let g = p.graph.as_mut().unwrap();
+        g.node.iter().position(|n| n.op_type == "Gather").unwrap()
+    };
+    let width = proto()
+        .metadata_props
+        .iter()
+        .find(|e| e.key == "pricelet.features")
+        .map_or(0, |e| e.value.split(',').count() as i64);
+    for (index, needle) in [
+        (width, format!("index {width}, outside the {width} entries")),
+        (-width - 1, format!("index {}, outside", -width - 1)),
+    ] {
+        let mut p = proto();
+        let at = gather(&mut p);
+        let g = p.graph.as_mut().unwrap();
+        let name = g.node[at].input[1].clone();
+        let feat = g.initializer.iter_mut().find(|t| t.name == name).unwrap();
+        let volume = feat.dims.iter().product::<i64>() as usize;
+        feat.raw_data.clear();
+        feat.int64_data = vec![0; volume];
+        feat.int64_data[volume / 2] = index;
+        expect(load(&p, ModelKind::Interest), Code::InvalidModel, &needle);
+    }
+    let mut p = proto();
+    let at = gather(&mut p);
+    let node = &mut p.graph.as_mut().unwrap().node[at];
+    node.input[1] = "features".into();
+    expect(
+        load(&p, ModelKind::Interest),
+        Code::InvalidModel,
+        "indices from a constant int32 or int64 tensor",
+    );
+    let mut p = proto();
+    let at = gather(&mut p);
+    let node = &mut p.graph.as_mut().unwrap().node[at];
+    node.attribute
+        .iter_mut()
+        .find(|a| a.name == "axis")
+        .unwrap()
+        .i = 0;
+    expect(
+        load(&p, ModelKind::Interest),
+        Code::InvalidModel,
+        "batch axis of `features`",
+    );
+    let mut p = proto();
+    let at = gather(&mut p);
+    p.graph.as_mut().unwrap().node[at].op_type = "GatherND".into();
+    expect(
+        load(&p, ModelKind::Interest),
+        Code::InvalidModel,
+        "uses operator \"GatherND\", which pricelet does not run",
+    );
 }
 
 /// Every shipped model: the kind its stem says, within the package budget, in range on extreme inputs.
