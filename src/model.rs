@@ -332,8 +332,8 @@ impl Model {
 
 /// The ONNX operators a pricelet model may use: those pricelet's exporters write (models/train.py:
 /// linear, MLP and tree ensembles as tensor ops) and the elementwise and linear operators of small
-/// networks. tract implements many more, and some of those panic on bad indices (GatherND,
-/// GatherElements, ScatterND and others assert or index without checks) — a trap in wasm.
+/// networks. tract implements many more, and some of those panic on bad indices (GatherND and
+/// GatherElements assert or index without checks) — a trap in wasm.
 pub const ALLOWED_OPERATORS: &[&str] = &[
     "Abs",
     "Add",

@@ -435,3 +435,16 @@ fn feature_vectors_match_train_py() {
         }
     }
 }
+
+/// The README's "Your own model" list is the list `Model::load` enforces.
+#[test]
+fn readme_lists_the_allowed_operators() {
+    let readme = std::fs::read_to_string(repo("README.md")).unwrap();
+    let listed = readme
+        .split("only these ONNX operators: ")
+        .nth(1)
+        .and_then(|rest| rest.split(" (no control flow)").next())
+        .expect("README.md lists the allowed operators under \"Your own model\"");
+    let listed: Vec<&str> = listed.split(',').map(str::trim).collect();
+    assert_eq!(listed, pricelet::model::ALLOWED_OPERATORS);
+}
