@@ -404,12 +404,17 @@ fn check_before_tract(graph: &tract_onnx::pb::GraphProto) -> std::result::Result
                 quoted(&node.op_type)
             ));
         }
-        known.extend(
-            node.output
-                .iter()
-                .map(String::as_str)
-                .filter(|o| !o.is_empty()),
-        );
+        // ONNX assigns each name once; a second writer would make the checks below read a
+        // different tensor than tract does.
+        for output in node.output.iter().filter(|o| !o.is_empty()) {
+            if !known.insert(output) {
+                return Err(format!(
+                    "node {} writes {}, which the graph already has; give every tensor its own name",
+                    quoted(&node.name),
+                    quoted(output)
+                ));
+            }
+        }
     }
     if graph.output.is_empty() {
         return Err("the graph declares no output".into());
@@ -425,13 +430,26 @@ fn check_before_tract(graph: &tract_onnx::pb::GraphProto) -> std::result::Result
     Ok(())
 }
 
-/// Every tensor in the graph (initializers, sparse initializers, tensor attributes) holds numbers
-/// or booleans: ONNX FLOAT, UINT8, INT8, UINT16, INT16, INT32, INT64, BOOL, FLOAT16, DOUBLE,
+/// Every tensor in the graph (initializers, sparse initializers, tensor attributes) has sane dims
+/// and holds numbers or booleans: ONNX FLOAT, UINT8, INT8, UINT16, INT16, INT32, INT64, BOOL, FLOAT16, DOUBLE,
 /// UINT32, UINT64 — the types tract loads from any encoding.
 #[cfg(feature = "inference")]
 fn check_tensor_types(graph: &tract_onnx::pb::GraphProto) -> std::result::Result<(), String> {
     const NUMERIC: [i32; 12] = [1, 2, 3, 4, 5, 6, 7, 9, 10, 11, 12, 13];
     let check = |t: &tract_onnx::pb::TensorProto, place: &str| {
+        // A dimension larger than the file could hold is malformed; checked here also because tract
+        // reads dims with `as usize`, which on wasm32 would cut one above 2^32 down to a small one.
+        if let Some(d) = t
+            .dims
+            .iter()
+            .find(|&&d| !(0..=limits::MAX_MODEL_BYTES as i64).contains(&d))
+        {
+            return Err(format!(
+                "{place} tensor {} has dimension {d}; a dimension is between 0 and the model size limit ({} bytes)",
+                quoted(&t.name),
+                limits::MAX_MODEL_BYTES
+            ));
+        }
         if NUMERIC.contains(&t.data_type) {
             Ok(())
         } else {

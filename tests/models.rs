@@ -166,11 +166,11 @@ fn loading_enforces_the_model_contract() {
         "model_version",
     );
     let mut p = proto();
-    p.graph.as_mut().unwrap().input[0].name = "x".into();
+    p.graph.as_mut().unwrap().input[0].name = "raw_features".into();
     for n in &mut p.graph.as_mut().unwrap().node {
         for i in &mut n.input {
             if i == "features" {
-                *i = "x".into();
+                *i = "raw_features".into();
             }
         }
     }
@@ -207,6 +207,23 @@ fn loading_enforces_the_model_contract() {
         load(&p, ModelKind::Interest),
         Code::InvalidModel,
         "has ONNX data type 8",
+    );
+    let mut p = proto();
+    let g = p.graph.as_mut().unwrap();
+    g.initializer[0].dims[0] = 1 << 33; // on wasm32, tract's `as usize` would make this 0
+    expect(
+        load(&p, ModelKind::Interest),
+        Code::InvalidModel,
+        &format!("has dimension {}", 1i64 << 33),
+    );
+    let mut p = proto();
+    let g = p.graph.as_mut().unwrap();
+    let taken = g.initializer[0].name.clone();
+    g.node[0].output[0] = taken;
+    expect(
+        load(&p, ModelKind::Interest),
+        Code::InvalidModel,
+        "which the graph already has",
     );
     let mut p = proto();
     p.graph.as_mut().unwrap().output[0].name = "nobody_makes_this".into();
