@@ -494,7 +494,7 @@ fn check_tensor_types(graph: &tract_onnx::pb::GraphProto) -> std::result::Result
 
 /// tract's Gather does not check its indices: one past the gathered axis panics (a trap in wasm) or
 /// reads a neighbouring row's value. So every Gather must take constant integer indices (an
-/// initializer or a Constant node) and gather from `features` (its feature axis, `width` long) or
+/// initializer) and gather from `features` (its feature axis, `width` long) or
 /// from a constant tensor; each index must lie in `[-len, len)` of that axis.
 #[cfg(feature = "inference")]
 fn check_gathers(
@@ -502,24 +502,14 @@ fn check_gathers(
     provider: &dyn tract_onnx::data_resolver::ModelDataResolver,
     width: usize,
 ) -> std::result::Result<(), String> {
-    use tract_onnx::pb::TensorProto;
-    // A constant is an initializer or the `value` of a Constant node, and nothing else may write
-    // the same name (tract would then read the other producer).
-    let constant = |name: &str| -> Option<&TensorProto> {
-        let mut producers = graph
-            .node
-            .iter()
-            .filter(|n| n.output.iter().any(|o| o == name));
-        match (producers.next(), producers.next()) {
-            (None, _) => graph.initializer.iter().find(|t| t.name == name),
-            (Some(n), None) if n.op_type == "Constant" => n
-                .attribute
-                .iter()
-                .find(|a| a.name == "value")
-                .and_then(|a| a.t.as_ref()),
-            _ => None,
-        }
-    };
+    // A constant is an initializer (Constant nodes are not on the operator list); after
+    // `check_before_tract` no node writes an initializer's name. One map keeps this linear.
+    let initializers: std::collections::HashMap<&str, &tract_onnx::pb::TensorProto> = graph
+        .initializer
+        .iter()
+        .map(|t| (t.name.as_str(), t))
+        .collect();
+    let constant = |name: &str| initializers.get(name).copied();
     for node in graph.node.iter().filter(|n| n.op_type == "Gather") {
         let name = quoted(&node.name);
         let [data, indices] = node.input.as_slice() else {
