@@ -355,7 +355,7 @@ pub const ALLOWED_OPERATORS: &[(&str, usize, usize)] = &[
 /// tract 0.23.9 panics (a trap in wasm) on inputs the `model_loading` fuzz target found; they are
 /// refused here, before tract builds the graph: a graph output that no node, input or initializer
 /// produces; a tensor of a type tract cannot load (strings or complex numbers in raw bytes); an
-/// operator outside [`ALLOWED_OPERATORS`]. Pricelet models also never need control flow (subgraphs)
+/// operator outside [`ALLOWED_OPERATORS`] or with the wrong inputs. Pricelet models also never need control flow (subgraphs)
 /// or tensors other than numbers and booleans.
 #[cfg(feature = "inference")]
 fn check_before_tract(graph: &tract_onnx::pb::GraphProto) -> std::result::Result<(), String> {
@@ -536,13 +536,9 @@ fn check_gathers(
             ));
         }
         let len = data_dims[axis.rem_euclid(rank) as usize];
-        if len < 0 && data == "features" {
+        // Only `features` has a negative (unknown) dimension: `check_tensor_types` refused the rest.
+        if len < 0 {
             return Err(format!("Gather {name} gathers along the batch axis of `features`; gather features along axis 1"));
-        } else if len < 0 {
-            return Err(format!(
-                "Gather {name} gathers from {}, which has a negative dimension",
-                quoted(data)
-            ));
         }
         let Some(indices_tensor) = constant(indices).filter(|t| matches!(t.data_type, 6 | 7))
         else {
