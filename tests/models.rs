@@ -234,9 +234,12 @@ fn loading_enforces_the_model_contract() {
     );
     // tract's Gather reads its indices without bounds checks, so pricelet checks them first; and only
     // operators pricelet has fuzzed run at all (some others panic on bad indices).
-    let gather = |p: &mut tract_onnx::pb::ModelProto| -> usize {
+    // The interest model with its first `op` node changed, then loaded.
+    let load_with_node = |op: &str, change: &dyn Fn(&mut tract_onnx::pb::NodeProto)| {
+        let mut p = proto();
         let g = p.graph.as_mut().unwrap();
-        g.node.iter().position(|n| n.op_type == "Gather").unwrap()
+        change(g.node.iter_mut().find(|n| n.op_type == op).unwrap());
+        load(&p, ModelKind::Interest)
     };
     let width = proto()
         .metadata_props
@@ -248,9 +251,9 @@ fn loading_enforces_the_model_contract() {
         (-width - 1, format!("index {}, outside", -width - 1)),
     ] {
         let mut p = proto();
-        let at = gather(&mut p);
         let g = p.graph.as_mut().unwrap();
-        let name = g.node[at].input[1].clone();
+        let gather = g.node.iter().find(|n| n.op_type == "Gather").unwrap();
+        let name = gather.input[1].clone();
         let feat = g.initializer.iter_mut().find(|t| t.name == name).unwrap();
         let volume = feat.dims.iter().product::<i64>() as usize;
         feat.raw_data.clear();
@@ -258,71 +261,42 @@ fn loading_enforces_the_model_contract() {
         feat.int64_data[volume / 2] = index;
         expect(load(&p, ModelKind::Interest), Code::InvalidModel, &needle);
     }
-    let mut p = proto();
-    let at = gather(&mut p);
-    let node = &mut p.graph.as_mut().unwrap().node[at];
-    node.input[1] = "features".into();
     expect(
-        load(&p, ModelKind::Interest),
+        load_with_node("Gather", &|n| n.input[1] = "features".into()),
         Code::InvalidModel,
         "indices from a constant int32 or int64 tensor",
     );
-    let mut p = proto();
-    let at = gather(&mut p);
-    let node = &mut p.graph.as_mut().unwrap().node[at];
-    node.attribute
-        .iter_mut()
-        .find(|a| a.name == "axis")
-        .unwrap()
-        .i = 0;
     expect(
-        load(&p, ModelKind::Interest),
+        load_with_node("Gather", &|n| {
+            n.attribute.iter_mut().find(|a| a.name == "axis").unwrap().i = 0
+        }),
         Code::InvalidModel,
         "batch axis of `features`",
     );
-    let mut p = proto();
-    let at = gather(&mut p);
-    p.graph.as_mut().unwrap().node[at].op_type = "GatherND".into();
     expect(
-        load(&p, ModelKind::Interest),
+        load_with_node("Gather", &|n| n.op_type = "GatherND".into()),
         Code::InvalidModel,
         "uses operator \"GatherND\", which pricelet does not run",
     );
     // tract reads `inputs[0]` of some operators before it checks there is one (the fourth fuzz
     // crash: a Flatten with no input), so each operator must have the inputs the ONNX spec gives it.
-    let sigmoid = |p: &mut tract_onnx::pb::ModelProto| -> usize {
-        let g = p.graph.as_mut().unwrap();
-        g.node.iter().position(|n| n.op_type == "Sigmoid").unwrap()
-    };
-    let mut p = proto();
-    let at = sigmoid(&mut p);
-    p.graph.as_mut().unwrap().node[at].input.clear();
     expect(
-        load(&p, ModelKind::Interest),
+        load_with_node("Sigmoid", &|n| n.input.clear()),
         Code::InvalidModel,
         "(Sigmoid) has 0 inputs and 1 outputs; Sigmoid takes 1 named inputs",
     );
-    let mut p = proto();
-    let at = gather(&mut p);
-    p.graph.as_mut().unwrap().node[at].input[0] = String::new();
     expect(
-        load(&p, ModelKind::Interest),
+        load_with_node("Gather", &|n| n.input[0] = String::new()),
         Code::InvalidModel,
         "Gather takes 2 named inputs",
     );
-    let mut p = proto();
-    let at = sigmoid(&mut p);
-    p.graph.as_mut().unwrap().node[at].output[0] = String::new();
     expect(
-        load(&p, ModelKind::Interest),
+        load_with_node("Sigmoid", &|n| n.output[0] = String::new()),
         Code::InvalidModel,
         "has one named output",
     );
-    let mut p = proto();
-    let at = sigmoid(&mut p);
-    p.graph.as_mut().unwrap().node[at].op_type = "Flatten".into();
     expect(
-        load(&p, ModelKind::Interest),
+        load_with_node("Sigmoid", &|n| n.op_type = "Flatten".into()),
         Code::InvalidModel,
         "uses operator \"Flatten\"",
     );
