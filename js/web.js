@@ -28,10 +28,18 @@ function watchStorage(key, onChange) {
   return () => window.removeEventListener('storage', handler);
 }
 
+const BUNDLED_MODELS = {
+  interest: () => new URL('../models/interest.onnx', import.meta.url),
+  'interest-behaviour': () => new URL('../models/interest-behaviour.onnx', import.meta.url),
+  uplift: () => new URL('../models/uplift.onnx', import.meta.url),
+};
+
 const api = makeApi({
   loadModule,
   readBytes,
-  defaultModel: (name) => new URL(`../models/${name}.onnx`, import.meta.url),
+  // One literal `new URL(..., import.meta.url)` per bundled model: bundlers (Vite, webpack 5) resolve
+  // only literals, and emit each file as an asset of the app.
+  defaultModel: (name) => BUNDLED_MODELS[name]?.() ?? null,
   hasLocalStorage: () => { try { return typeof localStorage !== 'undefined' && localStorage !== null; } catch { return false; } },
   watchStorage,
   listQuote: lite.listQuote,

@@ -109,7 +109,10 @@ function scopeFinalizers(glue) {
 function bindgen(bin, input, outName) {
   const out = join(WORK, outName);
   rmSync(out, { recursive: true, force: true });
-  run(bin, ['--target', 'web', '--no-typescript', '--out-dir', out, '--out-name', outName, join(WORK, input)]);
+  // --omit-default-module-path: the wrappers always pass the compiled module, and the glue's default
+  // `new URL('<name>_bg.wasm', import.meta.url)` would make webpack 5 look for a file the package
+  // does not ship (the lite wasm is inlined).
+  run(bin, ['--target', 'web', '--no-typescript', '--omit-default-module-path', '--out-dir', out, '--out-name', outName, join(WORK, input)]);
   return out;
 }
 

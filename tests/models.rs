@@ -56,13 +56,12 @@ fn tract_matches_onnxruntime_on_every_shipped_model() {
             .map(|(a, b)| (a - b).abs())
             .fold(0.0, f64::max);
         assert!(worst <= 1e-5, "{stem}: max |tract - onnxruntime| = {worst}");
-        // Row by row equals batched (the plan is reused across calls and batch sizes).
+        // Row by row agrees with batched (the plan is reused across calls and batch sizes). Not
+        // bit for bit: tract may pick another matrix kernel for one row than for many, and
+        // kernels sum f32 products in different orders.
         for (i, row) in inputs.iter().enumerate().step_by(37) {
-            assert_eq!(
-                model.predict(std::slice::from_ref(row)).unwrap()[0],
-                got[i],
-                "{stem}: row {i}"
-            );
+            let one = model.predict(std::slice::from_ref(row)).unwrap()[0];
+            assert!((one - got[i]).abs() <= 1e-6, "{stem}: row {i}: {one} vs {}", got[i]);
         }
     }
 }

@@ -1,6 +1,7 @@
 // The package as a user gets it: `npm pack`, install the tarball into a temp project outside the
-// repo, then (a) Node ESM import and price, (b) an esbuild browser bundle priced in headless
-// Chromium, (c) `tsc --noEmit` on a TypeScript consumer.
+// repo (with the bundler versions pinned in tests/consumer-app/), then (a) Node ESM import and
+// price, (b) esbuild, Vite and webpack 5 browser bundles priced in headless Chromium, (c) `tsc
+// --noEmit` on a TypeScript consumer, (d) the Worker quickstart in workerd.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -32,8 +33,10 @@ before(() => {
   console.log(`# tarball ${info.filename}: ${info.size} B packed, ${info.unpackedSize} B unpacked, ${files.length} files`);
   const app = join(dir, 'app');
   mkdirSync(app);
-  writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'consumer', private: true, type: 'module' }));
-  execFileSync('npm', ['install', '--no-audit', '--no-fund', '--offline', tarball], { cwd: app, stdio: 'ignore' });
+  // The consumer project pins its bundlers (Vite, webpack 5 + webpack-cli) with a lockfile of its own.
+  for (const f of ['package.json', 'package-lock.json']) copyFileSync(join(ROOT, 'tests', 'consumer-app', f), join(app, f));
+  execFileSync('npm', ['ci', '--no-audit', '--no-fund', '--prefer-offline'], { cwd: app, stdio: 'ignore' });
+  execFileSync('npm', ['install', '--no-audit', '--no-fund', '--offline', '--no-save', tarball], { cwd: app, stdio: 'ignore' });
   pkg = join(app, 'node_modules', 'pricelet');
 });
 
@@ -110,6 +113,72 @@ test('(b) esbuild browser bundle priced in headless Chromium', async () => {
     await browser.close();
     await server.close();
   }
+});
+
+/** The app every bundler builds: the README's bundler quickstart, verbatim. */
+function bundlerQuickstart() {
+  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+  const marker = readme.indexOf('<!-- verified by tests/js/consumer.test.mjs (bundlers)');
+  assert.ok(marker > 0, 'README marks its bundler quickstart');
+  return readme.slice(marker).match(/```js\n([\s\S]*?)```/)[1];
+}
+
+/** Runs a bundler of the consumer project; on failure the error carries what it printed. */
+function bundle(bin, args, cwd) {
+  try {
+    execFileSync(join(dir, 'app', 'node_modules', '.bin', bin), args, { cwd, stdio: 'pipe' });
+  } catch (e) {
+    throw new Error(`${bin} ${args.join(' ')} failed:\n${e.stdout}\n${e.stderr}`);
+  }
+}
+
+/** Serves `root`, opens it in Chromium, and checks what the quickstart logged: a quote priced with the model. */
+async function pricesInChromium(root, name) {
+  const server = await serveStatic({ mounts: { '/': root } });
+  const browser = await launch();
+  try {
+    const page = await browser.context.newPage();
+    const errors = [];
+    const logged = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    page.on('console', (m) => logged.push(m.text()));
+    await page.goto(`${server.url}/`);
+    for (let i = 0; i < 300 && !logged.some((l) => l.startsWith('quote ')) && errors.length === 0; i += 1) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.deepEqual(errors, [], `${name}: no page errors`);
+    assert.ok(logged.includes('list price 89.99'), `${name}: listQuote before the engine (${logged})`);
+    const line = logged.find((l) => l.startsWith('quote '));
+    assert.ok(line, `${name}: the page priced the item (${logged})`);
+    const [, price, reason, modelState] = line.split(' ');
+    assert.equal(modelState, 'ready', `${name}: the bundled model loaded`);
+    assert.ok(['personalized', 'control', 'explore', 'no_feasible_price'].includes(reason), `${name}: reason ${reason}`);
+    assert.ok(Number(price) > 0 && Number(price) <= 89.99, `${name}: price ${price}`);
+    const fetched = server.requests.map((r) => r.url);
+    assert.ok(fetched.some((u) => u.endsWith('.wasm')), `${name}: the engine came from the build output`);
+    assert.ok(fetched.some((u) => u.endsWith('.onnx')), `${name}: the model came from the build output`);
+  } finally {
+    await browser.close();
+    await server.close();
+  }
+}
+
+test('(b) Vite: a default `vite build` of the app prices a personalized quote in Chromium', async () => {
+  const app = join(dir, 'app', 'vite');
+  mkdirSync(join(app, 'src'), { recursive: true });
+  writeFileSync(join(app, 'src', 'index.js'), bundlerQuickstart());
+  writeFileSync(join(app, 'index.html'), '<!doctype html><meta charset="utf-8"><title>vite consumer</title><script type="module" src="/src/index.js"></script>');
+  bundle('vite', ['build', '--logLevel', 'warn'], app);
+  await pricesInChromium(join(app, 'dist'), 'vite');
+});
+
+test('(b) webpack 5: a default `webpack --mode production` of the app prices a personalized quote in Chromium', async () => {
+  const app = join(dir, 'app', 'webpack');
+  mkdirSync(join(app, 'src'), { recursive: true });
+  writeFileSync(join(app, 'src', 'index.js'), bundlerQuickstart());
+  bundle('webpack', ['--mode', 'production'], app);
+  writeFileSync(join(app, 'dist', 'index.html'), '<!doctype html><meta charset="utf-8"><title>webpack consumer</title><script defer src="main.js"></script>');
+  await pricesInChromium(join(app, 'dist'), 'webpack');
 });
 
 test('(d) workerd: the README Worker quickstart, bundled by wrangler and run in Miniflare', async () => {
