@@ -122,11 +122,25 @@ fn id_of_fields(fields: &Map<String, Value>) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&digest[..18])
 }
 
-fn signature(quote: &Value, key: &[u8]) -> String {
+/// The HMAC-SHA256 of a quote's signed fields (JCS), ready to finalize or verify.
+fn mac_of(quote: &Value, key: &[u8]) -> Hmac<Sha256> {
     let mut mac =
         <Hmac<Sha256> as KeyInit>::new_from_slice(key).expect("HMAC takes keys of any length");
     mac.update(canonical(&pick(quote, SIGNED_FIELDS)).as_bytes());
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+    mac
+}
+
+fn signature(quote: &Value, key: &[u8]) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(mac_of(quote, key).finalize().into_bytes())
+}
+
+/// Whether `sig` (base64url) is the HMAC of the quote's signed fields under `key`, compared in
+/// constant time by the MAC's own verifier.
+fn signature_matches(quote: &Value, key: &[u8], sig: &str) -> bool {
+    let Ok(sig) = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(sig) else {
+        return false;
+    };
+    mac_of(quote, key).verify_slice(&sig).is_ok()
 }
 
 impl Quote {
@@ -402,21 +416,7 @@ pub fn verify_quote(
         ) {
             (Some(key_id), Some(sig)) => match opts.keys.get(key_id) {
                 Some(key) => {
-                    let expected = signature(quote, key);
-                    // Constant-time comparison through the MAC's own verifier.
-                    let ok = base64::engine::general_purpose::URL_SAFE_NO_PAD
-                        .decode(sig)
-                        .ok()
-                        .zip(
-                            base64::engine::general_purpose::URL_SAFE_NO_PAD
-                                .decode(expected)
-                                .ok(),
-                        )
-                        .is_some_and(|(a, b)| {
-                            a.len() == b.len()
-                                && a.iter().zip(&b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-                        });
-                    if !ok {
+                    if !signature_matches(quote, key, sig) {
                         fail("bad_signature", "the signature does not match: the quote was changed or signed with another key".into());
                     }
                 }

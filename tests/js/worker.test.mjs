@@ -282,8 +282,10 @@ test('measurement: device reports POSTed to /report give the same estimates at G
     assert.deepEqual([res.status, (await res.json()).code], [status, code]);
   }
   // Estimates are for the merchant only; with the token they equal the package's own read-out.
-  const denied = await fetch(`${url}/estimates`);
-  assert.equal(denied.status, 401);
+  for (const authorization of [undefined, `Bearer ${ESTIMATES_TOKEN}x`, `Bearer ${ESTIMATES_TOKEN.slice(0, -1)}X`, `bearer ${ESTIMATES_TOKEN}`, ESTIMATES_TOKEN]) {
+    const denied = await fetch(`${url}/estimates`, { headers: authorization ? { authorization } : {} });
+    assert.equal(denied.status, 401, String(authorization));
+  }
   const res = await fetch(`${url}/estimates`, { headers: { authorization: `Bearer ${ESTIMATES_TOKEN}` } });
   assert.equal(res.status, 200);
   const edge = await res.json();
@@ -292,4 +294,15 @@ test('measurement: device reports POSTed to /report give the same estimates at G
   assert.deepEqual(edge, local, 'the Worker de-biases exactly like the package');
   assert.equal(edge.arms.length, 2);
   for (const arm of edge.arms) if (arm.conversion) assert.ok(arm.conversion.lo <= arm.conversion.estimate && arm.conversion.estimate <= arm.conversion.hi);
+});
+
+test('secrets are compared in constant time: the token through timingSafeEqual, signatures through the HMAC verifier', () => {
+  // A source check (timing is not measured in tests): the Worker never compares the token with
+  // ===/!==, and the engine verifies signatures with the hmac crate's own verifier.
+  const worker = readFileSync(join(ROOT, 'worker', 'src', 'index.js'), 'utf8');
+  assert.doesNotMatch(worker, /authorization['"]\)\s*[!=]==/);
+  assert.match(worker, /crypto\.subtle\.timingSafeEqual\(/);
+  const quote = readFileSync(join(ROOT, 'src', 'quote.rs'), 'utf8');
+  assert.match(quote, /\.verify_slice\(/);
+  assert.doesNotMatch(quote, /fold\(0u8/);
 });

@@ -162,10 +162,20 @@ async function report(request, env) {
   return json(202, { accepted: body.reports.length, total: result.total });
 }
 
+/**
+ * Compares a presented secret with the expected one in constant time: both are hashed first, so
+ * neither their contents nor their lengths show in the time taken (workerd's
+ * crypto.subtle.timingSafeEqual needs inputs of equal length).
+ */
+async function sameSecret(presented, expected) {
+  const digest = async (s) => new Uint8Array(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(s)));
+  return crypto.subtle.timingSafeEqual(await digest(presented), await digest(expected));
+}
+
 async function readEstimates(request, env) {
   allow(request, 'GET');
   const token = env.PRICELET_ESTIMATES_TOKEN;
-  if (token && request.headers.get('authorization') !== `Bearer ${token}`) {
+  if (token && !(await sameSecret(request.headers.get('authorization') ?? '', `Bearer ${token}`))) {
     throw new HttpError(401, 'unauthorized', 'send Authorization: Bearer <PRICELET_ESTIMATES_TOKEN>', { 'www-authenticate': 'Bearer' });
   }
   const tally = await (await tallyFor(env)).tally();
