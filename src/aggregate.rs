@@ -16,11 +16,11 @@
 //! * GRR: `Σ = (diag(ρ) − ρρᵀ) / (p − q)²` with `ρ = q + (p − q) π`;
 //! * no privacy: `Σ = diag(π) − ππᵀ`.
 
+use crate::datasets::{HillstromCustomer, ShopperSession};
 use crate::ldp::{self, Arm, Domain, Mechanism, Payload, Report, Segment, Tuple};
 use crate::policy::{Policy, Strategy};
 use crate::simulate::SplitMix64;
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
 
 /// The two-sided 95 % normal quantile.
 pub const Z95: f64 = 1.959_963_984_540_054;
@@ -818,40 +818,25 @@ impl Population {
     }
 }
 
-fn flag(row: &HashMap<String, String>, col: &str, i: usize) -> Result<bool, String> {
-    let v = row
-        .get(col)
-        .map(|v| v.trim().to_ascii_lowercase())
-        .ok_or_else(|| format!("row {}: column {col} is missing", i + 1))?;
-    match v.as_str() {
-        "true" | "1" => Ok(true),
-        "false" | "0" => Ok(false),
-        _ => Err(format!(
-            "row {}: column {col} must be TRUE/FALSE or 1/0, got {v:?}",
-            i + 1
-        )),
-    }
-}
-
 /// Online Shoppers: `Revenue` is the outcome at list price, `VisitorType` the segment
 /// (Returning_Visitor = returning, New_Visitor and Other = new). Each drawn shopper is in control with
 /// `control_share`, else in treatment at a uniformly drawn step; the treatment's conversion is
 /// lifted by the **assumed** response `P(buy | d) = σ(logit r̄ + β·d)` (r̄ the data's rate): a
 /// shopper who bought anyway still buys, one who did not buys with `(σ(logit r̄ + β d) − r̄)/(1 − r̄)`.
 pub fn online_shoppers_population(
-    rows: &[HashMap<String, String>],
+    rows: &[ShopperSession],
     domain: &Domain,
     control_share: f64,
     beta: f64,
 ) -> Result<Population, String> {
     let mut parsed = Vec::with_capacity(rows.len());
-    for (i, row) in rows.iter().enumerate() {
-        let segment = match row.get("VisitorType").map(|v| v.trim()) {
-            Some("Returning_Visitor") => Segment::Returning,
-            Some(_) => Segment::New,
-            None => return Err(format!("row {}: column VisitorType is missing", i + 1)),
+    for row in rows {
+        let segment = if row.returning() {
+            Segment::Returning
+        } else {
+            Segment::New
         };
-        parsed.push((flag(row, "Revenue", i)?, segment));
+        parsed.push((row.revenue.0, segment));
     }
     if parsed.is_empty() {
         return Err("the Online Shoppers file has no rows".into());
@@ -913,29 +898,21 @@ pub fn online_shoppers_population(
 /// are left out), `outcome` (`visit` or `conversion`) as converted, `newbie` as the segment, step 0
 /// (the treatment is an e-mail, not a discount).
 pub fn hillstrom_population(
-    rows: &[HashMap<String, String>],
+    rows: &[HillstromCustomer],
     domain: &Domain,
     outcome: &str,
 ) -> Result<Population, String> {
     let mut out = Vec::new();
-    for (i, row) in rows.iter().enumerate() {
-        let arm = match row.get("segment").map(|s| s.trim()) {
-            Some("Womens E-Mail") => Arm::Treatment,
-            Some("No E-Mail") => Arm::Control,
-            Some("Mens E-Mail") => continue,
-            other => {
-                return Err(format!(
-                    "row {}: unknown segment {other:?} (expected Womens E-Mail, Mens E-Mail or No E-Mail)",
-                    i + 1
-                ))
-            }
+    for row in rows {
+        let arm = match row.segment.treated() {
+            Some(true) => Arm::Treatment,
+            Some(false) => Arm::Control,
+            None => continue,
         };
         let converted = row
-            .get(outcome)
-            .and_then(|v| v.trim().parse::<f64>().ok())
-            .ok_or_else(|| format!("row {}: column {outcome} is missing or not a number", i + 1))?
-            > 0.0;
-        let segment = if flag(row, "newbie", i)? {
+            .outcome(outcome)
+            .ok_or_else(|| format!("unknown outcome {outcome:?} (visit or conversion)"))?;
+        let segment = if row.newbie.0 {
             Segment::New
         } else {
             Segment::Returning

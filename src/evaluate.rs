@@ -316,23 +316,17 @@ mod tests {
 
 /// Scores dataset rows through the production path: row → summary → features (the model's own list,
 /// from features.json) → f32 → tract. Batches of 512 rows.
-pub fn score_rows(
+pub fn score_rows<Row>(
     model: &mut crate::model::Model,
-    rows: &[std::collections::HashMap<String, String>],
-    summarize: impl Fn(
-        &std::collections::HashMap<String, String>,
-    ) -> crate::Result<crate::features::Summaries>,
+    rows: &[Row],
+    summarize: impl Fn(&Row) -> crate::features::Summaries,
 ) -> crate::Result<Vec<f64>> {
     let specs = crate::features::Registry::builtin().resolve(&model.info().features)?;
     let mut out = Vec::with_capacity(rows.len());
-    for (chunk_no, chunk) in rows.chunks(512).enumerate() {
+    for chunk in rows.chunks(512) {
         let mut batch = Vec::with_capacity(chunk.len());
-        for (i, row) in chunk.iter().enumerate() {
-            let s = summarize(row).map_err(|e| crate::Error {
-                message: format!("row {}: {}", chunk_no * 512 + i + 1, e.message),
-                ..e
-            })?;
-            batch.push(crate::features::vector(&specs, &s));
+        for row in chunk {
+            batch.push(crate::features::vector(&specs, &summarize(row)));
         }
         out.extend(model.predict(&batch)?);
     }

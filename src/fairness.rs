@@ -2,7 +2,7 @@
 //! sessions goes through the production pricing path.
 //!
 //! Each Online Shoppers row is one shopper. Its features come from the row through the same code as
-//! `pricelet evaluate` (`features::session_summary_from_row` → `features::vector`), the model is run
+//! `pricelet evaluate` (`ShopperSession::summary` → `features::vector`), the model is run
 //! by tract, and the items are priced by `Pricer::price_from_features` — the code the Worker runs —
 //! with the shopper's experiment arm from `experiment::assign_variant`. Edge pricing never explores,
 //! so a treatment shopper's exploration is drawn exactly as the device draws it
@@ -11,6 +11,7 @@
 //! distribution by segment (visitor type, weekend), the share of shoppers offered any discount, and
 //! the spread of prices per item against the policy's `maxSpreadPercent`.
 
+use crate::datasets::ShopperSession;
 use crate::error::{Error, Result};
 use crate::experiment::{self, Variant};
 use crate::features::{self, Clock, Registry, Summaries};
@@ -23,7 +24,7 @@ use crate::pricing;
 use crate::quote::{verify_quote, Quote, VerifyOptions};
 use serde::Serialize;
 use serde_json::{json, Value};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 /// The catalog used when none is given: one item per kind of rule (cost, excluded category,
 /// zero-decimal currency with step endings, floor price, default cost ratio).
@@ -144,7 +145,7 @@ struct ItemAcc {
 pub fn fairness_report(
     model: Model,
     policy: &Policy,
-    rows: &[HashMap<String, String>],
+    rows: &[ShopperSession],
     items: &[Value],
     clock: &Clock,
 ) -> Result<FairnessReport> {
@@ -218,11 +219,8 @@ pub fn fairness_report(
         ..Default::default()
     };
     for (i, row) in rows.iter().enumerate() {
-        let session = features::session_summary_from_row(row).map_err(|e| Error {
-            message: format!("row {}: {}", i + 1, e.message),
-            ..e
-        })?;
-        let visitor = row.get("VisitorType").map_or("", |v| v.trim()).to_string();
+        let session = row.summary();
+        let visitor = row.visitor_type.trim().to_string();
         let weekend = if session.weekend > 0.0 {
             "TRUE"
         } else {

@@ -6,6 +6,7 @@
 
 pub mod aggregate;
 pub mod behaviour;
+pub mod datasets;
 pub mod error;
 pub mod evaluate;
 pub mod experiment;

@@ -131,7 +131,8 @@ fn mac_of(quote: &Value, key: &[u8]) -> Hmac<Sha256> {
 }
 
 fn signature(quote: &Value, key: &[u8]) -> String {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(mac_of(quote, key).finalize().into_bytes())
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(mac_of(quote, key).finalize().into_bytes())
 }
 
 /// Whether `sig` (base64url) is the HMAC of the quote's signed fields under `key`, compared in

@@ -496,7 +496,8 @@ fn assert_json_close(actual: &Value, expected: &Value, path: &str) {
 
 #[test]
 fn json_closeness_fails_on_real_differences() {
-    let base = json!({"n": 9864, "model": "m", "profit": 5794.725311995842, "share": 0.8373884833738848});
+    let base =
+        json!({"n": 9864, "model": "m", "profit": 5794.725311995842, "share": 0.8373884833738848});
     // What another CPU prints: the same up to f32 rounding, and one session flipped.
     assert_json_close(
         &json!({"n": 9864, "model": "m", "profit": 5794.725601424815, "share": 0.8374898621248986}),
@@ -997,4 +998,144 @@ fn fairness_reports_discounts_by_segment_and_enforces_the_spread_limit() {
     ]);
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("maxSpreadPercent"));
+}
+
+/// Every command that reads a dataset reads its boolean columns the same way: `TRUE`/`FALSE` and
+/// `1`/`0` (any case) are one value. The synthetic fixtures, once as written and once with every
+/// boolean spelled the other way, give the same output from `evaluate`, `simulate`, `ldp-simulate`
+/// and `fairness`.
+#[test]
+fn every_command_reads_true_false_and_one_zero_alike() {
+    let respell = |path: &str, columns: &[&str], map: &dyn Fn(&str) -> String| -> String {
+        let text = std::fs::read_to_string(repo(path)).unwrap();
+        let mut lines = text.lines();
+        let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+        let idx: Vec<usize> = columns
+            .iter()
+            .map(|c| header.iter().position(|h| h == c).unwrap())
+            .collect();
+        let mut out = format!("{}\n", header.join(","));
+        for line in lines {
+            let mut cells: Vec<String> = line.split(',').map(str::to_string).collect();
+            for &i in &idx {
+                cells[i] = map(&cells[i]);
+            }
+            out += &format!("{}\n", cells.join(","));
+        }
+        out
+    };
+    let shoppers = "tests/fixtures/shoppers-synthetic.csv";
+    let hillstrom = "tests/fixtures/hillstrom-synthetic.csv";
+    let flags = ["mens", "womens", "newbie", "visit", "conversion"];
+    let dirs: Vec<PathBuf> = [
+        // As written: Online Shoppers TRUE/FALSE, Hillstrom 1/0.
+        (
+            std::fs::read_to_string(repo(shoppers)).unwrap(),
+            std::fs::read_to_string(repo(hillstrom)).unwrap(),
+        ),
+        // The other spelling of each, in mixed case.
+        (
+            respell(shoppers, &["Weekend", "Revenue"], &|v| {
+                if v == "TRUE" { "1" } else { "0" }.to_string()
+            }),
+            respell(hillstrom, &flags, &|v| {
+                if v == "1" { "True" } else { "false" }.to_string()
+            }),
+        ),
+    ]
+    .into_iter()
+    .enumerate()
+    .map(|(i, (s, h))| {
+        let dir =
+            std::env::temp_dir().join(format!("pricelet-spelling-{}-{i}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("online_shoppers_intention.csv"), s).unwrap();
+        std::fs::write(dir.join("hillstrom.csv"), h).unwrap();
+        dir
+    })
+    .collect();
+    assert_ne!(
+        std::fs::read(dirs[0].join("hillstrom.csv")).unwrap(),
+        std::fs::read(dirs[1].join("hillstrom.csv")).unwrap()
+    );
+    let outputs: Vec<Vec<Value>> = dirs
+        .iter()
+        .map(|dir| {
+            let s = dir.join("online_shoppers_intention.csv");
+            let h = dir.join("hillstrom.csv");
+            let (s, h, d) = (
+                s.to_str().unwrap(),
+                h.to_str().unwrap(),
+                dir.to_str().unwrap(),
+            );
+            let commands: Vec<Vec<&str>> = vec![
+                vec!["evaluate", "--model", "models/interest.onnx", "--data", s],
+                vec!["evaluate", "--model", "models/uplift.onnx", "--data", h],
+                vec!["simulate", "--data", s, "--model", "models/interest.onnx"],
+                vec![
+                    "simulate",
+                    "--data",
+                    h,
+                    "--uplift-model",
+                    "models/uplift.onnx",
+                    "--response-model",
+                    "models/hillstrom-response.onnx",
+                    "--resamples",
+                    "50",
+                ],
+                vec![
+                    "ldp-simulate",
+                    "--data-dir",
+                    d,
+                    "--sizes",
+                    "200",
+                    "--epsilons",
+                    "2",
+                    "--mechanisms",
+                    "oue",
+                    "--reps",
+                    "3",
+                    "--control-percent",
+                    "50",
+                    "--json",
+                ],
+                vec![
+                    "fairness",
+                    "--data",
+                    s,
+                    "--model",
+                    "models/interest.onnx",
+                    "--json",
+                ],
+            ];
+            commands
+                .iter()
+                .map(|args| {
+                    let o = run(args);
+                    assert!(
+                        o.status.success(),
+                        "{args:?}: {}",
+                        String::from_utf8_lossy(&o.stderr)
+                    );
+                    stdout_json(&o)
+                })
+                .collect()
+        })
+        .collect();
+    for (a, b) in outputs[0].iter().zip(&outputs[1]) {
+        assert_eq!(a, b);
+    }
+    // The flags were read as true where they are true: 8 of 24 sessions bought, 6 of 24 on a weekend.
+    let auc = outputs[1][0]["auc"].as_f64().unwrap();
+    assert!(auc > 0.0 && auc < 1.0, "both classes present: auc {auc}");
+    let weekend = &outputs[1][5]["segments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["segment"] == "Weekend=TRUE")
+        .unwrap()["shoppers"];
+    assert_eq!(weekend, 6);
+    for dir in dirs {
+        std::fs::remove_dir_all(dir).unwrap();
+    }
 }

@@ -61,7 +61,11 @@ fn tract_matches_onnxruntime_on_every_shipped_model() {
         // kernels sum f32 products in different orders.
         for (i, row) in inputs.iter().enumerate().step_by(37) {
             let one = model.predict(std::slice::from_ref(row)).unwrap()[0];
-            assert!((one - got[i]).abs() <= 1e-6, "{stem}: row {i}: {one} vs {}", got[i]);
+            assert!(
+                (one - got[i]).abs() <= 1e-6,
+                "{stem}: row {i}: {one} vs {}",
+                got[i]
+            );
         }
     }
 }

@@ -2,15 +2,16 @@
 //! JSON on stdout; on bad input a message on stderr and exit code 2 (verify: 1 when a quote fails).
 
 use clap::{Parser, Subcommand};
+use pricelet::datasets::{Dataset, HillstromCustomer, ShopperSession};
 use pricelet::evaluate::{classifier_report, score_rows, uplift_report};
-use pricelet::features::{self, Clock, Summaries};
+use pricelet::features::{Clock, Summaries};
 use pricelet::model::{Model, ModelKind};
 use pricelet::pricer::{Consent, ModelSlot, Pricer, PricerConfig};
 use pricelet::quote::{verify_quote, VerifyOptions};
 use pricelet::simulate;
 use pricelet::{Error, Item, Policy};
 use serde_json::{json, Value};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -510,114 +511,39 @@ fn load_any_model(path: &Path, what: &str) -> Result<Model, String> {
     Model::load(&bytes, kind).map_err(core_error)
 }
 
-/// The dataset layouts `evaluate` and `simulate` understand, detected from the header.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Layout {
-    OnlineShoppers,
-    Hillstrom,
-}
-
-struct Dataset {
-    layout: Layout,
-    rows: Vec<HashMap<String, String>>,
-}
-
-fn read_dataset(data: &Path) -> Result<Dataset, String> {
-    let mut reader =
-        csv::Reader::from_path(data).map_err(|e| format!("cannot read {}: {e}", data.display()))?;
-    let headers = reader
-        .headers()
-        .map_err(|e| format!("{}: {e}", data.display()))?
-        .clone();
-    let has = |c: &str| headers.iter().any(|h| h == c);
-    let layout = if has("Revenue") {
-        Layout::OnlineShoppers
-    } else if has("segment") && has("visit") {
-        Layout::Hillstrom
-    } else {
-        return Err(format!(
-            "{}: neither a `Revenue` column (Online Shoppers layout) nor `segment` and `visit` columns (Hillstrom layout)",
-            data.display()
-        ));
-    };
-    let mut rows = Vec::new();
-    for (i, rec) in reader.records().enumerate() {
-        let rec = rec.map_err(|e| format!("{} row {}: {e}", data.display(), i + 1))?;
-        rows.push(
-            headers
-                .iter()
-                .zip(rec.iter())
-                .map(|(h, v)| (h.to_string(), v.to_string()))
-                .collect::<HashMap<_, _>>(),
-        );
-    }
-    Ok(Dataset { layout, rows })
-}
-
-fn session_scores(model: &mut Model, rows: &[HashMap<String, String>]) -> Result<Vec<f64>, String> {
-    score_rows(model, rows, |row| {
-        Ok(Summaries {
-            session: features::session_summary_from_row(row)?,
-            ..Default::default()
-        })
+fn session_scores(model: &mut Model, rows: &[ShopperSession]) -> Result<Vec<f64>, String> {
+    score_rows(model, rows, |row| Summaries {
+        session: row.summary(),
+        ..Default::default()
     })
     .map_err(core_error)
 }
 
-fn history_scores(model: &mut Model, rows: &[HashMap<String, String>]) -> Result<Vec<f64>, String> {
-    score_rows(model, rows, |row| {
-        Ok(Summaries {
-            history: features::history_summary_from_row(row)?,
-            ..Default::default()
-        })
+fn history_scores(model: &mut Model, rows: &[HillstromCustomer]) -> Result<Vec<f64>, String> {
+    score_rows(model, rows, |row| Summaries {
+        history: row.history_summary(),
+        ..Default::default()
     })
     .map_err(core_error)
-}
-
-/// Hillstrom's randomized comparison: Womens E-Mail (treated) vs No E-Mail (control); Mens E-Mail is not part of it.
-fn hillstrom_arm(row: &HashMap<String, String>, i: usize) -> Result<Option<bool>, String> {
-    match row.get("segment").map(|s| s.trim()) {
-        Some("Womens E-Mail") => Ok(Some(true)),
-        Some("No E-Mail") => Ok(Some(false)),
-        Some("Mens E-Mail") => Ok(None),
-        other => Err(format!(
-            "row {}: unknown segment {other:?} (expected Womens E-Mail, Mens E-Mail or No E-Mail)",
-            i + 1
-        )),
-    }
-}
-
-fn number(row: &HashMap<String, String>, col: &str, i: usize) -> Result<f64, String> {
-    row.get(col)
-        .and_then(|v| v.trim().parse::<f64>().ok())
-        .filter(|v| v.is_finite())
-        .ok_or_else(|| format!("row {}: column {col} is missing or not a number", i + 1))
 }
 
 fn evaluate(model_path: &Path, data: &Path, predictions: Option<&Path>) -> Result<(), String> {
     let mut model = load_any_model(model_path, "model")?;
     let kind = model.info().kind;
-    let Dataset { layout, rows } = read_dataset(data)?;
-    let mut v = match layout {
-        Layout::OnlineShoppers => {
+    let mut v = match Dataset::read(data)? {
+        Dataset::OnlineShoppers(rows) => {
             if kind == ModelKind::Uplift {
                 return Err(format!(
                     "{}: an uplift model needs a randomized test (the Hillstrom layout); Online Shoppers has no treatment",
                     data.display()
                 ));
             }
-            let labels: Vec<bool> = rows
-                .iter()
-                .map(|r| {
-                    r.get("Revenue")
-                        .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"))
-                })
-                .collect();
+            let labels: Vec<bool> = rows.iter().map(|r| r.revenue.0).collect();
             let scores = session_scores(&mut model, &rows)?;
             write_predictions(predictions, "score", &scores)?;
             serde_json::to_value(classifier_report(&labels, &scores)).unwrap_or_default()
         }
-        Layout::Hillstrom => {
+        Dataset::Hillstrom(rows) => {
             let scores = history_scores(&mut model, &rows)?;
             write_predictions(
                 predictions,
@@ -629,11 +555,11 @@ fn evaluate(model_path: &Path, data: &Path, predictions: Option<&Path>) -> Resul
                 &scores,
             )?;
             let (mut y, mut t, mut s) = (vec![], vec![], vec![]);
-            for (i, row) in rows.iter().enumerate() {
-                if let Some(treated) = hillstrom_arm(row, i)? {
-                    y.push(number(row, "visit", i)? > 0.0);
+            for (row, score) in rows.iter().zip(&scores) {
+                if let Some(treated) = row.segment.treated() {
+                    y.push(row.visit.0);
                     t.push(treated);
-                    s.push(scores[i]);
+                    s.push(*score);
                 }
             }
             if !t.iter().any(|&x| x) || t.iter().all(|&x| x) {
@@ -712,9 +638,8 @@ fn simulate(a: SimulateArgs) -> Result<(), String> {
             None => format!("{} % of the net list price", policy.margin.default_cost_percent.0.as_percent()),
         },
     });
-    let Dataset { layout, rows } = read_dataset(a.data)?;
-    let out = match layout {
-        Layout::Hillstrom => {
+    let out = match Dataset::read(a.data)? {
+        Dataset::Hillstrom(rows) => {
             let path = a
                 .uplift
                 .ok_or("simulate on Hillstrom needs --uplift-model")?;
@@ -728,12 +653,12 @@ fn simulate(a: SimulateArgs) -> Result<(), String> {
                 expect_kind(r, ModelKind::Interest, "response-model")?;
             }
             let (mut kept, mut arms) = (vec![], vec![]);
-            for (i, row) in rows.iter().enumerate() {
-                if let Some(treated) = hillstrom_arm(row, i)? {
+            for row in &rows {
+                if let Some(treated) = row.segment.treated() {
                     arms.push(simulate::ArmRow {
                         treated,
-                        visit: number(row, "visit", i)?,
-                        spend: number(row, "spend", i)?,
+                        visit: f64::from(u8::from(row.visit.0)),
+                        spend: row.spend,
                     });
                     kept.push(row.clone());
                 }
@@ -779,7 +704,7 @@ fn simulate(a: SimulateArgs) -> Result<(), String> {
                 "rules": results,
             })
         }
-        Layout::OnlineShoppers => {
+        Dataset::OnlineShoppers(rows) => {
             let path = a
                 .model
                 .ok_or("simulate on Online Shoppers needs --model (an interest model)")?;
@@ -905,17 +830,18 @@ fn ldp_simulate(a: LdpSimulateArgs) -> Result<(), String> {
     }
     let dir = data_dir(a.data_dir);
     let domain = Domain::for_policy(&policy);
-    let shoppers = read_dataset(&dir.join("online_shoppers_intention.csv"))?;
-    let hillstrom = read_dataset(&dir.join("hillstrom.csv"))?;
-    if shoppers.layout != Layout::OnlineShoppers || hillstrom.layout != Layout::Hillstrom {
+    let (Dataset::OnlineShoppers(shoppers), Dataset::Hillstrom(hillstrom)) = (
+        Dataset::read(&dir.join("online_shoppers_intention.csv"))?,
+        Dataset::read(&dir.join("hillstrom.csv"))?,
+    ) else {
         return Err(format!(
             "{}: online_shoppers_intention.csv and hillstrom.csv must have their own layouts",
             dir.display()
         ));
-    }
+    };
     let pops = vec![
-        aggregate::online_shoppers_population(&shoppers.rows, &domain, control, beta)?,
-        aggregate::hillstrom_population(&hillstrom.rows, &domain, &a.outcome)?,
+        aggregate::online_shoppers_population(&shoppers, &domain, control, beta)?,
+        aggregate::hillstrom_population(&hillstrom, &domain, &a.outcome)?,
     ];
     if let Some(out) = &a.reports_out {
         let exp = aggregate::Expected::from_policy(&policy)?;
@@ -977,13 +903,12 @@ fn fairness(a: FairnessArgs) -> Result<bool, String> {
     let path = a
         .data
         .unwrap_or_else(|| data_dir(None).join("online_shoppers_intention.csv"));
-    let Dataset { layout, mut rows } = read_dataset(&path)?;
-    if layout != Layout::OnlineShoppers {
+    let Dataset::OnlineShoppers(mut rows) = Dataset::read(&path)? else {
         return Err(format!(
             "{}: fairness needs the Online Shoppers layout (sessions)",
             path.display()
         ));
-    }
+    };
     if let Some(n) = a.rows {
         if n == 0 {
             return Err("--rows must be at least 1".into());
