@@ -1,6 +1,11 @@
 // The thin JS wrapper shared by every entry point (web, node, workerd). It loads files the caller
 // names, keeps what an engine reset needs (the compiled module, the model bytes, the options, a
 // page-session memory store), and forwards every call to the Rust engine. No pricing logic lives here.
+//
+// Arguments reach the engine as JSON text made here (`wire`): a getter that throws, a revoked Proxy
+// or a BigInt fails in JavaScript with a coded error, before the engine is entered, so a hostile or
+// careless argument can never leave a pricer half-borrowed inside wasm. Results come back as JSON
+// text and are parsed into fresh objects on every call.
 import * as engine from '../dist/pricelet.js';
 
 const CONSENTS = ['granted', 'denied', 'unknown'];
@@ -11,11 +16,13 @@ let compiled = null; // WebAssembly.Module, kept for resets
 let generation = 0; // bumps on every (re)instantiation; pricers rebuild their engine object when it moves
 let engineResets = 0;
 let loading = null;
+let limits = null; // the engine's limits (JSON from Rust), read once
 
 function initEngine(module) {
   engine.initSync({ module });
   compiled = module;
   generation += 1;
+  limits ??= JSON.parse(engine.limits());
 }
 
 /** A wasm trap (panic, OOM, unreachable) kills the instance: re-create it from the cached module. */
@@ -32,6 +39,63 @@ function pricerError(code, message, field = null) {
   return Object.assign(new Error(message), { code, field });
 }
 
+/** An exception that is not one of ours (a throwing getter, a revoked Proxy) as a coded error. */
+function coded(e, code, what) {
+  if (typeof e?.code === 'string' && e instanceof Error) return e;
+  let why;
+  try { why = e instanceof Error ? e.message : String(e); } catch { why = 'an unreadable value was thrown'; }
+  return pricerError(code, `${what} could not be read (${why}); pass plain data`);
+}
+
+function replacer(key, value) {
+  // NaN and ±Infinity would become null; sent as text, the engine refuses them naming the field.
+  if (typeof value === 'number' && !Number.isFinite(value)) return String(value);
+  if (typeof value === 'bigint') throw new TypeError(`${key ? `"${key}"` : 'the value'} is a BigInt, not a number`);
+  return value;
+}
+
+/** `value` as JSON text for the engine, or a coded error. */
+function wire(value, code, what, maxChars = limits?.maxInputChars ?? Infinity) {
+  let text;
+  try {
+    text = JSON.stringify(value, replacer);
+  } catch (e) {
+    throw coded(e, code, what);
+  }
+  if (text === undefined) {
+    if (value === undefined) return 'null';
+    throw pricerError(code, `${what} is a ${typeof value}, not plain data`);
+  }
+  if (text.length > maxChars) {
+    throw pricerError('limit_exceeded', `${what} is ${text.length} characters of JSON, over the limit of ${maxChars}; send less or split the request`);
+  }
+  return text;
+}
+
+/** An array argument, refused by its length before anything is copied. */
+function batch(list, code, what) {
+  if (!Array.isArray(list)) throw pricerError(code, `${what} takes an array`, 'items');
+  const max = limits?.maxItemsPerBatch;
+  if (max !== undefined && list.length > max) {
+    throw pricerError('limit_exceeded', `${list.length} entries exceed the limit of ${max} (field \`items\`); send less or split the request`, 'items');
+  }
+  return list;
+}
+
+/** An item's id for its error slot, read without trusting the item. */
+function idOf(item) {
+  try {
+    const id = item?.id;
+    return typeof id === 'string' || Number.isSafeInteger(id) ? String(id) : null;
+  } catch {
+    return null;
+  }
+}
+
+function errorSlot(item, e) {
+  return { itemId: idOf(item), error: { code: e.code, message: e.message, field: e.field ?? null } };
+}
+
 /** A `{ load, save }` store in JS memory: the page-session store for consent 'unknown'. */
 function memoryStore() {
   let state = null;
@@ -45,11 +109,19 @@ function asBytes(v) {
   return null;
 }
 
+/** `keys` of verifyQuote as [id, secret] pairs: a plain object or a Map, nothing else. */
+function keyEntries(keys) {
+  if (keys instanceof Map) return Array.from(keys.entries());
+  const proto = keys !== null && typeof keys === 'object' ? Object.getPrototypeOf(keys) : undefined;
+  if (proto === Object.prototype || proto === null) return Object.entries(keys);
+  throw pricerError('invalid_argument', 'keys must be a plain object { keyId: secret } or a Map of key ids to secrets', 'keys');
+}
+
 /**
  * The API of one platform. `platform` = { loadModule(source) -> Promise<WebAssembly.Module> | Module,
  * readBytes(urlOrPath) -> Promise<Uint8Array>, defaultModel(name) -> URL | string | null, hasLocalStorage(),
- * watchStorage(key, onChange) -> unwatch, listQuote?(item, policy, now), toCheckout?(quote) } — the last
- * two from the lite wasm where the engine cannot be ready synchronously.
+ * watchStorage(key, onChange) -> unwatch, lite? } — `lite` (listQuote, toCheckout, limits) from the
+ * small wasm, where the engine cannot be ready synchronously.
  */
 export function makeApi(platform) {
   async function ensureEngine(wasm) {
@@ -71,13 +143,13 @@ export function makeApi(platform) {
   /** Model option → [bytes | null, error message | null]. A bad model never rejects createPricer. */
   async function resolveModel(option, what) {
     if (option === null || option === false) return [null, null];
-    let source = option;
-    let integrity = null;
-    if (option && typeof option === 'object' && !asBytes(option) && !(option instanceof URL)) {
-      source = option.bytes ?? option.url;
-      integrity = option.integrity ?? null;
-    }
     try {
+      let source = option;
+      let integrity = null;
+      if (option && typeof option === 'object' && !asBytes(option) && !(option instanceof URL)) {
+        source = option.bytes ?? option.url;
+        integrity = option.integrity ?? null;
+      }
       let bytes = asBytes(source);
       if (!bytes) {
         if (typeof source !== 'string' && !(source instanceof URL)) {
@@ -85,104 +157,139 @@ export function makeApi(platform) {
         }
         bytes = await platform.readBytes(source);
       }
-      if (integrity) engine.checkIntegrity(bytes, integrity, what);
+      if (integrity !== null) engine.checkIntegrity(bytes, integrity, what);
       return [bytes, null];
     } catch (e) {
-      return [null, `${what} could not be loaded: ${e.message}`];
+      return [null, `${what} could not be loaded: ${e?.message ?? String(e)}`];
     }
   }
 
   async function resolvePolicy(option) {
     if (option === undefined || option === null) return null; // the engine's bundled default policy
     if (typeof option === 'string' || option instanceof URL) {
-      let text;
       try {
-        text = new TextDecoder().decode(await platform.readBytes(option));
+        return new TextDecoder().decode(await platform.readBytes(option));
       } catch (e) {
         throw pricerError('invalid_policy', `the policy could not be loaded from ${option}: ${e.message}`, 'policy');
       }
-      return text;
     }
     if (typeof option === 'object') return option;
     throw pricerError('invalid_policy', 'policy must be an object, JSON text from a URL, or omitted for the bundled default', 'policy');
   }
 
   async function createPricer(options = {}) {
-    if (options.consent !== undefined && !CONSENTS.includes(options.consent)) {
-      throw pricerError('invalid_argument', `consent must be one of ${CONSENTS.join(', ')}`, 'consent');
-    }
-    if (options.bundledModel !== undefined && !BUNDLED_MODELS.includes(options.bundledModel)) {
-      throw pricerError('invalid_argument', `bundledModel must be one of ${BUNDLED_MODELS.join(', ')}`, 'bundledModel');
-    }
-    await ensureEngine(options.wasm);
-    const policy = await resolvePolicy(options.policy);
-    const interestSource = options.model === undefined ? platform.defaultModel(options.bundledModel ?? 'interest') : options.model;
-    const upliftSource = options.upliftModel === undefined ? (options.bundledUpliftModel ? platform.defaultModel('uplift') : null) : options.upliftModel;
-    const [model, modelError] = await resolveModel(interestSource, 'model');
-    const [uplift, upliftError] = await resolveModel(upliftSource, 'upliftModel');
-    return new Pricer({
-      policy,
-      model,
-      uplift,
-      options: {
+    try {
+      if (options === null || typeof options !== 'object') throw pricerError('invalid_argument', 'createPricer takes an options object (or nothing)', 'options');
+      if (options.consent !== undefined && !CONSENTS.includes(options.consent)) {
+        throw pricerError('invalid_argument', `consent must be one of ${CONSENTS.join(', ')}`, 'consent');
+      }
+      if (options.bundledModel !== undefined && !BUNDLED_MODELS.includes(options.bundledModel)) {
+        throw pricerError('invalid_argument', `bundledModel must be one of ${BUNDLED_MODELS.join(', ')}`, 'bundledModel');
+      }
+      await ensureEngine(options.wasm);
+      const policy = wire(await resolvePolicy(options.policy), 'invalid_policy', 'the policy');
+      const interestSource = options.model === undefined ? platform.defaultModel(options.bundledModel ?? 'interest') : options.model;
+      const upliftSource = options.upliftModel === undefined ? (options.bundledUpliftModel ? platform.defaultModel('uplift') : null) : options.upliftModel;
+      const [model, modelError] = await resolveModel(interestSource, 'model');
+      const [uplift, upliftError] = await resolveModel(upliftSource, 'upliftModel');
+      // 'memory' is a JS-side store, so the state survives an engine reset.
+      const memory = options.storage === 'memory' || (options.storage === undefined && !platform.hasLocalStorage());
+      const adapter = memory ? memoryStore() : (options.storage !== null && typeof options.storage === 'object' ? options.storage : undefined);
+      const config = wire({
         consent: options.consent ?? 'unknown',
-        respectGlobalPrivacyControl: options.respectGlobalPrivacyControl ?? true,
+        respectGlobalPrivacyControl: options.respectGlobalPrivacyControl,
         anonId: options.anonId,
         stabilityTtlMs: options.stabilityTtlMs,
-        // 'memory' is a JS-side store, so the state survives an engine reset.
-        storage: options.storage === 'memory' || (options.storage === undefined && !platform.hasLocalStorage())
-          ? memoryStore()
-          : options.storage,
-        storageKey: options.storageKey,
-        sessionStorage: memoryStore(),
-        now: options.now,
         utcOffsetMinutes: options.utcOffsetMinutes,
+        storage: adapter ? 'adapter' : options.storage,
+        storageKey: options.storageKey,
         modelError: modelError ?? (model === null && interestSource !== null ? 'no model was given' : undefined),
         upliftModelError: upliftError ?? undefined,
-      },
-      platform,
-    });
+      }, 'invalid_argument', 'the options');
+      return new Pricer({
+        policy,
+        model,
+        uplift,
+        config,
+        hooks: { storage: adapter, sessionStorage: memoryStore(), now: options.now },
+        watchLocal: !adapter && (options.storage === undefined || options.storage === 'local'),
+        storageKey: options.storageKey,
+        platform,
+      });
+    } catch (e) {
+      throw coded(e, 'invalid_argument', 'the options');
+    }
   }
 
   /** A list-price quote, synchronously, before (or without) the engine. */
   function listQuote(item, options = {}) {
-    const policy = options.policy ? JSON.stringify(options.policy) : null;
-    if (compiled) return engine.listQuote(item, policy, options.now);
-    if (platform.listQuote) return platform.listQuote(item, policy, options.now);
-    throw pricerError('engine_unavailable', 'listQuote needs the engine here: await createPricer() first');
+    const source = compiled ? engine : platform.lite;
+    if (!source) throw pricerError('engine_unavailable', 'listQuote needs the engine here: await createPricer() first');
+    const max = (limits ??= JSON.parse(source.limits())).maxInputChars;
+    try {
+      return JSON.parse(source.listQuote(wire(item, 'invalid_item', 'the item', max), wire(options?.policy ?? null, 'invalid_policy', 'the policy', max), options?.now));
+    } catch (e) {
+      throw coded(e, 'invalid_argument', 'the arguments');
+    }
   }
 
   async function verifyQuote(quote, item, policy, options = {}) {
+    let args;
+    try {
+      if (options === null || typeof options !== 'object') throw pricerError('invalid_argument', 'options must be an object { now?, quantity?, keys? }', 'options');
+      const opts = {};
+      if (options.now !== undefined) opts.now = options.now;
+      // A quantity that is present must be a positive whole number; the engine says so as a problem.
+      if (options.quantity !== undefined) opts.quantity = options.quantity;
+      if (options.keys !== undefined) opts.keys = keyEntries(options.keys);
+      args = [wire(quote, 'invalid_quote', 'the quote'), wire(item, 'invalid_item', 'the item'), wire(policy ?? null, 'invalid_policy', 'the policy'), wire(opts, 'invalid_argument', 'the options')];
+    } catch (e) {
+      throw coded(e, 'invalid_argument', 'the arguments');
+    }
     await ensureEngine(options.wasm);
-    return engine.verifyQuote(quote, item, policy ?? null, options);
+    return JSON.parse(engine.verifyQuote(...args));
   }
 
   /** The fields a storefront posts to its server; never interest, explanation or propensity. */
   function toCheckout(quote) {
-    if (compiled) return engine.toCheckout(quote);
-    if (platform.toCheckout) return platform.toCheckout(quote);
-    throw pricerError('engine_unavailable', 'toCheckout needs the engine here: await createPricer() first');
+    const source = compiled ? engine : platform.lite;
+    if (!source) throw pricerError('engine_unavailable', 'toCheckout needs the engine here: await createPricer() first');
+    limits ??= JSON.parse(source.limits());
+    return JSON.parse(source.toCheckout(wire(quote, 'invalid_quote', 'the quote')));
   }
 
   /** Adds measurement reports to a running tally (null starts one); see docs/measurement.md. */
   async function tallyReports(reports, tally = null, options = {}) {
-    await ensureEngine(options.wasm);
-    return engine.tallyReports(reports, tally, options.policy ?? null);
+    await ensureEngine(options?.wasm);
+    try {
+      batch(reports, 'invalid_report', 'tallyReports');
+      return JSON.parse(engine.tallyReports(wire(reports, 'invalid_report', 'the reports'), wire(tally, 'invalid_report', 'the tally'), wire(options?.policy ?? null, 'invalid_policy', 'the policy')));
+    } catch (e) {
+      throw coded(e, 'invalid_report', 'the reports');
+    }
   }
 
   /** The de-biased read-out of a tally (conversion by arm / step / segment, A/B, β). */
   async function estimates(tally, options = {}) {
-    await ensureEngine(options.wasm);
-    return engine.estimates(tally, options.policy ?? null);
+    await ensureEngine(options?.wasm);
+    try {
+      return JSON.parse(engine.estimates(wire(tally, 'invalid_report', 'the tally'), wire(options?.policy ?? null, 'invalid_policy', 'the policy')));
+    } catch (e) {
+      throw coded(e, 'invalid_report', 'the tally');
+    }
   }
 
   async function signQuote(quote, keyId, key, options = {}) {
-    await ensureEngine(options.wasm);
-    return engine.signQuote(quote, keyId, key);
+    await ensureEngine(options?.wasm);
+    try {
+      return JSON.parse(engine.signQuote(wire(quote, 'invalid_quote', 'the quote'), keyId, key));
+    } catch (e) {
+      throw coded(e, 'invalid_argument', 'the arguments');
+    }
   }
 
   async function init(options = {}) {
-    await ensureEngine(options.wasm);
+    await ensureEngine(options?.wasm);
   }
 
   /** Synchronous start from an already compiled module (workerd imports the wasm as a module). */
@@ -194,12 +301,12 @@ export function makeApi(platform) {
 }
 
 /** After an engine reset: list-price quotes (`engine_reset`), or the item's error slot. */
-function resetSlots(inner, items) {
-  return Array.from(items, (item) => {
+function resetSlots(inner, wired, items) {
+  return wired.map((text, i) => {
     try {
-      return inner.listQuoteWithReason(item, 'engine_reset');
+      return JSON.parse(inner.listQuoteWithReason(text, 'engine_reset'));
     } catch (e) {
-      return { itemId: typeof item?.id === 'string' ? item.id : null, error: { code: e.code, message: e.message, field: e.field ?? null } };
+      return errorSlot(items[i], e);
     }
   });
 }
@@ -215,28 +322,26 @@ class Pricer {
   constructor(args) {
     this.#args = args;
     this.#engine();
-    const { storage, storageKey } = args.options;
-    if (storage === undefined || storage === 'local') {
-      this.#unwatch = args.platform.watchStorage?.(storageKey ?? 'pricelet:behaviour', () => this.#call((p) => p.reloadState(), () => {}));
+    if (args.watchLocal) {
+      this.#unwatch = args.platform.watchStorage?.(args.storageKey ?? 'pricelet:behaviour', () => this.#call((p) => p.reloadState(), () => {}));
     }
   }
 
   #engine() {
     if (this.#freed) throw pricerError('freed', 'this pricer was freed; create a new one with createPricer()');
     if (this.#gen !== generation) {
-      const { policy, model, uplift, options } = this.#args;
+      const { policy, model, uplift, config, hooks } = this.#args;
       // Objects of an earlier instance died with it; they are dropped, never freed into the new one.
-      this.#inner = new engine.WasmPricer(policy, model, uplift, options);
+      this.#inner = new engine.WasmPricer(policy, model, uplift, config, hooks);
       this.#gen = generation;
     }
     return this.#inner;
   }
 
+  /** Runs `fn` on the engine; a trap resets the engine and answers with `afterReset`. */
   #call(fn, afterReset) {
-    let inner;
     try {
-      inner = this.#engine();
-      return fn(inner);
+      return fn(this.#engine());
     } catch (e) {
       if (!isTrap(e)) throw e;
       resetEngine();
@@ -245,19 +350,46 @@ class Pricer {
   }
 
   priceFor(item) {
-    return this.#call((p) => p.priceFor(item), (p) => p.listQuoteWithReason(item, 'engine_reset'));
+    const text = wire(item, 'invalid_item', 'the item');
+    return JSON.parse(this.#call((p) => p.priceFor(text), (p) => p.listQuoteWithReason(text, 'engine_reset')));
   }
 
   pricesFor(items) {
-    return this.#call((p) => p.pricesFor(items), (p) => resetSlots(p, items));
+    let list;
+    try {
+      list = batch(items, 'invalid_item', 'pricesFor');
+    } catch (e) {
+      throw coded(e, 'invalid_item', 'the items');
+    }
+    // Each item is serialized on its own: one that cannot be read gets its error slot, the others price.
+    const slots = new Array(list.length).fill(null);
+    const wired = [];
+    let chars = 0;
+    for (let i = 0; i < list.length; i += 1) {
+      let item;
+      try {
+        item = list[i];
+        wired.push(wire(item, 'invalid_item', `items[${i}]`));
+      } catch (e) {
+        slots[i] = errorSlot(item, coded(e, 'invalid_item', `items[${i}]`));
+        wired.push('null');
+      }
+      chars += wired[i].length;
+    }
+    if (chars > limits.maxInputChars) {
+      throw pricerError('limit_exceeded', `the items are ${chars} characters of JSON, over the limit of ${limits.maxInputChars}; split the request`, 'items');
+    }
+    const out = this.#call((p) => JSON.parse(p.pricesFor(`[${wired.join(',')}]`)), (p) => resetSlots(p, wired, list));
+    return out.map((q, i) => slots[i] ?? q);
   }
 
   track(event) {
-    return this.#call((p) => p.track(event), () => ({ stored: false, persisted: false, reason: 'engine_reset' }));
+    const text = wire(event, 'invalid_event', 'the event');
+    return this.#call((p) => JSON.parse(p.track(text)), () => ({ stored: false, persisted: false, reason: 'engine_reset' }));
   }
 
   explain(itemId) {
-    return this.#call((p) => p.explain(itemId), () => { throw pricerError('engine_reset', 'the engine restarted; price the item again before explaining it'); });
+    return JSON.parse(this.#call((p) => p.explain(itemId), () => { throw pricerError('engine_reset', 'the engine restarted; price the item again before explaining it'); }));
   }
 
   forget() {
@@ -266,29 +398,44 @@ class Pricer {
 
   setConsent(consent) {
     if (!CONSENTS.includes(consent)) throw pricerError('invalid_argument', `consent must be one of ${CONSENTS.join(', ')}`, 'consent');
-    this.#args.options = { ...this.#args.options, consent };
+    this.#args.config = JSON.stringify({ ...JSON.parse(this.#args.config), consent });
     this.#call((p) => p.setConsent(consent), (p) => p.setConsent(consent));
   }
 
   exportData() {
-    return this.#call((p) => p.exportData(), (p) => p.exportData());
+    return JSON.parse(this.#call((p) => p.exportData(), (p) => p.exportData()));
   }
 
   edgeRequest(items) {
-    return this.#call((p) => p.edgeRequest(items), (p) => p.edgeRequest(items));
+    let text;
+    try {
+      text = wire(batch(items, 'invalid_item', 'edgeRequest'), 'invalid_item', 'the items');
+    } catch (e) {
+      throw coded(e, 'invalid_item', 'the items');
+    }
+    return JSON.parse(this.#call((p) => p.edgeRequest(text), (p) => p.edgeRequest(text)));
   }
 
   priceFromFeatures(request) {
-    return this.#call((p) => p.priceFromFeatures(request), (p) => resetSlots(p, request?.items ?? []));
+    let text;
+    let items;
+    try {
+      items = request?.items;
+      if (Array.isArray(items)) batch(items, 'invalid_argument', 'priceFromFeatures');
+      text = wire(request, 'invalid_argument', 'the request');
+    } catch (e) {
+      throw coded(e, 'invalid_argument', 'the request');
+    }
+    return this.#call((p) => JSON.parse(p.priceFromFeatures(text)), (p) => (Array.isArray(items) ? resetSlots(p, items.map((i) => wire(i, 'invalid_item', 'an item')), items) : []));
   }
 
   get status() {
-    const s = this.#call((p) => p.status, (p) => p.status);
+    const s = JSON.parse(this.#call((p) => p.status, (p) => p.status));
     return { ...s, engineResets };
   }
 
   get policy() {
-    return this.#call((p) => p.policy, (p) => p.policy);
+    return JSON.parse(this.#call((p) => p.policy, (p) => p.policy));
   }
 
   /** Releases the engine's memory for this pricer. Call it when the pricer is no longer needed. */
@@ -304,9 +451,16 @@ class Pricer {
    * A local-DP measurement report for a quote that was shown: `{ report, reason?, message?, day,
    * epsilonSpentToday, epsilonLeftToday }`. Nothing is sent; the host decides where `report` goes.
    */
-  report(quote, { converted = false } = {}) {
-    if (typeof converted !== 'boolean') throw pricerError('invalid_argument', 'converted must be true or false', 'converted');
-    return this.#call((p) => p.report(quote, converted), () => ({ report: null, reason: 'engine_reset', message: 'the engine was reset during this call; try again' }));
+  report(quote, options = {}) {
+    let text;
+    let converted;
+    try {
+      converted = options?.converted ?? false;
+      text = wire(quote, 'invalid_quote', 'the quote');
+    } catch (e) {
+      throw coded(e, 'invalid_argument', 'the arguments');
+    }
+    return this.#call((p) => JSON.parse(p.report(text, converted)), () => ({ report: null, reason: 'engine_reset', message: 'the engine was reset during this call; try again' }));
   }
 
   /** Test hook: executes a wasm `unreachable` inside the engine (a forced trap). */

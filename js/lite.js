@@ -1,5 +1,6 @@
-// The lite engine: list-price quotes and checkout payloads only (no inference), compiled
-// synchronously from inlined bytes so they work before the full engine has loaded.
+// The lite engine: list-price quotes, checkout payloads and the engine's limits only (no
+// inference), compiled synchronously from inlined bytes so they work before the full engine has
+// loaded. Takes and returns JSON text, like the engine (js/core.js).
 import * as lite from '../dist/lite.js';
 import liteWasm from '../dist/lite-wasm.js';
 
@@ -20,4 +21,9 @@ export function listQuote(item, policy, now) {
 export function toCheckout(quote) {
   ensureLite();
   return lite.toCheckout(quote);
+}
+
+export function limits() {
+  ensureLite();
+  return lite.limits();
 }

@@ -28,8 +28,7 @@ const api = makeApi({
   defaultModel: (name) => new URL(`../models/${name}.onnx`, import.meta.url),
   hasLocalStorage: () => false,
   watchStorage: () => null,
-  listQuote: lite.listQuote,
-  toCheckout: lite.toCheckout,
+  lite,
 });
 
 export const { createPricer, listQuote, verifyQuote, toCheckout, signQuote, tallyReports, estimates, init } = api;

@@ -42,8 +42,7 @@ const api = makeApi({
   defaultModel: (name) => BUNDLED_MODELS[name]?.() ?? null,
   hasLocalStorage: () => { try { return typeof localStorage !== 'undefined' && localStorage !== null; } catch { return false; } },
   watchStorage,
-  listQuote: lite.listQuote,
-  toCheckout: lite.toCheckout,
+  lite,
 });
 
 export const { createPricer, listQuote, verifyQuote, toCheckout, signQuote, tallyReports, estimates, init } = api;

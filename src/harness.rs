@@ -9,7 +9,7 @@ use crate::ldp::Report;
 use crate::model::{Model, ModelKind};
 use crate::policy::Policy;
 use crate::pricer::{Consent, EdgeRequest, ModelSlot, Pricer, PricerConfig};
-use crate::quote::{verify_quote, VerifyOptions};
+use crate::quote::{verify_quote, Quantity, VerifyOptions};
 use crate::Item;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -161,14 +161,22 @@ pub fn model_loading(data: &[u8]) {
     }
 }
 
-/// Quote verification against a fixed item: never panics; `ok` only for internally consistent quotes.
+/// Quote verification against a fixed item: never panics; `ok` only for internally consistent
+/// quotes, and never with a quantity that is not a whole number from 1 to `maxQuantityPerOrder`
+/// (the input's own `quantity` field is the checkout quantity, applied to it and to a genuine quote).
 pub fn quote_verification(data: &[u8]) {
     let Some(q) = json(data) else { return };
-    let item = Item::from_json(
-        &serde_json::json!({"id": "sku-1", "price": "49.99", "currency": "EUR", "cost": "20.00"}),
-    )
-    .expect("fixture");
+    let item_json =
+        serde_json::json!({"id": "sku-1", "price": "49.99", "currency": "EUR", "cost": "20.00"});
+    let item = Item::from_json(&item_json).expect("fixture");
+    let policy = Policy::default_policy();
     let keys = BTreeMap::from([("k1".to_string(), b"fuzz-signing-key-0123456789".to_vec())]);
+    let quantity = q.get("quantity").map(Quantity::from_json);
+    let allowed = |qty: &Option<Quantity>| match qty {
+        None => true,
+        Some(Quantity::Units(n)) => *n >= 1 && *n <= u64::from(policy.max_quantity_per_order),
+        Some(Quantity::Invalid(_)) => false,
+    };
     for opts in [
         VerifyOptions {
             now_ms: NOW,
@@ -176,11 +184,16 @@ pub fn quote_verification(data: &[u8]) {
         },
         VerifyOptions {
             now_ms: NOW,
-            quantity: Some(3),
+            quantity: Some(Quantity::Units(3)),
             keys,
         },
+        VerifyOptions {
+            now_ms: NOW,
+            quantity: quantity.clone(),
+            ..Default::default()
+        },
     ] {
-        let v = verify_quote(&q, &item, &Policy::default_policy(), &opts);
+        let v = verify_quote(&q, &item, &policy, &opts);
         if v.ok {
             let price = q["priceMinor"]
                 .as_i64()
@@ -189,8 +202,18 @@ pub fn quote_verification(data: &[u8]) {
                 price <= item.list_minor
                     && q["discountMinor"].as_i64() == Some(item.list_minor - price)
             );
+            assert!(allowed(&opts.quantity), "verified with quantity {:?}", opts.quantity);
         }
     }
+    // A genuine quote verifies exactly when the quantity is allowed.
+    let genuine = with_pricer(|p| p.price_for(&item_json, &CLOCK)).expect("the fixture prices");
+    let opts = VerifyOptions {
+        now_ms: NOW,
+        quantity: quantity.clone(),
+        ..Default::default()
+    };
+    let v = verify_quote(&genuine.to_checkout(), &item, &policy, &opts);
+    assert_eq!(v.ok, allowed(&quantity), "{quantity:?}: {:?}", v.problems);
 }
 
 /// Worker request decoding and edge pricing.

@@ -2,7 +2,7 @@
 //!
 //! The whole decision lives in this crate and knows nothing of JavaScript:
 //! behaviour log → session features → ONNX interest model (tract) → merchant policy → exact quote.
-//! `src/wasm.rs` (wasm32 only) is the one thin boundary to JS; `src/bin/pricelet.rs` is the native CLI.
+//! `src/wasm/` (wasm32 only) is the one thin boundary to JS; `src/bin/pricelet.rs` is the native CLI.
 
 pub mod aggregate;
 pub mod behaviour;
@@ -26,11 +26,10 @@ pub mod pricer;
 pub mod pricing;
 pub mod quote;
 pub mod simulate;
+pub mod time;
 
-#[cfg(all(target_arch = "wasm32", feature = "inference"))]
+#[cfg(target_arch = "wasm32")]
 mod wasm;
-#[cfg(all(target_arch = "wasm32", not(feature = "inference")))]
-mod wasm_lite;
 
 pub use error::{Code, Error, Result};
 pub use features::Clock;

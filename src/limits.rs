@@ -43,3 +43,26 @@ pub fn check_count(field: &str, n: usize, max: usize) -> Result<()> {
     }
     Ok(())
 }
+
+/// The longest JSON document one call takes from JavaScript (an item batch, a policy, a report
+/// batch), in UTF-16 code units as the wrapper measures it: checked before it is copied into wasm.
+pub const MAX_INPUT_CHARS: usize = 8 * 1024 * 1024;
+
+/// The limits a caller may need before calling the engine (the JS wrapper checks a batch's length
+/// before copying it), as one JSON object.
+pub fn as_json() -> serde_json::Value {
+    serde_json::json!({
+        "maxItemsPerBatch": MAX_ITEMS_PER_BATCH,
+        "maxInputChars": MAX_INPUT_CHARS,
+        "maxIdLength": MAX_ID_LEN,
+        "maxNameLength": MAX_NAME_LEN,
+        "maxTags": MAX_TAGS,
+        "maxEvents": MAX_EVENTS,
+        "maxStateBytes": MAX_STATE_BYTES,
+        "maxModelBytes": MAX_MODEL_BYTES,
+        "maxModelFeatures": MAX_MODEL_FEATURES,
+        "maxPolicyBytes": MAX_POLICY_BYTES,
+        "maxPolicyRules": MAX_POLICY_RULES,
+        "maxTextLength": MAX_TEXT_LEN,
+    })
+}

@@ -13,6 +13,9 @@ use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 
+/// The shortest signing key (bytes) accepted for signing and for verifying.
+pub const MIN_KEY_BYTES: usize = 16;
+
 /// How far `issuedAt` may be ahead of the verifier's clock (clock skew).
 const ISSUE_SKEW_MS: i64 = 5 * 60 * 1000;
 
@@ -178,7 +181,7 @@ impl Quote {
 
     /// Signs an (already sealed) quote with `key` under `key_id` (edge quotes).
     pub fn sign(mut self, key_id: &str, key: &[u8]) -> Result<Quote> {
-        if key.len() < 16 {
+        if key.len() < MIN_KEY_BYTES {
             return Err(Error::at(Code::InvalidArgument, "key", "a signing key must be at least 16 bytes; generate one with `openssl rand -base64 32`"));
         }
         limits::check_str("keyId", key_id, limits::MAX_ID_LEN)?;
@@ -213,9 +216,65 @@ pub struct Verification {
 pub struct VerifyOptions {
     pub now_ms: i64,
     /// Units being bought (checked against `maxQuantityPerOrder`).
-    pub quantity: Option<u32>,
+    pub quantity: Option<Quantity>,
     /// Signing keys by `keyId`. When given, a valid signature is required.
     pub keys: BTreeMap<String, Vec<u8>>,
+}
+
+/// The quantity a checkout asks for, as the caller sent it: a positive whole number, or what it was
+/// instead (refused by `verify_quote` as `invalid_quantity`, never coerced).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Quantity {
+    Units(u64),
+    Invalid(String),
+}
+
+/// The verification keys a caller gives, by key id: at least one, each at least [`MIN_KEY_BYTES`]
+/// long. Asking for signatures with no usable key would let every unsigned quote through.
+pub fn signing_keys(
+    entries: impl IntoIterator<Item = (String, Vec<u8>)>,
+) -> Result<BTreeMap<String, Vec<u8>>> {
+    let mut keys = BTreeMap::new();
+    for (id, secret) in entries {
+        limits::check_str("keys", &id, limits::MAX_ID_LEN)?;
+        if id.is_empty() {
+            return Err(Error::at(Code::InvalidArgument, "keys", "a key id is empty: give every key a non-empty id"));
+        }
+        if secret.len() < MIN_KEY_BYTES {
+            return Err(Error::at(
+                Code::InvalidArgument,
+                format!("keys.{id}"),
+                format!("the key {} is {} bytes; signing keys are at least {MIN_KEY_BYTES} bytes (generate one with `openssl rand -base64 32`)", quoted(&id), secret.len()),
+            ));
+        }
+        keys.insert(id, secret);
+    }
+    if keys.is_empty() {
+        return Err(Error::at(Code::InvalidArgument, "keys", "keys is empty: to require signed quotes pass at least one { keyId: secret }; to accept unsigned quotes leave keys out"));
+    }
+    Ok(keys)
+}
+
+impl Quantity {
+    /// From JSON: a whole number from 1 to 2^53 − 1 (a JS safe integer); anything else is invalid.
+    pub fn from_json(v: &Value) -> Quantity {
+        match crate::time::whole_number(v) {
+            Some(n) if n >= 1 => Quantity::Units(n as u64),
+            _ => Quantity::Invalid(match v {
+                Value::Number(n) => n.to_string(),
+                Value::String(s) => format!("the string {}", quoted(s)),
+                other => crate::money::json_kind(other).to_string(),
+            }),
+        }
+    }
+
+    /// From command-line text: a JSON number, else the text itself (which is then invalid).
+    pub fn from_text(s: &str) -> Quantity {
+        match serde_json::from_str::<Value>(s.trim()) {
+            Ok(v @ Value::Number(_)) => Quantity::from_json(&v),
+            _ => Quantity::from_json(&Value::String(s.to_string())),
+        }
+    }
 }
 
 /// The checkout subset of a quote, read leniently: any missing or mistyped field is a problem.
@@ -393,8 +452,14 @@ pub fn verify_quote(
     if !known_version {
         fail("unknown_policy_version", format!("policy version {} is not the current {} nor a previous one within its grace period", quoted(&q.policy_version), quoted(&policy.version)));
     }
-    if let Some(n) = opts.quantity {
-        if n > policy.max_quantity_per_order {
+    if let Some(Quantity::Invalid(what)) = &opts.quantity {
+        fail(
+            "invalid_quantity",
+            format!("the quantity must be a whole number of units from 1 up, not {what}"),
+        );
+    }
+    if let Some(Quantity::Units(n)) = opts.quantity {
+        if n > u64::from(policy.max_quantity_per_order) {
             fail(
                 "quantity_over_limit",
                 format!(
@@ -620,13 +685,47 @@ mod tests {
         };
         assert_eq!(codes(&verify(&base, &late)), vec!["expired"]);
         let too_many = VerifyOptions {
-            quantity: Some(11),
+            quantity: Some(Quantity::Units(11)),
             ..now()
         };
         assert_eq!(
             codes(&verify(&base, &too_many)),
             vec!["quantity_over_limit"]
         );
+    }
+
+    #[test]
+    fn impossible_quantities_are_refused_not_coerced() {
+        let base = quote(4499).to_value();
+        for (given, shown) in [
+            (json!(-3), "-3"),
+            (json!(0), "0"),
+            (json!(10.9), "10.9"),
+            (json!("5"), "the string \"5\""),
+            (json!("NaN"), "the string \"NaN\""),
+            (json!(null), "null"),
+            (json!(9007199254740992u64), "9007199254740992"),
+        ] {
+            let v = verify(&base, &VerifyOptions { quantity: Some(Quantity::from_json(&given)), ..now() });
+            assert_eq!(codes(&v), vec!["invalid_quantity"], "{given}");
+            assert!(v.problems[0].message.contains(shown), "{}", v.problems[0].message);
+        }
+        // A huge but whole quantity is itself, not u32::MAX.
+        let v = verify(&base, &VerifyOptions { quantity: Some(Quantity::from_json(&json!(1e12))), ..now() });
+        assert_eq!(codes(&v), vec!["quantity_over_limit"]);
+        assert!(v.problems[0].message.contains("quantity 1000000000000 "), "{}", v.problems[0].message);
+        assert!(verify(&base, &VerifyOptions { quantity: Some(Quantity::from_text("10")), ..now() }).ok);
+        assert_eq!(Quantity::from_text("1e1"), Quantity::Units(10));
+        assert_eq!(Quantity::from_text("ten"), Quantity::Invalid("the string \"ten\"".into()));
+    }
+
+    #[test]
+    fn signing_keys_must_be_given_and_long_enough() {
+        let key = |id: &str, s: &str| (id.to_string(), s.as_bytes().to_vec());
+        assert!(signing_keys([key("k1", "0123456789abcdef")]).is_ok());
+        for bad in [vec![], vec![key("k1", "")], vec![key("old", "short")], vec![key("", "0123456789abcdef")]] {
+            assert_eq!(signing_keys(bad).unwrap_err().code, Code::InvalidArgument);
+        }
     }
 
     #[test]

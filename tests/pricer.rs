@@ -202,6 +202,7 @@ fn forget_returns_cold_start_prices() {
     assert_ne!(p.anon_id(), old_id, "a new anonymous id is drawn");
     assert_eq!(p.status()["events"], 0);
     let after = p.price_for(&item(), &clock(0)).unwrap();
+    // Exact: the same model, input and kernels on one machine give the same f32 result.
     assert_eq!(after.interest, cold.interest);
 }
 
@@ -582,4 +583,75 @@ fn browse_hesitantly(p: &mut Pricer) {
             "page": {"kind": "informational", "id": format!("faq-{i}"), "bounceRate": 0.03, "exitRate": 0.06}});
         p.track(&ev, &clock(0)).unwrap();
     }
+}
+
+/// What a 1e-6 difference in `interest` does (tract rounds f32 sums differently on different CPUs,
+/// so a device and a server can score the same features 1e-7..1e-6 apart). Near a decision edge it
+/// moves the price: this test finds an edge of the expectedProfit strategy on a real item and shows
+/// that interests 1e-6 apart across it choose different prices. It cannot make checkout disagree:
+/// `verify_quote` checks a price against the policy (caps, floor, ending, exclusions, hash), never
+/// against a re-computed interest, so both prices verify; and in edge mode the Worker's signature
+/// covers the price the Worker computed, whatever the device would have computed.
+#[test]
+fn an_interest_one_millionth_apart_moves_a_price_only_at_an_edge_and_checkout_never_depends_on_it() {
+    use pricelet::pricing::{bounds, candidates, choose};
+    let policy = Policy::default_policy();
+    let item = Item::from_json(&item()).unwrap();
+    let b = bounds(&item, &policy);
+    let cands = candidates(&item, &policy, &b);
+    let index = |r: f64| choose(&item, &policy, &b, &cands, r, None).index;
+    // A low interest gets a discount, a high one list price: bisect to the edge between them.
+    let (mut lo, mut hi) = (0.01, 0.99);
+    assert_ne!(index(lo), index(hi), "the strategy discounts low interest only");
+    while hi - lo > 1e-9 {
+        let mid = (lo + hi) / 2.0;
+        if index(mid) == index(lo) {
+            lo = mid
+        } else {
+            hi = mid
+        }
+    }
+    let (below, above) = (lo - 5e-7, hi + 5e-7);
+    assert!(above - below < 1.01e-6);
+    let (a, b_) = (cands[index(below)], cands[index(above)]);
+    assert_ne!(a.price_minor, b_.price_minor, "across the edge the prices differ");
+    // Away from the edge a 1e-6 difference changes nothing.
+    for r in [lo - 1e-3, hi + 1e-3] {
+        assert_eq!(index(r - 5e-7), index(r + 5e-7));
+    }
+    // Both quotes verify at checkout, unsigned (device mode) and signed (edge mode).
+    let key = b"edge-signing-key-0123456789".to_vec();
+    let keys = VerifyOptions {
+        now_ms: NOW,
+        keys: [("k1".to_string(), key.clone())].into(),
+        ..Default::default()
+    };
+    let mut signed = vec![];
+    for c in [a, b_] {
+        let mut q = pricelet::pricer::list_quote(&item, &policy, Some("m"), NOW, "personalized");
+        q.price_minor = c.price_minor;
+        q.discount_minor = c.discount_minor;
+        q.variant = "treatment".into();
+        let q = q.seal();
+        let plain = VerifyOptions {
+            now_ms: NOW,
+            ..Default::default()
+        };
+        let v = verify_quote(&q.to_checkout(), &item, &policy, &plain);
+        assert!(v.ok, "{:?}", v.problems);
+        let s = q.sign("k1", &key).unwrap();
+        assert!(verify_quote(&s.to_checkout(), &item, &policy, &keys).ok);
+        signed.push(s);
+    }
+    // What a signature proves: the price the signer computed. Taking the other side's price into
+    // a signed quote (re-hashed, but not re-signed) is refused.
+    let mut swapped = signed[0].to_checkout();
+    swapped["priceMinor"] = json!(signed[1].price_minor);
+    swapped["discountMinor"] = json!(signed[1].discount_minor);
+    swapped["quoteId"] = json!(pricelet::quote::quote_id_of(&swapped));
+    let v = verify_quote(&swapped, &item, &policy, &keys);
+    assert_eq!(
+        v.problems.iter().map(|p| p.code).collect::<Vec<_>>(),
+        ["bad_signature"]
+    );
 }

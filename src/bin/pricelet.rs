@@ -7,7 +7,7 @@ use pricelet::evaluate::{classifier_report, score_rows, uplift_report};
 use pricelet::features::{Clock, Summaries};
 use pricelet::model::{Model, ModelKind};
 use pricelet::pricer::{Consent, ModelSlot, Pricer, PricerConfig};
-use pricelet::quote::{verify_quote, VerifyOptions};
+use pricelet::quote::{signing_keys, verify_quote, Quantity, VerifyOptions};
 use pricelet::simulate;
 use pricelet::{Error, Item, Policy};
 use serde_json::{json, Value};
@@ -77,9 +77,10 @@ enum Command {
         /// The clock, ms since the epoch (default: now).
         #[arg(long)]
         now: Option<i64>,
-        /// Units being bought.
-        #[arg(long)]
-        quantity: Option<u32>,
+        /// Units being bought: a whole number from 1; anything else fails verification
+        /// (`invalid_quantity`), never rounded or clamped.
+        #[arg(long, allow_hyphen_values = true)]
+        quantity: Option<String>,
     },
     /// Evaluate a model on a dataset through the Rust feature path and tract.
     Evaluate {
@@ -459,30 +460,36 @@ fn verify(
     key: Option<String>,
     key_id: Option<String>,
     now: Option<i64>,
-    quantity: Option<u32>,
+    quantity: Option<String>,
 ) -> Result<bool, String> {
     let policy = load_policy(policy)?;
     let item = Item::from_json(&read_json(item, "item")?).map_err(core_error)?;
     let quote = read_json(quote, "quote")?;
-    let mut keys = BTreeMap::new();
-    if let Some(secret) = key {
-        let id = key_id
-            .or_else(|| {
-                quote
-                    .get("keyId")
-                    .and_then(Value::as_str)
-                    .map(str::to_string)
-            })
-            .unwrap_or_default();
-        keys.insert(id, secret.into_bytes());
-    }
+    let keys = match key {
+        None => BTreeMap::new(),
+        Some(secret) => {
+            // Without --key-id the secret is tried as the quote's own keyId (an unsigned quote
+            // then fails with missing_signature).
+            let id = key_id
+                .or_else(|| {
+                    quote
+                        .get("keyId")
+                        .and_then(Value::as_str)
+                        .filter(|id| !id.is_empty())
+                        .map(str::to_string)
+                })
+                .unwrap_or_else(|| "key".into());
+            signing_keys([(id, secret.into_bytes())])
+                .map_err(|e| format!("--key: {}", core_error(e)))?
+        }
+    };
     let v = verify_quote(
         &quote,
         &item,
         &policy,
         &VerifyOptions {
             now_ms: now.unwrap_or_else(now_ms),
-            quantity,
+            quantity: quantity.as_deref().map(Quantity::from_text),
             keys,
         },
     );

@@ -10,6 +10,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { ROOT } from '../../scripts/setup.mjs';
 import { createPricer, estimates, listQuote, signQuote, tallyReports, toCheckout, verifyQuote } from '../../js/node.js';
+import * as glue from '../../dist/pricelet.js';
 
 const NOW = 1795950160000;
 const MODEL = join(ROOT, 'models', 'interest.onnx');
@@ -58,7 +59,13 @@ test('quotes equal the native CLI for the same model, policy, behaviour, items, 
     for (const f of ['itemId', 'currency', 'listPriceMinor', 'priceMinor', 'discountMinor', 'reason', 'variant', 'quoteId', 'label', 'propensity', 'issuedAt', 'expiresAt']) {
       assert.deepEqual(a[f], b[f], `${a.itemId}.${f}`);
     }
+    // The native CLI runs tract's x86-64 kernels and the wasm its simd128 ones: interests agree to
+    // f32 rounding, not bit for bit. Prices and quote ids are equal because no fixture item sits
+    // near a decision edge: the chosen price beats the next best by more than 0.01 % of expected
+    // profit, which an interest difference of 1e-6 cannot overturn.
     if (b.interest !== null) assert.ok(Math.abs(a.interest - b.interest) <= 1e-6, `${a.itemId}.interest`);
+    const profits = [...(pricer.explain(a.itemId).choice?.expectedProfit ?? [])].sort((x, y) => y - x);
+    if (profits.length > 1) assert.ok(profits[0] > profits[1] * (1 + 1e-4), `${a.itemId} is away from a decision edge: ${profits.slice(0, 2)}`);
     if (a.reason === 'personalized' && a.discountMinor > 0) personalized += 1;
   }
   assert.ok(personalized >= 2, 'the fixture exercises personalized discounts, away from decision edges');
@@ -132,11 +139,17 @@ test('failure table: a wasm trap resets the engine; that call is list price with
   assert.equal(pricer.status.engineResets, resets + 1);
   assert.equal(pricer.status.events, BEHAVIOUR.length, 'state restored from storage');
   assert.deepEqual(pricer.priceFor(sneaker), before, 'the next call prices as before');
-  // A trap in the middle of a priceFor call answers that call with a list-price quote.
+  // A trap in the middle of a priceFor call answers that call with a list-price quote. (The
+  // engine's priceFor is made to trap once: nothing a caller passes can make the engine trap.)
   const other = await createPricer({ ...base, consent: 'unknown' });
   other.track(BEHAVIOUR[0]);
-  const trapOnce = { get id() { throw new WebAssembly.RuntimeError('unreachable'); } };
-  const q = other.priceFor(new Proxy(sneaker, { get: (t, k) => (k === 'id' && !trapOnce.done ? (trapOnce.done = true, trapOnce.id) : t[k]) }));
+  const real = glue.WasmPricer.prototype.priceFor;
+  glue.WasmPricer.prototype.priceFor = function trapOnce() {
+    glue.WasmPricer.prototype.priceFor = real;
+    glue.__forceTrap();
+  };
+  const q = other.priceFor(sneaker);
+  assert.equal(glue.WasmPricer.prototype.priceFor, real);
   assert.equal(q.reason, 'engine_reset');
   assert.equal(q.priceMinor, q.listPriceMinor);
   assert.equal(other.status.events, 1, "the page-session memory survives the reset");
@@ -402,4 +415,42 @@ test('measurement reports: consent required, exactly the listed fields, the dail
   assert.equal(readout.epsilon, epsilon);
   await assert.rejects(estimates(null), (e) => e.code === 'invalid_report');
   for (const p of [unknown, device, again, tomorrow]) p.free();
+});
+
+test('verifyQuote refuses a quantity that is not a positive whole number, and every number crossing into the engine is checked', async () => {
+  const pricer = await createPricer({ ...base, consent: 'granted' });
+  for (const ev of BEHAVIOUR) pricer.track(ev);
+  const quote = toCheckout(pricer.priceFor(sneaker));
+  const options = { now: quote.issuedAt };
+  const codes = async (extra) => (await verifyQuote(quote, sneaker, undefined, { ...options, ...extra })).problems.map((p) => p.code);
+  assert.deepEqual(await codes({}), []);
+  assert.deepEqual(await codes({ quantity: POLICY.maxQuantityPerOrder }), []);
+  // Refused, not coerced: the wasm boundary once clamped and truncated these to ok: true.
+  for (const quantity of [-3, 0, NaN, Infinity, 10.9, '5', null, true, [2], { n: 2 }, 2 ** 53]) {
+    assert.deepEqual(await codes({ quantity }), ['invalid_quantity'], String(quantity));
+  }
+  // A huge whole quantity is reported as itself, not as 4294967295.
+  const huge = await verifyQuote(quote, sneaker, undefined, { ...options, quantity: 1e12 });
+  assert.deepEqual(huge.problems.map((p) => p.code), ['quantity_over_limit']);
+  assert.match(huge.problems[0].message, /quantity 1000000000000 /);
+  // The clock of verifyQuote, listQuote and the pricer, and the test options: whole milliseconds
+  // or minutes in range, else invalid_argument naming the field.
+  let clock = NOW;
+  const p = await createPricer({ ...base, now: () => clock });
+  for (const now of [NaN, -1, 1.5, '1795950160000', 1e300]) {
+    await rejectsWith(verifyQuote(quote, sneaker, undefined, { now }), 'invalid_argument', 'now');
+    throwsWith(() => listQuote(sneaker, { now }), 'invalid_argument', 'now');
+    await rejectsWith(createPricer({ ...base, now: () => now }), 'invalid_argument', 'now');
+    clock = now;
+    throwsWith(() => p.priceFor(sneaker), 'invalid_argument', 'now');
+    throwsWith(() => p.track(BEHAVIOUR[0]), 'invalid_argument', 'now');
+    clock = NOW;
+    assert.equal(p.priceFor(sneaker).listPriceMinor, 8999, 'the pricer is still usable');
+  }
+  assert.equal(p.status.events, 0, 'no event was tracked with a bad clock');
+  for (const [option, value] of [['utcOffsetMinutes', 841], ['utcOffsetMinutes', 60.5], ['utcOffsetMinutes', NaN], ['stabilityTtlMs', -1],
+    ['stabilityTtlMs', 1.5], ['stabilityTtlMs', '600000'], ['stabilityTtlMs', Infinity], ['respectGlobalPrivacyControl', 'no']]) {
+    await rejectsWith(createPricer({ ...base, [option]: value }), 'invalid_argument', option);
+  }
+  pricer.free();
 });

@@ -677,6 +677,7 @@ test('tampering: a forced engine trap resets the engine; that call is list price
       return { trapped, resets: pricer.status.engineResets - resets, events: pricer.status.events };
     });
     assert.deepEqual(out, { trapped: 'engine_reset', resets: 1, events: 1 }, 'reset once, the stored page view restored');
+    // Same page, same wasm, same CPU: the re-created engine computes bit for bit what the old one did.
     assert.deepEqual(await pageQuotes(page), before, 'the next calls price exactly as before the trap');
     await go(page, '#/product/trail-runner');
     await checkAgainstNode(page, 'after the reset');

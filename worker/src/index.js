@@ -72,7 +72,15 @@ function signingKeys(env) {
   // Rotation: quotes signed with earlier keys still verify while they are listed here.
   let previous = {};
   if (env.PRICELET_PREVIOUS_KEYS) {
-    try { previous = JSON.parse(env.PRICELET_PREVIOUS_KEYS); } catch { throw new HttpError(503, 'signing_key_invalid', 'PRICELET_PREVIOUS_KEYS must be a JSON object { keyId: secret }'); }
+    try { previous = JSON.parse(env.PRICELET_PREVIOUS_KEYS); } catch { previous = null; }
+    if (previous === null || typeof previous !== 'object' || Array.isArray(previous)) {
+      throw new HttpError(503, 'signing_key_invalid', 'PRICELET_PREVIOUS_KEYS must be a JSON object { keyId: secret }');
+    }
+    for (const [id, secret] of Object.entries(previous)) {
+      if (typeof secret !== 'string' || secret.length < 16) {
+        throw new HttpError(503, 'signing_key_invalid', `PRICELET_PREVIOUS_KEYS.${id} must be a secret of at least 16 characters, like PRICELET_SIGNING_KEY`);
+      }
+    }
   }
   return { keyId, key, all: { ...previous, [keyId]: key } };
 }
@@ -108,11 +116,10 @@ async function verify(request, env) {
   const own = CATALOG.get(body.quote.itemId);
   const item = own ?? body.item;
   if (!item) throw new HttpError(400, 'unknown_item', `item ${JSON.stringify(String(body.quote.itemId))} is not in the catalog; send it as "item"`);
-  if (body.quantity !== undefined && !(Number.isInteger(body.quantity) && body.quantity > 0)) {
-    throw new HttpError(400, 'invalid_request', 'quantity must be a positive integer');
-  }
   try {
-    const result = await verifyQuote(body.quote, item, null, { keys: keys.all, quantity: body.quantity, now: Date.now() });
+    // A quantity that is not a positive whole number fails verification (invalid_quantity), as in the package.
+    const options = { keys: keys.all, now: Date.now(), ...('quantity' in body ? { quantity: body.quantity } : {}) };
+    const result = await verifyQuote(body.quote, item, null, options);
     return json(200, { ...result, itemSource: own ? 'catalog' : 'request' });
   } catch (e) {
     if (typeof e?.code === 'string') throw new HttpError(400, e.code, e.message);
