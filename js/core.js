@@ -47,10 +47,16 @@ function coded(e, code, what) {
   return pricerError(code, `${what} could not be read (${why}); pass plain data`);
 }
 
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
 function replacer(key, value) {
   // NaN and ±Infinity would become null; sent as text, the engine refuses them naming the field.
   if (typeof value === 'number' && !Number.isFinite(value)) return String(value);
   if (typeof value === 'bigint') throw new TypeError(`${key ? `"${key}"` : 'the value'} is a BigInt, not a number`);
+  // A lone surrogate would become U+FFFD somewhere and let two different ids collide.
+  if (typeof value === 'string' && !(value.isWellFormed?.() ?? !LONE_SURROGATE.test(value))) {
+    throw new TypeError(`${key ? `"${key}"` : 'a string'} is not well-formed Unicode (a lone surrogate); ids and names must be well-formed strings`);
+  }
   return value;
 }
 
@@ -102,8 +108,8 @@ function memoryStore() {
   return { load: () => state, save: (s) => { state = s; } };
 }
 
+/** Bytes as a plain Uint8Array view (never a subclass with getters of its own), or null. */
 function asBytes(v) {
-  if (v instanceof Uint8Array) return v;
   if (v instanceof ArrayBuffer) return new Uint8Array(v);
   if (ArrayBuffer.isView(v)) return new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
   return null;
@@ -233,9 +239,20 @@ export function makeApi(platform) {
     }
   }
 
+  /** `options.wasm` of the server-side functions, read without trusting `options`. */
+  function wasmOption(options, code) {
+    try {
+      return options?.wasm;
+    } catch (e) {
+      throw coded(e, code, 'the options');
+    }
+  }
+
   async function verifyQuote(quote, item, policy, options = {}) {
     let args;
+    let wasm;
     try {
+      wasm = options?.wasm;
       if (options === null || typeof options !== 'object') throw pricerError('invalid_argument', 'options must be an object { now?, quantity?, keys? }', 'options');
       const opts = {};
       if (options.now !== undefined) opts.now = options.now;
@@ -246,7 +263,7 @@ export function makeApi(platform) {
     } catch (e) {
       throw coded(e, 'invalid_argument', 'the arguments');
     }
-    await ensureEngine(options.wasm);
+    await ensureEngine(wasm);
     return JSON.parse(engine.verifyQuote(...args));
   }
 
@@ -260,7 +277,7 @@ export function makeApi(platform) {
 
   /** Adds measurement reports to a running tally (null starts one); see docs/measurement.md. */
   async function tallyReports(reports, tally = null, options = {}) {
-    await ensureEngine(options?.wasm);
+    await ensureEngine(wasmOption(options, 'invalid_report'));
     try {
       batch(reports, 'invalid_report', 'tallyReports');
       return JSON.parse(engine.tallyReports(wire(reports, 'invalid_report', 'the reports'), wire(tally, 'invalid_report', 'the tally'), wire(options?.policy ?? null, 'invalid_policy', 'the policy')));
@@ -271,7 +288,7 @@ export function makeApi(platform) {
 
   /** The de-biased read-out of a tally (conversion by arm / step / segment, A/B, β). */
   async function estimates(tally, options = {}) {
-    await ensureEngine(options?.wasm);
+    await ensureEngine(wasmOption(options, 'invalid_report'));
     try {
       return JSON.parse(engine.estimates(wire(tally, 'invalid_report', 'the tally'), wire(options?.policy ?? null, 'invalid_policy', 'the policy')));
     } catch (e) {
@@ -280,7 +297,7 @@ export function makeApi(platform) {
   }
 
   async function signQuote(quote, keyId, key, options = {}) {
-    await ensureEngine(options?.wasm);
+    await ensureEngine(wasmOption(options, 'invalid_argument'));
     try {
       return JSON.parse(engine.signQuote(wire(quote, 'invalid_quote', 'the quote'), keyId, key));
     } catch (e) {
@@ -289,7 +306,7 @@ export function makeApi(platform) {
   }
 
   async function init(options = {}) {
-    await ensureEngine(options?.wasm);
+    await ensureEngine(wasmOption(options, 'invalid_argument'));
   }
 
   /** Synchronous start from an already compiled module (workerd imports the wasm as a module). */

@@ -34,6 +34,8 @@ pub struct Expected {
     pub policy_version: String,
     /// The policy's own β (expectedProfit), to compare the fit with.
     pub policy_beta: Option<f64>,
+    /// Reports dated after this local day are refused (see [`ldp::latest_day`]); None: no check.
+    pub latest_day: Option<String>,
 }
 
 impl Expected {
@@ -62,6 +64,7 @@ impl Expected {
                 Strategy::ExpectedProfit { beta } => Some(*beta),
                 _ => None,
             },
+            latest_day: None,
         })
     }
 }
@@ -510,7 +513,17 @@ pub fn add_report(tally: &mut Tally, r: &Report, expected: &Expected) -> Result<
     }
     if !ldp::is_day(&r.day) {
         return Err(format!(
-            "`day` must be a local date YYYY-MM-DD, got {:?}",
+            "`day` must be a calendar date YYYY-MM-DD (from 2000 on), got {:?}",
+            r.day
+        ));
+    }
+    if let Some(latest) = expected
+        .latest_day
+        .as_deref()
+        .filter(|l| r.day.as_str() > *l)
+    {
+        return Err(format!(
+            "`day` {:?} is after today ({latest} is the latest local day anywhere): a device never dates a report in the future",
             r.day
         ));
     }

@@ -13,7 +13,8 @@ use serde_json::Value;
 pub const SESSION_GAP_MS: i64 = 30 * 60 * 1000;
 pub const DAY_MS: i64 = 24 * 60 * 60 * 1000;
 /// How far in the future an event's `at` may be (clock skew between the page and the pricer).
-const MAX_FUTURE_SKEW_MS: i64 = DAY_MS;
+/// Such an event is recorded at the pricer's clock, so it can never mask the events after it.
+pub const MAX_FUTURE_SKEW_MS: i64 = 5 * 60 * 1000;
 /// Longest dwell accepted on one page (a day).
 const MAX_DWELL_MS: f64 = DAY_MS as f64;
 
@@ -113,7 +114,10 @@ impl Event {
             );
         }
         if at as i64 > now.saturating_add(MAX_FUTURE_SKEW_MS) {
-            return bad("at", format!("`at` ({at}) is more than a day after the pricer's clock ({now}); check the clock"));
+            return bad("at", format!("`at` ({at}) is more than 5 minutes after the pricer's clock ({now}); send Date.now() of the event, or leave `at` out"));
+        }
+        if at as i64 > now {
+            self.at = Some(now as f64);
         }
         if let Some(page) = &self.page {
             if let Some(id) = &page.id {
@@ -235,7 +239,7 @@ pub struct Retention {
 }
 
 impl Retention {
-    fn keeps(&self, ev: &Event, now: i64) -> bool {
+    pub fn keeps(&self, ev: &Event, now: i64) -> bool {
         let days = if ev.kind == EventType::Purchase {
             self.purchase_days.max(self.behaviour_days)
         } else {

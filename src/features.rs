@@ -62,6 +62,8 @@ pub struct FeatureSpec {
     pub unit: String,
     pub meaning: String,
     pub source: String,
+    /// The model input (after the transform) a device can produce from a valid log.
+    pub range: (f64, f64),
 }
 
 fn identity() -> Transform {
@@ -112,6 +114,12 @@ impl Registry {
                         f.name,
                         quoted(&f.from)
                     ),
+                ));
+            }
+            if !(f.range.0.is_finite() && f.range.1.is_finite() && f.range.0 <= f.range.1) {
+                return Err(Error::new(
+                    Code::Internal,
+                    format!("features.json: {}: range must be [low, high]", f.name),
                 ));
             }
             if by_name.insert(f.name.clone(), i).is_some() {
@@ -277,7 +285,7 @@ impl Clock {
 }
 
 /// Howard Hinnant's `civil_from_days`: days since 1970-01-01 -> proleptic Gregorian date.
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
+pub(crate) fn civil_from_days(z: i64) -> (i64, u32, u32) {
     let z = z + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z.rem_euclid(146_097);
@@ -289,7 +297,7 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
     (yoe + era * 400 + i64::from(m <= 2), m, d)
 }
 
-fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+pub(crate) fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
     let y = if m <= 2 { y - 1 } else { y };
     let era = y.div_euclid(400);
     let yoe = y.rem_euclid(400);

@@ -202,7 +202,11 @@ pub fn quote_verification(data: &[u8]) {
                 price <= item.list_minor
                     && q["discountMinor"].as_i64() == Some(item.list_minor - price)
             );
-            assert!(allowed(&opts.quantity), "verified with quantity {:?}", opts.quantity);
+            assert!(
+                allowed(&opts.quantity),
+                "verified with quantity {:?}",
+                opts.quantity
+            );
         }
     }
     // A genuine quote verifies exactly when the quantity is allowed.

@@ -362,16 +362,38 @@ impl DailySpend {
     }
 }
 
-/// Whether `s` has the shape of a local day, `YYYY-MM-DD`.
+/// Whether `s` is a real calendar day `YYYY-MM-DD` from the year 2000 on (not `2026-13-45`).
 pub fn is_day(s: &str) -> bool {
-    s.len() == 10
+    let shaped = s.len() == 10
         && s.bytes().enumerate().all(|(i, b)| {
             if i == 4 || i == 7 {
                 b == b'-'
             } else {
                 b.is_ascii_digit()
             }
-        })
+        });
+    if !shaped {
+        return false;
+    }
+    let (Ok(y), Ok(m), Ok(d)) = (
+        s[..4].parse::<i64>(),
+        s[5..7].parse::<u32>(),
+        s[8..].parse::<u32>(),
+    ) else {
+        return false;
+    };
+    y >= 2000
+        && (1..=12).contains(&m)
+        && d >= 1
+        && crate::features::civil_from_days(crate::features::days_from_civil(y, m, d)) == (y, m, d)
+}
+
+/// The latest local day anywhere on Earth at `now_ms` (UTC+14): no genuine report is dated later.
+pub fn latest_day(now_ms: i64) -> String {
+    let (y, m, d) = crate::features::civil_from_days(
+        (now_ms + 14 * 3_600_000).div_euclid(crate::behaviour::DAY_MS),
+    );
+    format!("{y:04}-{m:02}-{d:02}")
 }
 
 /// Why no report was made (public strings).

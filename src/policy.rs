@@ -367,6 +367,28 @@ impl Policy {
         count("exclusions.categories", self.exclusions.categories.len())?;
         count("exclusions.itemIds", self.exclusions.item_ids.len())?;
         count("exclusions.tags", self.exclusions.tags.len())?;
+        // Categories and tags match the catalog's without regard to case, so two names that differ
+        // only by case would be one rule said twice (possibly with two values): refused.
+        for (field, names) in [
+            (
+                "caps.categoryPercent",
+                self.caps.category_percent.keys().collect::<Vec<_>>(),
+            ),
+            (
+                "exclusions.categories",
+                self.exclusions.categories.iter().collect(),
+            ),
+            ("exclusions.tags", self.exclusions.tags.iter().collect()),
+        ] {
+            for (i, a) in names.iter().enumerate() {
+                if let Some(b) = names[..i].iter().find(|b| same_name(a, b)) {
+                    return bad(
+                        field,
+                        format!("{} and {} differ only by case; names match the catalog without regard to case, so give each once", quoted(b), quoted(a)),
+                    );
+                }
+            }
+        }
         count("priceEndings", self.price_endings.len())?;
         let mut endings = BTreeMap::new();
         for (code, list) in &self.price_endings {
@@ -572,8 +594,13 @@ impl Policy {
     pub fn caps_for(&self, category: Option<&str>) -> Ppm {
         let global = self.caps.global_percent.0;
         category
-            .and_then(|c| self.caps.category_percent.get(c))
-            .map_or(global, |c| c.0.min(global))
+            .and_then(|c| {
+                self.caps
+                    .category_percent
+                    .iter()
+                    .find(|(name, _)| same_name(name, c))
+            })
+            .map_or(global, |(_, c)| c.0.min(global))
     }
 
     /// `maxSpreadPercent` as a cap, when set.
@@ -589,13 +616,13 @@ impl Policy {
         if let Some(c) = item
             .category
             .as_deref()
-            .filter(|c| self.exclusions.categories.iter().any(|x| x == c))
+            .filter(|c| self.exclusions.categories.iter().any(|x| same_name(x, c)))
         {
             return Some(format!("category {} is excluded by the policy", quoted(c)));
         }
         item.tags
             .iter()
-            .find(|t| self.exclusions.tags.contains(t))
+            .find(|t| self.exclusions.tags.iter().any(|x| same_name(x, t)))
             .map(|t| format!("items tagged {} are excluded by the policy", quoted(t)))
     }
 
@@ -617,6 +644,15 @@ impl Policy {
             },
         }
     }
+}
+
+/// Category and tag names match without regard to case (`Luxury` is `luxury`): catalogs and
+/// policies are written by different people. Item ids are identifiers and match exactly.
+pub fn same_name(a: &str, b: &str) -> bool {
+    a == b
+        || a.chars()
+            .flat_map(char::to_lowercase)
+            .eq(b.chars().flat_map(char::to_lowercase))
 }
 
 #[cfg(test)]

@@ -186,6 +186,21 @@ pub struct Pricer {
     summary_cache: Option<((u64, i64), Summaries)>,
     /// Session-level scores and the features behind them, for the same key.
     score_memo: Option<((u64, i64), Scores, Arc<Vec<FeatureValue>>)>,
+    /// Storage is shared (two tabs of one shop): what this pricer knows of it, to merge before it
+    /// writes (see [`Pricer::sync`]).
+    store: StoreView,
+}
+
+/// This pricer's view of the shared storage.
+#[derive(Debug, Default)]
+struct StoreView {
+    /// Events tracked here that are not in storage yet.
+    unsynced: Vec<Event>,
+    /// The anonymous id of the stored state when this pricer last read or wrote it (None: it has
+    /// seen no stored state, or storage was erased).
+    seen_anon_id: Option<String>,
+    /// The exact text this pricer last read or wrote: equal text means no other writer since.
+    last_text: Option<String>,
 }
 
 impl Pricer {
@@ -221,6 +236,7 @@ impl Pricer {
             score_cache: HashMap::new(),
             summary_cache: None,
             score_memo: None,
+            store: StoreView::default(),
         };
         if let Some(id) = &config.anon_id {
             if !crate::behaviour::valid_anon_id(id) {
@@ -244,11 +260,16 @@ impl Pricer {
     /// stored anonymous id is adopted, unless one was injected.
     pub fn load_state(&mut self, state: Option<&str>, now_ms: i64) {
         self.invalidate();
+        self.store = StoreView::default();
         if self.persistence() == Persistence::None {
             self.log.clear();
             return;
         }
         let (log, id, report) = BehaviourLog::from_state(state, now_ms, self.retention());
+        if report.outcome == "loaded" {
+            self.store.last_text = state.map(str::to_string);
+        }
+        self.store.seen_anon_id = id.clone();
         let spent = self.log.report_budget_mut().take();
         self.log = log;
         // Another tab may have stored an older spend: the later day, and on the same day the larger
@@ -266,6 +287,81 @@ impl Pricer {
         if let (Some(id), false) = (id, self.anon_id_injected) {
             self.anon_id = id;
         }
+    }
+
+    /// Brings this pricer in line with what the shared storage holds *now*, just before it writes:
+    /// two tabs of one shop share one storage and neither sees the other's writes as they happen.
+    /// The stored log is the base and this pricer's unsynced events are added to it, so no tab
+    /// loses another's events. When the stored state is gone although this pricer saw one, or now
+    /// has another anonymous id, another tab forgot the shopper (or withdrew consent): what this
+    /// pricer had from storage is dropped too and only its unsynced events remain, so a `forget()`
+    /// in one tab is never undone by stale state in another.
+    pub fn sync(&mut self, stored: Option<&str>, now_ms: i64) {
+        if self.persistence() == Persistence::None {
+            return;
+        }
+        if stored.is_some() && stored == self.store.last_text.as_deref() {
+            return; // nobody else wrote since
+        }
+        if stored.is_none() && self.store.seen_anon_id.is_none() {
+            return; // nothing stored, and nothing ever seen: this pricer's log is all there is
+        }
+        let (base, id, report) = BehaviourLog::from_state(stored, now_ms, self.retention());
+        let erased = match (&id, &self.store.seen_anon_id) {
+            (None, Some(_)) => true,
+            (Some(now), Some(seen)) => now != seen,
+            _ => false,
+        };
+        let spent = self.log.report_budget_mut().take();
+        let mut log = if erased && id.is_none() {
+            BehaviourLog::default()
+        } else {
+            base
+        };
+        for ev in &self.store.unsynced {
+            log.push(ev.clone(), now_ms, self.retention());
+        }
+        // The later day, and on the same day the larger spend, wins: merging never hands out
+        // more of the daily privacy budget.
+        if !erased {
+            let stored_spend = log.report_budget_mut();
+            if let Some(s) = spent {
+                if stored_spend
+                    .as_ref()
+                    .is_none_or(|b| (&b.day, b.epsilon) < (&s.day, s.epsilon))
+                {
+                    *stored_spend = Some(s);
+                }
+            }
+        }
+        self.log = log;
+        // Remember what was read: the same text next time means nobody wrote since, and its id
+        // tells a later erase or restart apart.
+        self.store.seen_anon_id = id.clone();
+        self.store.last_text = id.as_ref().and(stored.map(str::to_string));
+        if !self.anon_id_injected {
+            match id {
+                Some(id) => self.anon_id = id,
+                None if erased => {
+                    if let Ok(id) = experiment::new_anon_id() {
+                        self.anon_id = id;
+                    }
+                }
+                None => {}
+            }
+        }
+        if stored.is_some() {
+            self.load_report = report;
+        }
+        self.invalidate();
+    }
+
+    /// Records a successful write of `written` (what [`Pricer::state_to_save`] gave): the unsynced
+    /// events are in storage now.
+    pub fn saved(&mut self, written: Option<String>) {
+        self.store.unsynced.clear();
+        self.store.seen_anon_id = written.as_ref().map(|_| self.anon_id.clone());
+        self.store.last_text = written;
     }
 
     /// What happened to the stored state at the last load (`status().state`).
@@ -309,9 +405,17 @@ impl Pricer {
     /// Changes consent at runtime. Denying clears everything; granting keeps this session's log
     /// (the caller then persists it) and draws a fresh id if the old one was per-session.
     pub fn set_consent(&mut self, consent: Consent) {
+        let before = self.persistence();
         self.consent = consent;
         if self.persistence() == Persistence::None {
             self.log.clear();
+        }
+        if self.persistence() != before {
+            // Another store now: everything this pricer holds is new to it.
+            self.store = StoreView {
+                unsynced: self.log.events().to_vec(),
+                ..Default::default()
+            };
         }
         self.invalidate();
     }
@@ -348,7 +452,19 @@ impl Pricer {
                 evicted: 0,
             });
         }
-        let evicted = self.log.push(ev, clock.now_ms, self.retention());
+        if !self.retention().keeps(&ev, clock.now_ms) {
+            return Ok(TrackOutcome {
+                stored: false,
+                reason: Some("past_retention"),
+                evicted: 0,
+            });
+        }
+        let evicted = self.log.push(ev.clone(), clock.now_ms, self.retention());
+        self.store.unsynced.push(ev);
+        if self.store.unsynced.len() > limits::MAX_EVENTS {
+            // Storage has been unwritable for a long time: keep what the log itself would keep.
+            self.store.unsynced.remove(0);
+        }
         Ok(TrackOutcome {
             stored: true,
             reason: None,
@@ -408,6 +524,7 @@ impl Pricer {
     /// Deletes all behaviour and the anonymous id (a new one is drawn).
     pub fn forget(&mut self) -> Result<()> {
         self.log.clear();
+        self.store = StoreView::default();
         self.invalidate();
         self.score_cache.clear();
         self.anon_id = experiment::new_anon_id()
@@ -876,7 +993,7 @@ impl Pricer {
             ));
         }
         limits::check_count("featureNames", names.len(), limits::MAX_MODEL_FEATURES)?;
-        Registry::builtin()
+        let specs = Registry::builtin()
             .resolve(&names)
             .map_err(|e| e.under("featureNames"))?;
         if rows.len() != n {
@@ -906,6 +1023,22 @@ impl Pricer {
                     Code::InvalidFeatures,
                     format!("features[{i}][{j}]"),
                     "feature values must be finite numbers",
+                ));
+            }
+            // Only what a device can compute from a valid log is priced (models/features.json
+            // `range`): made-up vectors far outside it are refused, not signed.
+            if let Some((j, spec)) = specs
+                .iter()
+                .enumerate()
+                .find(|(j, s)| !(s.range.0..=s.range.1).contains(&r[*j]))
+            {
+                return Err(Error::at(
+                    Code::InvalidFeatures,
+                    format!("features[{i}][{j}]"),
+                    format!(
+                        "{} = {} is outside what a device computes ({} to {}, after {}); send the features pricer.edgeRequest() made",
+                        spec.name, r[j], spec.range.0, spec.range.1, spec.transform_name()
+                    ),
                 ));
             }
         }

@@ -238,7 +238,11 @@ pub fn signing_keys(
     for (id, secret) in entries {
         limits::check_str("keys", &id, limits::MAX_ID_LEN)?;
         if id.is_empty() {
-            return Err(Error::at(Code::InvalidArgument, "keys", "a key id is empty: give every key a non-empty id"));
+            return Err(Error::at(
+                Code::InvalidArgument,
+                "keys",
+                "a key id is empty: give every key a non-empty id",
+            ));
         }
         if secret.len() < MIN_KEY_BYTES {
             return Err(Error::at(
@@ -706,24 +710,61 @@ mod tests {
             (json!(null), "null"),
             (json!(9007199254740992u64), "9007199254740992"),
         ] {
-            let v = verify(&base, &VerifyOptions { quantity: Some(Quantity::from_json(&given)), ..now() });
+            let v = verify(
+                &base,
+                &VerifyOptions {
+                    quantity: Some(Quantity::from_json(&given)),
+                    ..now()
+                },
+            );
             assert_eq!(codes(&v), vec!["invalid_quantity"], "{given}");
-            assert!(v.problems[0].message.contains(shown), "{}", v.problems[0].message);
+            assert!(
+                v.problems[0].message.contains(shown),
+                "{}",
+                v.problems[0].message
+            );
         }
         // A huge but whole quantity is itself, not u32::MAX.
-        let v = verify(&base, &VerifyOptions { quantity: Some(Quantity::from_json(&json!(1e12))), ..now() });
+        let v = verify(
+            &base,
+            &VerifyOptions {
+                quantity: Some(Quantity::from_json(&json!(1e12))),
+                ..now()
+            },
+        );
         assert_eq!(codes(&v), vec!["quantity_over_limit"]);
-        assert!(v.problems[0].message.contains("quantity 1000000000000 "), "{}", v.problems[0].message);
-        assert!(verify(&base, &VerifyOptions { quantity: Some(Quantity::from_text("10")), ..now() }).ok);
+        assert!(
+            v.problems[0].message.contains("quantity 1000000000000 "),
+            "{}",
+            v.problems[0].message
+        );
+        assert!(
+            verify(
+                &base,
+                &VerifyOptions {
+                    quantity: Some(Quantity::from_text("10")),
+                    ..now()
+                }
+            )
+            .ok
+        );
         assert_eq!(Quantity::from_text("1e1"), Quantity::Units(10));
-        assert_eq!(Quantity::from_text("ten"), Quantity::Invalid("the string \"ten\"".into()));
+        assert_eq!(
+            Quantity::from_text("ten"),
+            Quantity::Invalid("the string \"ten\"".into())
+        );
     }
 
     #[test]
     fn signing_keys_must_be_given_and_long_enough() {
         let key = |id: &str, s: &str| (id.to_string(), s.as_bytes().to_vec());
         assert!(signing_keys([key("k1", "0123456789abcdef")]).is_ok());
-        for bad in [vec![], vec![key("k1", "")], vec![key("old", "short")], vec![key("", "0123456789abcdef")]] {
+        for bad in [
+            vec![],
+            vec![key("k1", "")],
+            vec![key("old", "short")],
+            vec![key("", "0123456789abcdef")],
+        ] {
             assert_eq!(signing_keys(bad).unwrap_err().code, Code::InvalidArgument);
         }
     }

@@ -17,7 +17,9 @@ pub fn whole_number(v: &Value) -> Option<i64> {
     let n = v.as_number()?;
     let x = match (n.as_i64(), n.as_f64()) {
         (Some(i), _) => i,
-        (None, Some(f)) if f.is_finite() && f.fract() == 0.0 && f.abs() <= MAX_SAFE_INTEGER as f64 => {
+        (None, Some(f))
+            if f.is_finite() && f.fract() == 0.0 && f.abs() <= MAX_SAFE_INTEGER as f64 =>
+        {
             f as i64
         }
         _ => return None,
@@ -89,7 +91,12 @@ mod tests {
 
     #[test]
     fn only_whole_numbers_in_range_pass() {
-        for ok in [json!(0), json!(1_795_950_000_000i64), json!(1e12), json!(MAX_EPOCH_MS)] {
+        for ok in [
+            json!(0),
+            json!(1_795_950_000_000i64),
+            json!(1e12),
+            json!(MAX_EPOCH_MS),
+        ] {
             assert!(epoch_ms(&ok, "now").is_ok(), "{ok}");
         }
         for bad in [
@@ -102,13 +109,21 @@ mod tests {
             json!(MAX_EPOCH_MS + 1),
         ] {
             let e = epoch_ms(&bad, "now").unwrap_err();
-            assert_eq!((e.code, e.field.as_deref()), (Code::InvalidArgument, Some("now")), "{bad}");
+            assert_eq!(
+                (e.code, e.field.as_deref()),
+                (Code::InvalidArgument, Some("now")),
+                "{bad}"
+            );
         }
         assert_eq!(utc_offset_minutes(&json!(-300), "o").unwrap(), -300);
         assert!(utc_offset_minutes(&json!(841), "o").is_err());
         assert!(utc_offset_minutes(&json!(60.5), "o").is_err());
         assert_eq!(duration_ms(&json!(0), "t", 10).unwrap(), 0);
         assert!(duration_ms(&json!(11), "t", 10).is_err());
-        assert_eq!(whole_number(&json!(9007199254740992u64)), None, "2^53 is not exact in JS");
+        assert_eq!(
+            whole_number(&json!(9007199254740992u64)),
+            None,
+            "2^53 is not exact in JS"
+        );
     }
 }

@@ -152,8 +152,15 @@ fn verify_accepts_genuine_and_rejects_tampered_quotes() {
     // --quantity: a whole number from 1 to maxQuantityPerOrder (10), never coerced.
     let with_quantity = |q: &str| {
         let o = run(&[
-            "verify", "--item", item.to_str().unwrap(), "--quote", qfile.to_str().unwrap(),
-            "--now", NOW, "--quantity", q,
+            "verify",
+            "--item",
+            item.to_str().unwrap(),
+            "--quote",
+            qfile.to_str().unwrap(),
+            "--now",
+            NOW,
+            "--quantity",
+            q,
         ]);
         let codes: Vec<String> = stdout_json(&o)["problems"]
             .as_array()
@@ -165,15 +172,28 @@ fn verify_accepts_genuine_and_rejects_tampered_quotes() {
     };
     assert_eq!(with_quantity("10"), (Some(0), vec![]));
     for q in ["-3", "0", "10.9", "NaN", "five", ""] {
-        assert_eq!(with_quantity(q), (Some(1), vec!["invalid_quantity".to_string()]), "{q}");
+        assert_eq!(
+            with_quantity(q),
+            (Some(1), vec!["invalid_quantity".to_string()]),
+            "{q}"
+        );
     }
     for q in ["11", "1e12", "4294967296"] {
-        assert_eq!(with_quantity(q), (Some(1), vec!["quantity_over_limit".to_string()]), "{q}");
+        assert_eq!(
+            with_quantity(q),
+            (Some(1), vec!["quantity_over_limit".to_string()]),
+            "{q}"
+        );
     }
     // A verification key shorter than 16 bytes is refused (it could never be a signing key).
     let weak = run(&[
-        "verify", "--item", item.to_str().unwrap(), "--quote", qfile.to_str().unwrap(),
-        "--key", "short",
+        "verify",
+        "--item",
+        item.to_str().unwrap(),
+        "--quote",
+        qfile.to_str().unwrap(),
+        "--key",
+        "short",
     ]);
     assert_eq!(weak.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&weak.stderr).contains("at least 16 bytes"));

@@ -374,6 +374,75 @@ fn edge_requests_are_validated() {
     assert_eq!(bad(json!({"items": many})).0, Code::LimitExceeded);
 }
 
+/// The Worker prices only feature vectors a device can compute: each feature within the spec's
+/// `range` (models/features.json). The extremes a valid log can reach stay inside; made-up values
+/// outside are refused with the feature named, never signed.
+#[test]
+fn edge_features_outside_what_a_device_computes_are_refused() {
+    // The most extreme log a device accepts: long dwells, maximal page values, purchases of the
+    // largest amount, a full log; both models, so session and history features are sent.
+    let both = |consent| {
+        let bytes = |f: &str| std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join(f)).unwrap();
+        Pricer::new(
+            Policy::default_policy(),
+            ModelSlot::load(Some(&model_bytes()), ModelKind::Interest),
+            ModelSlot::load(Some(&bytes("models/uplift.onnx")), ModelKind::Uplift),
+            None,
+            config(consent),
+            NOW,
+        )
+        .unwrap()
+    };
+    let mut device = both(Consent::Granted);
+    for i in 0..pricelet::limits::MAX_EVENTS as i64 {
+        let kind = ["administrative", "informational", "product"][(i % 3) as usize];
+        let ev = if i % 7 == 0 {
+            json!({"type": "purchase", "at": NOW - 60_000 + i, "itemId": "x", "category": "mens", "amount": "999999999999999", "currency": "JPY"})
+        } else {
+            json!({"type": "page_view", "at": NOW - 60_000 + i, "dwellMs": 86_400_000, "page": {"kind": kind, "id": "p", "bounceRate": 1, "exitRate": 1, "pageValue": 1e9}})
+        };
+        device.track(&ev, &clock(0)).unwrap();
+    }
+    let request = device.edge_request(&[item()], &clock(0)).unwrap();
+    let names: Vec<String> = serde_json::from_value(request["featureNames"].clone()).unwrap();
+    let row: Vec<f64> = serde_json::from_value(request["features"][0].clone()).unwrap();
+    let specs = pricelet::features::Registry::builtin()
+        .resolve(&names)
+        .unwrap();
+    for (spec, x) in specs.iter().zip(&row) {
+        assert!(
+            (spec.range.0..=spec.range.1).contains(x),
+            "{} = {x} outside {:?}",
+            spec.name,
+            spec.range
+        );
+    }
+    assert!(
+        names.iter().any(|n| n == "spend_12m"),
+        "history features are covered"
+    );
+    let mut edge = both(Consent::Denied);
+    let ok = EdgeRequest::from_json(&request).unwrap();
+    assert!(edge.price_from_features(&ok, &clock(0)).is_ok());
+    for (j, spec) in specs.iter().enumerate() {
+        for x in [spec.range.0 - 1e-3, spec.range.1 + 1e-3, -1e30, 1e300] {
+            let mut v = request.clone();
+            v["features"][0][j] = json!(x);
+            let e = edge
+                .price_from_features(&EdgeRequest::from_json(&v).unwrap(), &clock(0))
+                .unwrap_err();
+            assert_eq!(
+                (e.code, e.field.as_deref()),
+                (
+                    Code::InvalidFeatures,
+                    Some(format!("features[0][{j}]").as_str())
+                )
+            );
+            assert!(e.message.contains(&spec.name), "{}", e.message);
+        }
+    }
+}
+
 fn edge_err(edge: &mut Pricer, v: Value) -> (Code, Option<String>) {
     let e = edge
         .price_from_features(&EdgeRequest::from_json(&v).unwrap(), &clock(0))
@@ -593,7 +662,8 @@ fn browse_hesitantly(p: &mut Pricer) {
 /// against a re-computed interest, so both prices verify; and in edge mode the Worker's signature
 /// covers the price the Worker computed, whatever the device would have computed.
 #[test]
-fn an_interest_one_millionth_apart_moves_a_price_only_at_an_edge_and_checkout_never_depends_on_it() {
+fn an_interest_one_millionth_apart_moves_a_price_only_at_an_edge_and_checkout_never_depends_on_it()
+{
     use pricelet::pricing::{bounds, candidates, choose};
     let policy = Policy::default_policy();
     let item = Item::from_json(&item()).unwrap();
@@ -602,7 +672,11 @@ fn an_interest_one_millionth_apart_moves_a_price_only_at_an_edge_and_checkout_ne
     let index = |r: f64| choose(&item, &policy, &b, &cands, r, None).index;
     // A low interest gets a discount, a high one list price: bisect to the edge between them.
     let (mut lo, mut hi) = (0.01, 0.99);
-    assert_ne!(index(lo), index(hi), "the strategy discounts low interest only");
+    assert_ne!(
+        index(lo),
+        index(hi),
+        "the strategy discounts low interest only"
+    );
     while hi - lo > 1e-9 {
         let mid = (lo + hi) / 2.0;
         if index(mid) == index(lo) {
@@ -614,7 +688,10 @@ fn an_interest_one_millionth_apart_moves_a_price_only_at_an_edge_and_checkout_ne
     let (below, above) = (lo - 5e-7, hi + 5e-7);
     assert!(above - below < 1.01e-6);
     let (a, b_) = (cands[index(below)], cands[index(above)]);
-    assert_ne!(a.price_minor, b_.price_minor, "across the edge the prices differ");
+    assert_ne!(
+        a.price_minor, b_.price_minor,
+        "across the edge the prices differ"
+    );
     // Away from the edge a 1e-6 difference changes nothing.
     for r in [lo - 1e-3, hi + 1e-3] {
         assert_eq!(index(r - 5e-7), index(r + 5e-7));
@@ -654,4 +731,140 @@ fn an_interest_one_millionth_apart_moves_a_price_only_at_an_edge_and_checkout_ne
         v.problems.iter().map(|p| p.code).collect::<Vec<_>>(),
         ["bad_signature"]
     );
+}
+
+/// Two tabs of one shop share one storage and never see each other's writes as they happen. Each
+/// writes through `sync` (re-read, merge, write), as the wasm binding does on every `track()`.
+struct Tab {
+    p: Pricer,
+}
+
+impl Tab {
+    fn open(shared: &Option<String>) -> Tab {
+        let model = ModelSlot::load(Some(&model_bytes()), ModelKind::Interest);
+        let config = PricerConfig {
+            anon_id: None,
+            ..config(Consent::Granted)
+        };
+        let p = Pricer::new(
+            Policy::default_policy(),
+            model,
+            ModelSlot::Absent,
+            shared.as_deref(),
+            config,
+            NOW,
+        )
+        .unwrap();
+        Tab { p }
+    }
+
+    fn write(&mut self, shared: &mut Option<String>) {
+        self.p.sync(shared.as_deref(), NOW);
+        let state = self.p.state_to_save();
+        *shared = state.clone();
+        self.p.saved(state);
+    }
+
+    fn track(&mut self, shared: &mut Option<String>, page: &str) {
+        let ev =
+            json!({"type": "page_view", "at": NOW - 1000, "page": {"kind": "product", "id": page}});
+        assert!(self.p.track(&ev, &clock(0)).unwrap().stored);
+        self.write(shared);
+    }
+}
+
+fn stored_pages(shared: &Option<String>) -> Vec<String> {
+    let Some(s) = shared else { return vec![] };
+    let v: Value = serde_json::from_str(s).unwrap();
+    v["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["page"]["id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+fn stored_anon(shared: &Option<String>) -> Option<String> {
+    let v: Value = serde_json::from_str(shared.as_ref()?).unwrap();
+    v["anonId"].as_str().map(str::to_string)
+}
+
+#[test]
+fn two_tabs_on_one_storage_keep_each_others_events_and_forget_wins() {
+    let mut shared = None;
+    let (mut a, mut b) = (Tab::open(&shared), Tab::open(&shared));
+    for i in 0..5 {
+        a.track(&mut shared, &format!("a{i}"));
+        b.track(&mut shared, &format!("b{i}"));
+    }
+    let mut pages = stored_pages(&shared);
+    pages.sort();
+    assert_eq!(
+        pages,
+        ["a0", "a1", "a2", "a3", "a4", "b0", "b1", "b2", "b3", "b4"],
+        "no tab lost the other's events"
+    );
+    assert_eq!(
+        a.p.anon_id(),
+        b.p.anon_id(),
+        "one shopper, one anonymous id"
+    );
+    assert_eq!(stored_anon(&shared).as_deref(), Some(a.p.anon_id()));
+    let old_id = a.p.anon_id().to_string();
+    // forget() in A (the binding erases the store); B's next track must not bring anything back.
+    a.p.forget().unwrap();
+    shared = None;
+    b.track(&mut shared, "after");
+    assert_eq!(
+        stored_pages(&shared),
+        ["after"],
+        "the forgotten events stay forgotten"
+    );
+    assert_ne!(
+        stored_anon(&shared).unwrap(),
+        old_id,
+        "and so does the old anonymous id"
+    );
+    assert_eq!(b.p.status()["events"], 1);
+    // A, which forgot, then tracks: it joins B's new state rather than starting a third one.
+    a.track(&mut shared, "a-after");
+    assert_eq!(stored_pages(&shared).len(), 2);
+    assert_eq!(a.p.anon_id(), b.p.anon_id());
+    // Consent withdrawn in A erases storage too: B drops what it had from storage.
+    a.p.set_consent(Consent::Denied);
+    shared = None;
+    b.track(&mut shared, "later");
+    assert_eq!(stored_pages(&shared), ["later"]);
+    // If A forgets and writes again before B does, B sees another anonymous id: the same rule.
+    let mut c = Tab::open(&shared);
+    c.track(&mut shared, "c");
+    assert_eq!(stored_pages(&shared), ["later", "c"]);
+    c.p.forget().unwrap();
+    shared = None;
+    c.track(&mut shared, "c-new");
+    b.track(&mut shared, "b-new");
+    assert_eq!(stored_pages(&shared), ["c-new", "b-new"]);
+    assert_eq!(b.p.anon_id(), c.p.anon_id());
+}
+
+/// A tab that only *reads* another tab's write (the browser's `storage` event) still notices a
+/// later erase: what it read is remembered, not just what it wrote.
+#[test]
+fn a_tab_that_only_read_the_shared_state_still_honours_a_later_forget() {
+    let mut shared = None;
+    let (mut a, mut b) = (Tab::open(&shared), Tab::open(&shared));
+    b.track(&mut shared, "b");
+    a.track(&mut shared, "a");
+    b.p.sync(shared.as_deref(), NOW); // the storage event: B reads A's write
+    assert_eq!(b.p.status()["events"], 2);
+    a.p.forget().unwrap();
+    shared = None;
+    b.p.sync(None, NOW); // the storage event of the erase
+    assert_eq!(
+        b.p.status()["events"],
+        0,
+        "B dropped the forgotten events at once"
+    );
+    b.track(&mut shared, "b2");
+    assert_eq!(stored_pages(&shared), ["b2"]);
 }

@@ -752,7 +752,8 @@ fn data_dir(given: Option<PathBuf>) -> PathBuf {
 
 fn aggregate(reports: &Path, policy: Option<&Path>, as_json: bool) -> Result<(), String> {
     let policy = load_policy(policy)?;
-    let expected = pricelet::aggregate::Expected::from_policy(&policy)?;
+    let mut expected = pricelet::aggregate::Expected::from_policy(&policy)?;
+    expected.latest_day = Some(pricelet::ldp::latest_day(now_ms()));
     let text = String::from_utf8(read(reports, "reports")?)
         .map_err(|_| format!("the reports file {} is not UTF-8", reports.display()))?;
     let tally = pricelet::aggregate::read_reports(&text, &expected)

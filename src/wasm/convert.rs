@@ -32,14 +32,15 @@ pub fn arg_error(field: &str, message: impl Into<String>) -> JsValue {
     error(Error::at(Code::InvalidArgument, field, message))
 }
 
-/// `typeof v` in words, for messages ("a number", "null", "an object").
+/// `typeof v` in words, for messages ("a number", "null", "an object"). Only `typeof` is used:
+/// it cannot throw, where `Array.isArray` throws on a revoked Proxy.
 pub fn kind_of(v: &JsValue) -> String {
     if v.is_null() {
         return "null".into();
     }
     match v.js_typeof().as_string().as_deref() {
-        Some("object") if js_sys::Array::is_array(v) => "an array".into(),
-        Some(t @ ("object" | "undefined")) => format!("{}{t}", if t == "object" { "an " } else { "" }),
+        Some("object") => "an object".into(),
+        Some("undefined") => "undefined".into(),
         Some(t) => format!("a {t}"),
         None => "a value".into(),
     }
@@ -62,7 +63,7 @@ pub fn document(v: &JsValue, code: Code, what: &str) -> Result<Value, JsValue> {
         .map_err(error)?;
     serde_json::from_str(&text).map_err(|e| {
         let why = e.to_string();
-        let message = if why.contains("surrogate") {
+        let message = if why.contains("surrogate") || why.contains("hex escape") {
             format!("{what} holds text that is not well-formed Unicode (a lone surrogate such as '\\ud800'); ids and names must be well-formed strings")
         } else {
             format!("{what} is not plain JSON data ({why})")
@@ -81,8 +82,12 @@ pub fn optional_document(v: &JsValue, code: Code, what: &str) -> Result<Option<V
 
 /// A string argument.
 pub fn text(v: &JsValue, field: &str) -> Result<String, JsValue> {
-    v.as_string()
-        .ok_or_else(|| arg_error(field, format!("`{field}` must be a string, not {}", kind_of(v))))
+    v.as_string().ok_or_else(|| {
+        arg_error(
+            field,
+            format!("`{field}` must be a string, not {}", kind_of(v)),
+        )
+    })
 }
 
 /// An id argument: a string, or a whole number (items may have numeric ids, which become their
@@ -92,19 +97,30 @@ pub fn id(v: &JsValue, field: &str) -> Result<String, JsValue> {
         return Ok(s);
     }
     match v.as_f64() {
-        Some(x) if x.is_finite() && x.fract() == 0.0 && x.abs() <= crate::time::MAX_SAFE_INTEGER as f64 => {
+        Some(x)
+            if x.is_finite()
+                && x.fract() == 0.0
+                && x.abs() <= crate::time::MAX_SAFE_INTEGER as f64 =>
+        {
             Ok(format!("{}", x as i64))
         }
         _ => Err(arg_error(
             field,
-            format!("`{field}` must be a string (or a whole-number id), not {}", kind_of(v)),
+            format!(
+                "`{field}` must be a string (or a whole-number id), not {}",
+                kind_of(v)
+            ),
         )),
     }
 }
 
 pub fn boolean(v: &JsValue, field: &str) -> Result<bool, JsValue> {
-    v.as_bool()
-        .ok_or_else(|| arg_error(field, format!("`{field}` must be true or false, not {}", kind_of(v))))
+    v.as_bool().ok_or_else(|| {
+        arg_error(
+            field,
+            format!("`{field}` must be true or false, not {}", kind_of(v)),
+        )
+    })
 }
 
 /// Bytes (a `Uint8Array`), or None for `null`/`undefined`.
@@ -112,8 +128,12 @@ pub fn bytes(v: &JsValue, field: &str) -> Result<Option<Vec<u8>>, JsValue> {
     if v.is_null() || v.is_undefined() {
         return Ok(None);
     }
+    // The wrapper passes a plain Uint8Array view (a subclass could override `length`).
     let array = v.dyn_ref::<Uint8Array>().ok_or_else(|| {
-        arg_error(field, format!("`{field}` must be a Uint8Array, not {}", kind_of(v)))
+        arg_error(
+            field,
+            format!("`{field}` must be a Uint8Array, not {}", kind_of(v)),
+        )
     })?;
     let n = array.length() as usize;
     crate::limits::check_count(field, n, crate::limits::MAX_MODEL_BYTES).map_err(error)?;
@@ -125,16 +145,20 @@ pub fn get(obj: &JsValue, key: &str) -> Result<JsValue, JsValue> {
     if !obj.is_object() {
         return Ok(JsValue::UNDEFINED);
     }
-    Reflect::get(obj, &key.into()).map_err(|e| {
-        arg_error(key, format!("reading `{key}` threw: {}", message_of(&e)))
-    })
+    Reflect::get(obj, &key.into())
+        .map_err(|e| arg_error(key, format!("reading `{key}` threw: {}", message_of(&e))))
 }
 
-/// The message of a thrown JS value (an Error's message, or the value as text).
+/// The message of a thrown JS value (its `message` string, or the value if it is a string), read
+/// through the catching `Reflect.get`: a thrown object's own getters may throw too.
 pub fn message_of(e: &JsValue) -> String {
-    e.dyn_ref::<js_sys::Error>()
-        .map(|e| String::from(e.message()))
-        .or_else(|| e.as_string())
+    e.as_string()
+        .or_else(|| {
+            e.is_object()
+                .then(|| Reflect::get(e, &"message".into()).ok())
+                .flatten()
+                .and_then(|m| m.as_string())
+        })
         .unwrap_or_else(|| format!("{} was thrown", kind_of(e)))
 }
 
@@ -156,7 +180,6 @@ pub fn number(v: &JsValue) -> Value {
     match v.as_bool() {
         Some(b) => Value::Bool(b),
         None if v.is_null() || v.is_undefined() => Value::Null,
-        None if js_sys::Array::is_array(v) => Value::Array(vec![]),
         None => Value::Object(Default::default()),
     }
 }

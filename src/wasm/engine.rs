@@ -51,22 +51,41 @@ enum Store {
     Adapter(JsValue),
 }
 
-impl Store {
-    /// The stored text. The adapter contract: `load()` returns a string, or null/undefined for
-    /// nothing stored, synchronously; anything else is an error (never read as "nothing stored").
-    fn load(&self) -> Result<Option<String>, String> {
+/// Why a stored state could not be read.
+enum LoadError {
+    /// The read failed (a transient error, a quota, a throwing adapter).
+    Failed(String),
+    /// The adapter breaks its contract: `load()` must return a string or null, synchronously.
+    Contract(String),
+}
+
+impl LoadError {
+    fn message(&self) -> &str {
         match self {
-            Store::Local { storage, key } => storage
-                .get_item(key)
-                .map_err(|e| format!("localStorage.getItem failed: {}", convert::message_of(&e))),
+            LoadError::Failed(m) | LoadError::Contract(m) => m,
+        }
+    }
+}
+
+impl Store {
+    fn load(&self) -> Result<Option<String>, LoadError> {
+        match self {
+            Store::Local { storage, key } => storage.get_item(key).map_err(|e| {
+                LoadError::Failed(format!(
+                    "localStorage.getItem failed: {}",
+                    convert::message_of(&e)
+                ))
+            }),
             Store::Adapter(obj) => {
                 let f: Function = get(obj, "load")
                     .ok()
                     .and_then(|f| f.dyn_into().ok())
-                    .ok_or("the storage adapter has no load() function")?;
-                let v = f
-                    .call0(obj)
-                    .map_err(|e| format!("storage.load() threw: {}", convert::message_of(&e)))?;
+                    .ok_or_else(|| {
+                        LoadError::Contract("the storage adapter has no load() function".into())
+                    })?;
+                let v = f.call0(obj).map_err(|e| {
+                    LoadError::Failed(format!("storage.load() threw: {}", convert::message_of(&e)))
+                })?;
                 if v.is_null() || v.is_undefined() {
                     return Ok(None);
                 }
@@ -76,7 +95,7 @@ impl Store {
                     } else {
                         format!("{} instead of the string save() was given", convert::kind_of(&v))
                     };
-                    format!("storage.load() returned {what}")
+                    LoadError::Contract(format!("storage.load() returned {what}"))
                 })
             }
         }
@@ -90,9 +109,12 @@ impl Store {
                     convert::message_of(&e)
                 )
             }),
-            (Store::Local { storage, key }, None) => storage
-                .remove_item(key)
-                .map_err(|e| format!("localStorage.removeItem failed: {}", convert::message_of(&e))),
+            (Store::Local { storage, key }, None) => storage.remove_item(key).map_err(|e| {
+                format!(
+                    "localStorage.removeItem failed: {}",
+                    convert::message_of(&e)
+                )
+            }),
             (Store::Adapter(obj), s) => {
                 let f: Function = get(obj, "save")
                     .ok()
@@ -103,6 +125,19 @@ impl Store {
                     .map_err(|e| format!("storage.save() threw: {}", convert::message_of(&e)))
             }
         }
+    }
+}
+
+/// The store a persistence level writes to.
+fn store_for<'a>(
+    persistence: Persistence,
+    persistent: &'a Option<Store>,
+    session: &'a Option<Store>,
+) -> Option<&'a Store> {
+    match persistence {
+        Persistence::Storage => persistent.as_ref(),
+        Persistence::Memory => session.as_ref(),
+        Persistence::None => None,
     }
 }
 
@@ -144,7 +179,10 @@ pub struct WasmPricer {
     session: Option<Store>,
     now: Option<Function>,
     utc_offset_minutes: Option<i32>,
+    /// Why storage is not used as asked (no localStorage here), for `status.storage`.
     storage_note: Option<String>,
+    /// The last storage failure, cleared when storage works again (`status.storage`).
+    storage_error: Option<String>,
 }
 
 #[wasm_bindgen]
@@ -162,12 +200,18 @@ impl WasmPricer {
         let policy = parse_policy(&policy)?;
         let model = convert::bytes(&model, "model")?;
         let uplift_model = convert::bytes(&uplift_model, "upliftModel")?;
-        let options: Options = match convert::optional_document(&options, Code::InvalidArgument, "the options")? {
-            None => serde_json::from_value(Value::Object(Default::default())).map_err(|e| arg_error("options", e.to_string()))?,
-            Some(v) => serde_path_to_error::deserialize(v).map_err(|e| {
-                error(crate::error::from_serde_path(Code::InvalidArgument, "invalid createPricer option", e))
-            })?,
-        };
+        let options: Options =
+            match convert::optional_document(&options, Code::InvalidArgument, "the options")? {
+                None => serde_json::from_value(Value::Object(Default::default()))
+                    .map_err(|e| arg_error("options", e.to_string()))?,
+                Some(v) => serde_path_to_error::deserialize(v).map_err(|e| {
+                    error(crate::error::from_serde_path(
+                        Code::InvalidArgument,
+                        "invalid createPricer option",
+                        e,
+                    ))
+                })?,
+            };
         let consent = match options.consent.as_deref() {
             None => Consent::Unknown,
             Some(s) => Consent::parse(s).map_err(error)?,
@@ -187,7 +231,13 @@ impl WasmPricer {
         let now = match get(&hooks, "now")? {
             v if v.is_undefined() || v.is_null() => None,
             v => Some(v.dyn_into::<Function>().map_err(|v| {
-                arg_error("now", format!("`now` must be a function returning Date.now()-style milliseconds, not {}", convert::kind_of(&v)))
+                arg_error(
+                    "now",
+                    format!(
+                        "`now` must be a function returning Date.now()-style milliseconds, not {}",
+                        convert::kind_of(&v)
+                    ),
+                )
             })?),
         };
         let storage_key = options
@@ -215,7 +265,10 @@ impl WasmPricer {
             Some("adapter") => {
                 let adapter = get(&hooks, "storage")?;
                 if !adapter.is_object() {
-                    return Err(arg_error("storage", "storage must be 'local', 'memory' or an object with load() and save()"));
+                    return Err(arg_error(
+                        "storage",
+                        "storage must be 'local', 'memory' or an object with load() and save()",
+                    ));
                 }
                 Some(Store::Adapter(adapter))
             }
@@ -249,8 +302,9 @@ impl WasmPricer {
             now,
             utc_offset_minutes,
             storage_note,
+            storage_error: None,
         };
-        this.load_from_store()?;
+        this.load_from_store(true)?;
         Ok(this)
     }
 
@@ -278,56 +332,94 @@ impl WasmPricer {
     }
 
     fn active_store(&self) -> Option<&Store> {
-        match self.core.persistence() {
-            Persistence::Storage => self.persistent.as_ref(),
-            Persistence::Memory => self.session.as_ref(),
-            Persistence::None => None,
-        }
+        store_for(self.core.persistence(), &self.persistent, &self.session)
     }
 
-    fn load_from_store(&mut self) -> Result<(), JsValue> {
+    /// Reads the stored state into the engine. `initial`: at construction, where an adapter that
+    /// breaks its contract is an error; later (another tab wrote) a failure is only reported.
+    fn load_from_store(&mut self, initial: bool) -> Result<(), JsValue> {
         let clock = self.clock()?;
         if self.core.persistence() == Persistence::None {
-            // Nothing may be kept: erase what an earlier visit stored.
-            if let Some(s) = &self.persistent {
-                let _ = s.save(None);
+            // Nothing may be kept: erase what an earlier visit stored. (Later, when another tab
+            // writes, that is its own new state, not this page's to erase.)
+            if initial {
+                if let Some(s) = &self.persistent {
+                    let _ = s.save(None);
+                }
+                self.core.load_state(None, clock.now_ms);
             }
-            self.core.load_state(None, clock.now_ms);
             return Ok(());
         }
         let state = match self.active_store().map(Store::load).transpose() {
-            Ok(s) => s.flatten(),
-            Err(why) => {
-                self.storage_note = Some(why);
-                None
+            Ok(s) => {
+                self.storage_error = None;
+                s.flatten()
+            }
+            Err(LoadError::Contract(why)) if initial => return Err(arg_error("storage", why)),
+            Err(e) => {
+                // Never treat an unreadable store as empty: nothing is written until a read
+                // succeeds, so what it holds is not overwritten.
+                self.storage_error = Some(format!(
+                    "{}; nothing is saved until storage can be read again, so what it holds is not overwritten",
+                    e.message()
+                ));
+                if initial {
+                    self.core.load_state(None, clock.now_ms);
+                }
+                return Ok(());
             }
         };
-        self.core.load_state(state.as_deref(), clock.now_ms);
+        if initial {
+            self.core.load_state(state.as_deref(), clock.now_ms);
+        } else {
+            self.core.sync(state.as_deref(), clock.now_ms);
+            return Ok(());
+        }
         // Storage must hold what the engine uses: an unusable state is removed at once and a
         // repaired one rewritten, so exportData() never shows bytes the engine threw away.
         match self.core.load_report().outcome {
             "discarded" => {
                 if let Some(Err(why)) = self.active_store().map(|s| s.save(None)) {
-                    self.storage_note = Some(why);
+                    self.storage_error = Some(why);
                 }
             }
             "repaired" => {
-                self.persist();
+                self.persist(clock.now_ms);
             }
             _ => {}
         }
         Ok(())
     }
 
-    fn persist(&mut self) -> bool {
+    /// Writes the state: re-reads storage first and merges (another tab may have written or
+    /// forgotten since), and writes nothing while storage cannot be read.
+    fn persist(&mut self, now_ms: i64) -> bool {
+        let Some(store) = store_for(self.core.persistence(), &self.persistent, &self.session)
+        else {
+            return false;
+        };
+        let stored = match store.load() {
+            Ok(s) => s,
+            Err(e) => {
+                self.storage_error = Some(format!(
+                    "{}; nothing is saved until storage can be read again, so what it holds is not overwritten",
+                    e.message()
+                ));
+                return false;
+            }
+        };
+        self.core.sync(stored.as_deref(), now_ms);
         let state = self.core.state_to_save();
-        match self.active_store().map(|s| s.save(state.as_deref())) {
-            Some(Err(why)) => {
-                self.storage_note = Some(why);
+        match store.save(state.as_deref()) {
+            Ok(()) => {
+                self.storage_error = None;
+                self.core.saved(state);
+                true
+            }
+            Err(why) => {
+                self.storage_error = Some(why);
                 false
             }
-            Some(Ok(())) => true,
-            None => false,
         }
     }
 
@@ -355,7 +447,7 @@ impl WasmPricer {
         let event = convert::document(&event, Code::InvalidEvent, "the event")?;
         let clock = self.clock()?;
         let outcome = self.core.track(&event, &clock).map_err(error)?;
-        let persisted = outcome.stored && self.persist();
+        let persisted = outcome.stored && self.persist(clock.now_ms);
         let mut v = serde_json::to_value(&outcome).unwrap_or_default();
         v["persisted"] = Value::Bool(persisted);
         Ok(convert::json(&v))
@@ -373,7 +465,9 @@ impl WasmPricer {
     pub fn forget(&mut self) -> Result<(), JsValue> {
         self.core.forget().map_err(error)?;
         for s in [&self.persistent, &self.session].into_iter().flatten() {
-            let _ = s.save(None);
+            if let Err(why) = s.save(None) {
+                self.storage_error = Some(why);
+            }
         }
         Ok(())
     }
@@ -394,7 +488,8 @@ impl WasmPricer {
                     let _ = s.save(None);
                 }
             }
-            self.persist();
+            let now_ms = self.clock()?.now_ms;
+            self.persist(now_ms);
         }
         Ok(())
     }
@@ -402,7 +497,7 @@ impl WasmPricer {
     /// Re-reads the stored state (another tab wrote it: the `storage` event).
     #[wasm_bindgen(js_name = reloadState)]
     pub fn reload_state(&mut self) -> Result<(), JsValue> {
-        self.load_from_store()
+        self.load_from_store(false)
     }
 
     /// Everything stored about the shopper, read back from where it is stored (localStorage, the
@@ -410,7 +505,14 @@ impl WasmPricer {
     #[wasm_bindgen(js_name = exportData)]
     pub fn export_data(&self) -> JsValue {
         let mut v = self.core.export_data();
-        let stored = self.active_store().and_then(|s| s.load().ok().flatten());
+        let stored = match self.active_store().map(Store::load).transpose() {
+            Ok(s) => s.flatten(),
+            Err(e) => {
+                // Unreadable is not "nothing stored": say so.
+                v["storageError"] = Value::String(e.message().to_string());
+                None
+            }
+        };
         v["storedBytes"] = Value::from(stored.as_ref().map_or(0, String::len));
         v["state"] = stored
             .and_then(|s| serde_json::from_str(&s).ok())
@@ -424,7 +526,7 @@ impl WasmPricer {
     #[wasm_bindgen(getter)]
     pub fn status(&self) -> JsValue {
         let mut v = self.core.status();
-        if let Some(note) = &self.storage_note {
+        if let Some(note) = self.storage_error.as_ref().or(self.storage_note.as_ref()) {
             v["storage"] = Value::String(note.clone());
         }
         // Linear memory never shrinks, so this is the instance's high-water mark (for soak checks
@@ -452,7 +554,7 @@ impl WasmPricer {
             .map_err(error)?;
         if outcome.report.is_some() {
             // The day's privacy spend is part of the stored state.
-            self.persist();
+            self.persist(clock.now_ms);
         }
         Ok(convert::json(&outcome))
     }
@@ -480,11 +582,19 @@ impl WasmPricer {
 
     /// A list-price quote with a reason (the wrapper's answer right after an engine reset).
     #[wasm_bindgen(js_name = listQuoteWithReason)]
-    pub fn list_quote_with_reason(&self, item: JsValue, reason: JsValue) -> Result<JsValue, JsValue> {
+    pub fn list_quote_with_reason(
+        &self,
+        item: JsValue,
+        reason: JsValue,
+    ) -> Result<JsValue, JsValue> {
         let item = Item::from_json(&convert::document(&item, Code::InvalidItem, "the item")?)
             .map_err(error)?;
         let reason = convert::text(&reason, "reason")?;
-        Ok(convert::json(&self.core.list_quote(&item, &self.clock()?, &reason)))
+        Ok(convert::json(&self.core.list_quote(
+            &item,
+            &self.clock()?,
+            &reason,
+        )))
     }
 }
 
@@ -501,17 +611,22 @@ fn batch(items: &JsValue, what: &str) -> Result<Vec<Value>, JsValue> {
 }
 
 fn parse_quote(quote: &JsValue) -> Result<Quote, JsValue> {
-    serde_json::from_value(convert::document(quote, Code::InvalidQuote, "the quote")?).map_err(|e| {
-        error(Error::new(
-            Code::InvalidQuote,
-            format!("not a pricelet quote ({e}); pass a quote that priceFor returned"),
-        ))
-    })
+    serde_json::from_value(convert::document(quote, Code::InvalidQuote, "the quote")?).map_err(
+        |e| {
+            error(Error::new(
+                Code::InvalidQuote,
+                format!("not a pricelet quote ({e}); pass a quote that priceFor returned"),
+            ))
+        },
+    )
 }
 
 fn reporting_setup(policy: &JsValue) -> Result<Expected, JsValue> {
     let policy = parse_policy(policy)?;
-    Expected::from_policy(&policy).map_err(|m| error(Error::at(Code::InvalidPolicy, "reporting", m)))
+    let mut expected = Expected::from_policy(&policy)
+        .map_err(|m| error(Error::at(Code::InvalidPolicy, "reporting", m)))?;
+    expected.latest_day = Some(crate::ldp::latest_day(js_sys::Date::now() as i64));
+    Ok(expected)
 }
 
 fn tally_of(tally: &JsValue, expected: &Expected) -> Result<Tally, JsValue> {
@@ -519,8 +634,15 @@ fn tally_of(tally: &JsValue, expected: &Expected) -> Result<Tally, JsValue> {
     let Some(t) = convert::optional_document(tally, Code::InvalidReport, "the tally")? else {
         return Ok(Tally::new(size));
     };
-    let t: Tally = serde_json::from_value(t)
-        .map_err(|e| error(Error::at(Code::InvalidReport, "tally", format!("not a report tally ({e}); pass what tallyReports returned, or null to start one"))))?;
+    let t: Tally = serde_json::from_value(t).map_err(|e| {
+        error(Error::at(
+            Code::InvalidReport,
+            "tally",
+            format!(
+                "not a report tally ({e}); pass what tallyReports returned, or null to start one"
+            ),
+        ))
+    })?;
     if !t.fits(size) {
         return Err(error(Error::at(Code::InvalidReport, "tally", format!("the tally does not fit the policy's reporting domain ({size} cells), or its counts are impossible (edited?): pass null to start a new tally"))));
     }
@@ -530,10 +652,15 @@ fn tally_of(tally: &JsValue, expected: &Expected) -> Result<Tally, JsValue> {
 /// Adds measurement reports to a running tally (`null` starts one), all or nothing: a report not
 /// made under the policy's reporting setup is refused with its index.
 #[wasm_bindgen(js_name = tallyReports)]
-pub fn tally_reports(reports: JsValue, tally: JsValue, policy: JsValue) -> Result<JsValue, JsValue> {
+pub fn tally_reports(
+    reports: JsValue,
+    tally: JsValue,
+    policy: JsValue,
+) -> Result<JsValue, JsValue> {
     let expected = reporting_setup(&policy)?;
     let mut next = tally_of(&tally, &expected)?;
-    let Value::Array(list) = convert::document(&reports, Code::InvalidReport, "the reports")? else {
+    let Value::Array(list) = convert::document(&reports, Code::InvalidReport, "the reports")?
+    else {
         return Err(error(Error::at(
             Code::InvalidReport,
             "reports",
@@ -547,8 +674,13 @@ pub fn tally_reports(reports: JsValue, tally: JsValue, policy: JsValue) -> Resul
         let r: Report = serde_json::from_value(v).map_err(|e| {
             error(Error::at(Code::InvalidReport, &field, format!("{field} is not a measurement report ({e}); a report has exactly day, mechanism, epsilon, domain, domainVersion and bits or value")))
         })?;
-        add_report(&mut next, &r, &expected)
-            .map_err(|m| error(Error::at(Code::InvalidReport, &field, format!("{field}: {m}"))))?;
+        add_report(&mut next, &r, &expected).map_err(|m| {
+            error(Error::at(
+                Code::InvalidReport,
+                &field,
+                format!("{field}: {m}"),
+            ))
+        })?;
     }
     Ok(convert::json(&next))
 }
@@ -599,12 +731,21 @@ pub fn verify_quote_js(
     let item = Item::from_json(&convert::document(&item, Code::InvalidItem, "the item")?)
         .map_err(error)?;
     let policy = parse_policy(&policy)?;
-    let args: VerifyArgs = match convert::optional_document(&options, Code::InvalidArgument, "the options")? {
-        None => VerifyArgs { now: None, quantity: None, keys: None },
-        Some(v) => serde_path_to_error::deserialize(v).map_err(|e| {
-            error(crate::error::from_serde_path(Code::InvalidArgument, "invalid verifyQuote option", e))
-        })?,
-    };
+    let args: VerifyArgs =
+        match convert::optional_document(&options, Code::InvalidArgument, "the options")? {
+            None => VerifyArgs {
+                now: None,
+                quantity: None,
+                keys: None,
+            },
+            Some(v) => serde_path_to_error::deserialize(v).map_err(|e| {
+                error(crate::error::from_serde_path(
+                    Code::InvalidArgument,
+                    "invalid verifyQuote option",
+                    e,
+                ))
+            })?,
+        };
     let now_ms = match &args.now {
         Some(v) => crate::time::epoch_ms(v, "now").map_err(error)?,
         None => js_sys::Date::now() as i64,
@@ -658,7 +799,9 @@ pub fn list_quote(item: JsValue, policy: JsValue, now: JsValue) -> Result<JsValu
 
 #[wasm_bindgen(js_name = integrityOf)]
 pub fn integrity_of_js(bytes: JsValue) -> Result<String, JsValue> {
-    Ok(integrity_of(&convert::bytes(&bytes, "bytes")?.unwrap_or_default()))
+    Ok(integrity_of(
+        &convert::bytes(&bytes, "bytes")?.unwrap_or_default(),
+    ))
 }
 
 #[wasm_bindgen(js_name = checkIntegrity)]

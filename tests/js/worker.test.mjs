@@ -177,6 +177,9 @@ test('bad input: JSON errors with the right status, never a stack trace', async 
     [() => post('/price', { items: 'none' }), 400, 'invalid_request'],
     [() => post('/price', { ...request, featureNames: request.featureNames.map((n, i) => (i ? n : 'secret_sauce')) }), 400, 'invalid_features'],
     [() => post('/price', { ...request, features: [[1, 2]] }), 400, 'invalid_features'],
+    // Made-up vectors outside what a device computes are refused, never signed.
+    [() => post('/price', { ...request, features: [request.features[0].map(() => -1e30)] }), 400, 'invalid_features'],
+    [() => post('/price', { ...request, features: [request.features[0].map(() => 1e300)] }), 400, 'invalid_features'],
     [() => post('/price', { ...request, variant: 'vip' }), 400, 'invalid_argument'],
     [() => post('/price', { ...request, extra: true }), 400, 'invalid_argument'],
     [() => post('/price', { items: Array.from({ length: 201 }, () => ITEMS[0]) }), 400, 'limit_exceeded'],
@@ -217,6 +220,22 @@ test('a missing secret is a clear 503, not a crash', async () => {
     assert.equal((await res.json()).code, 'signing_key_missing');
   } finally {
     await bare.dispose();
+  }
+  // A previous key must be as long as a signing key: '' would let a quote signed with '' verify.
+  for (const previous of [{ old: '' }, { old: 'short' }, { old: 42 }, ['x'], 'not json']) {
+    const weak = new Miniflare({
+      modules: true, scriptPath: join(ROOT, 'worker', 'dist', 'bundle', 'index.js'), modulesRoot: join(ROOT, 'worker', 'dist', 'bundle'),
+      modulesRules: rules(), compatibilityDate: '2025-06-01', host: '127.0.0.1', port: 0, cf: false,
+      bindings: { PRICELET_SIGNING_KEY: KEY, PRICELET_PREVIOUS_KEYS: typeof previous === 'string' ? previous : JSON.stringify(previous) },
+      outboundService: (r) => { outbound.push(r.url); return new Response('blocked', { status: 599 }); },
+    });
+    try {
+      const res = await weak.dispatchFetch('http://localhost/verify', { method: 'POST', body: JSON.stringify({ quote: { itemId: ITEMS[0].id }, item: ITEMS[0] }) });
+      assert.equal(res.status, 503, JSON.stringify(previous));
+      assert.equal((await res.json()).code, 'signing_key_invalid');
+    } finally {
+      await weak.dispose();
+    }
   }
 });
 

@@ -1,0 +1,74 @@
+// Two real tabs of one shop in Chromium, sharing localStorage: neither loses the other's events,
+// and forget() or an opt-out in one tab is not undone by the other (no `storage` event reaches the
+// tab that wrote, so the engine re-reads and merges before every write).
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { ROOT } from '../../scripts/setup.mjs';
+import { serveStatic } from '../../scripts/serve.mjs';
+import { PACKAGE_FILES } from '../../scripts/start.mjs';
+import { launch } from './browser.mjs';
+
+const PAGE = `<!doctype html><meta charset="utf-8"><title>tab</title>
+<script type="importmap">{ "imports": { "pricelet": "/node_modules/pricelet/js/web.js" } }</script>
+<script type="module">
+  import { createPricer } from 'pricelet';
+  window.pricer = await createPricer({ consent: 'granted' });
+  document.title = 'ready';
+</script>`;
+
+let server;
+let browser;
+let dir;
+
+before(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'pricelet-tabs-'));
+  writeFileSync(join(dir, 'index.html'), PAGE);
+  server = await serveStatic({ mounts: { '/': dir, '/node_modules/pricelet/': { root: ROOT, only: PACKAGE_FILES } } });
+  browser = await launch();
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function tab() {
+  const page = await browser.context.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  await page.goto(`${server.url}/`);
+  await page.waitForFunction(() => document.title === 'ready', null, { timeout: 20000 });
+  page.errors = errors;
+  return page;
+}
+
+const track = (page, id) => page.evaluate((id) => window.pricer.track({ type: 'page_view', page: { kind: 'product', id } }), id);
+const stored = (page) => page.evaluate(() => JSON.parse(localStorage.getItem('pricelet:behaviour')));
+
+test('two tabs on one localStorage keep each other\'s events; forget() and opt-out in one tab win', async () => {
+  const [a, b] = [await tab(), await tab()];
+  for (let i = 0; i < 5; i += 1) {
+    assert.equal((await track(a, `a${i}`)).persisted, true);
+    assert.equal((await track(b, `b${i}`)).persisted, true);
+  }
+  const state = await stored(a);
+  assert.deepEqual(state.events.map((e) => e.page.id).sort(), ['a0', 'a1', 'a2', 'a3', 'a4', 'b0', 'b1', 'b2', 'b3', 'b4']);
+  assert.equal((await b.evaluate(() => window.pricer.exportData())).anonId, state.anonId, 'one anonymous id for both tabs');
+  await a.evaluate(() => window.pricer.forget());
+  assert.equal(await stored(b), null, 'forget() removed the stored state');
+  await track(b, 'b-after');
+  const after = await stored(a);
+  assert.deepEqual(after.events.map((e) => e.page.id), ['b-after'], 'the other tab did not write the forgotten events back');
+  assert.notEqual(after.anonId, state.anonId, 'nor the forgotten anonymous id');
+  await track(a, 'a-after');
+  assert.equal((await stored(b)).events.length, 2);
+  await a.evaluate(() => window.pricer.setConsent('denied'));
+  assert.equal(await stored(b), null, 'the opt-out erased the stored state');
+  await track(b, 'b-last');
+  assert.deepEqual((await stored(b)).events.map((e) => e.page.id), ['b-last']);
+  assert.deepEqual([...a.errors, ...b.errors], []);
+});
