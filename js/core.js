@@ -6,30 +6,16 @@
 // or a BigInt fails in JavaScript with a coded error, before the engine is entered, so a hostile or
 // careless argument can never leave a pricer half-borrowed inside wasm. Results come back as JSON
 // text and are parsed into fresh objects on every call.
-import * as engine from '../dist/pricelet.js';
+//
+// Each entry passes the engine glue it loads: the browser's has the device exports only; Node's and
+// workerd's add the server-side ones (tallies, estimates, signing, edge pricing).
 
-const CONSENTS = ['granted', 'denied', 'unknown'];
 /** Models shipped in the package's models/ folder (see models/README.md). */
 const BUNDLED_MODELS = ['interest', 'interest-behaviour'];
+/** Codes of the wrapper's own errors, beside the engine's (`constants().errorCodes`). */
+export const WRAPPER_ERROR_CODES = ['engine_unavailable', 'engine_reset', 'freed', 'server_only'];
 
-let compiled = null; // WebAssembly.Module, kept for resets
-let generation = 0; // bumps on every (re)instantiation; pricers rebuild their engine object when it moves
-let engineResets = 0;
-let loading = null;
 let limits = null; // the engine's limits (JSON from Rust), read once
-
-function initEngine(module) {
-  engine.initSync({ module });
-  compiled = module;
-  generation += 1;
-  limits ??= JSON.parse(engine.limits());
-}
-
-/** A wasm trap (panic, OOM, unreachable) kills the instance: re-create it from the cached module. */
-function resetEngine() {
-  engineResets += 1;
-  initEngine(compiled);
-}
 
 function isTrap(e) {
   return e instanceof WebAssembly.RuntimeError;
@@ -130,12 +116,40 @@ function keyEntries(keys) {
  * small wasm, where the engine cannot be ready synchronously.
  */
 export function makeApi(platform) {
+  const { engine } = platform;
+  /** The engine instance: its compiled module (kept for resets) and a generation that moves on
+   * every (re)instantiation, so pricers rebuild their engine objects. */
+  const runtime = { engine, compiled: null, generation: 0, resets: 0, constants: null };
+  let loading = null;
+
+  function initEngine(module) {
+    engine.initSync({ module });
+    runtime.compiled = module;
+    runtime.generation += 1;
+    runtime.constants ??= JSON.parse(engine.constants());
+    limits ??= runtime.constants.limits;
+  }
+
+  /** A wasm trap (panic, OOM, unreachable) kills the instance: wasm-bindgen's glue re-creates it
+   * from the module it kept. */
+  runtime.reset = () => {
+    runtime.resets += 1;
+    engine.__wbg_reset_state();
+    runtime.generation += 1;
+  };
+
+  /** A server-side function where the entry's engine lacks it (a browser's). */
+  function serverOnly(name) {
+    if (typeof engine[name] === 'function') return null;
+    return pricerError('server_only', `${name} runs on a server: import it from 'pricelet' in Node or a Worker (the browser engine ships device code only)`);
+  }
+
   async function ensureEngine(wasm) {
-    if (compiled) return;
+    if (runtime.compiled) return;
     loading ??= (async () => {
       try {
         const module = await platform.loadModule(wasm);
-        if (!compiled) initEngine(module);
+        if (!runtime.compiled) initEngine(module);
       } catch (e) {
         loading = null;
         throw pricerError('engine_unavailable', `could not load pricelet's WebAssembly engine: ${e.message}. ` +
@@ -186,13 +200,14 @@ export function makeApi(platform) {
   async function createPricer(options = {}) {
     try {
       if (options === null || typeof options !== 'object') throw pricerError('invalid_argument', 'createPricer takes an options object (or nothing)', 'options');
-      if (options.consent !== undefined && !CONSENTS.includes(options.consent)) {
-        throw pricerError('invalid_argument', `consent must be one of ${CONSENTS.join(', ')}`, 'consent');
-      }
       if (options.bundledModel !== undefined && !BUNDLED_MODELS.includes(options.bundledModel)) {
         throw pricerError('invalid_argument', `bundledModel must be one of ${BUNDLED_MODELS.join(', ')}`, 'bundledModel');
       }
       await ensureEngine(options.wasm);
+      const { consents, storageKey } = runtime.constants;
+      if (options.consent !== undefined && !consents.includes(options.consent)) {
+        throw pricerError('invalid_argument', `consent must be one of ${consents.join(', ')}`, 'consent');
+      }
       const policy = wire(await resolvePolicy(options.policy), 'invalid_policy', 'the policy');
       const interestSource = options.model === undefined ? platform.defaultModel(options.bundledModel ?? 'interest') : options.model;
       const upliftSource = options.upliftModel === undefined ? (options.bundledUpliftModel ? platform.defaultModel('uplift') : null) : options.upliftModel;
@@ -219,8 +234,9 @@ export function makeApi(platform) {
         config,
         hooks: { storage: adapter, sessionStorage: memoryStore(), now: options.now },
         watchLocal: !adapter && (options.storage === undefined || options.storage === 'local'),
-        storageKey: options.storageKey,
+        storageKey: options.storageKey ?? storageKey,
         platform,
+        runtime,
       });
     } catch (e) {
       throw coded(e, 'invalid_argument', 'the options');
@@ -229,7 +245,7 @@ export function makeApi(platform) {
 
   /** A list-price quote, synchronously, before (or without) the engine. */
   function listQuote(item, options = {}) {
-    const source = compiled ? engine : platform.lite;
+    const source = runtime.compiled ? engine : platform.lite;
     if (!source) throw pricerError('engine_unavailable', 'listQuote needs the engine here: await createPricer() first');
     const max = (limits ??= JSON.parse(source.limits())).maxInputChars;
     try {
@@ -269,7 +285,7 @@ export function makeApi(platform) {
 
   /** The fields a storefront posts to its server; never interest, explanation or propensity. */
   function toCheckout(quote) {
-    const source = compiled ? engine : platform.lite;
+    const source = runtime.compiled ? engine : platform.lite;
     if (!source) throw pricerError('engine_unavailable', 'toCheckout needs the engine here: await createPricer() first');
     limits ??= JSON.parse(source.limits());
     return JSON.parse(source.toCheckout(wire(quote, 'invalid_quote', 'the quote')));
@@ -277,6 +293,8 @@ export function makeApi(platform) {
 
   /** Adds measurement reports to a running tally (null starts one); see docs/measurement.md. */
   async function tallyReports(reports, tally = null, options = {}) {
+    const unavailable = serverOnly('tallyReports');
+    if (unavailable) throw unavailable;
     await ensureEngine(wasmOption(options, 'invalid_report'));
     try {
       batch(reports, 'invalid_report', 'tallyReports');
@@ -288,6 +306,8 @@ export function makeApi(platform) {
 
   /** The de-biased read-out of a tally (conversion by arm / step / segment, A/B, β). */
   async function estimates(tally, options = {}) {
+    const unavailable = serverOnly('estimates');
+    if (unavailable) throw unavailable;
     await ensureEngine(wasmOption(options, 'invalid_report'));
     try {
       return JSON.parse(engine.estimates(wire(tally, 'invalid_report', 'the tally'), wire(options?.policy ?? null, 'invalid_policy', 'the policy')));
@@ -297,6 +317,8 @@ export function makeApi(platform) {
   }
 
   async function signQuote(quote, keyId, key, options = {}) {
+    const unavailable = serverOnly('signQuote');
+    if (unavailable) throw unavailable;
     await ensureEngine(wasmOption(options, 'invalid_argument'));
     try {
       return JSON.parse(engine.signQuote(wire(quote, 'invalid_quote', 'the quote'), keyId, key));
@@ -311,10 +333,21 @@ export function makeApi(platform) {
 
   /** Synchronous start from an already compiled module (workerd imports the wasm as a module). */
   function initWithModule(module) {
-    if (!compiled) initEngine(module);
+    if (!runtime.compiled) initEngine(module);
   }
 
-  return { createPricer, listQuote, verifyQuote, toCheckout, signQuote, tallyReports, estimates, init, initWithModule };
+  /** The engine's constants (consents, reasons, codes, limits): for tests and tools. */
+  function constants() {
+    if (!runtime.constants) throw pricerError('engine_unavailable', 'constants() needs the engine: await init() first');
+    return structuredClone(runtime.constants);
+  }
+
+  return { createPricer, listQuote, verifyQuote, toCheckout, signQuote, tallyReports, estimates, init, initWithModule, constants };
+}
+
+/** A method of the engine's pricer class, if this engine has it. */
+function engineMethod(runtime, name) {
+  return runtime.engine.WasmPricer.prototype[name];
 }
 
 /** After an engine reset: list-price quotes (`engine_reset`), or the item's error slot. */
@@ -340,17 +373,18 @@ class Pricer {
     this.#args = args;
     this.#engine();
     if (args.watchLocal) {
-      this.#unwatch = args.platform.watchStorage?.(args.storageKey ?? 'pricelet:behaviour', () => this.#call((p) => p.reloadState(), () => {}));
+      this.#unwatch = args.platform.watchStorage?.(args.storageKey, () => this.#call((p) => p.reloadState(), () => {}));
     }
   }
 
   #engine() {
     if (this.#freed) throw pricerError('freed', 'this pricer was freed; create a new one with createPricer()');
-    if (this.#gen !== generation) {
+    const { runtime } = this.#args;
+    if (this.#gen !== runtime.generation) {
       const { policy, model, uplift, config, hooks } = this.#args;
       // Objects of an earlier instance died with it; they are dropped, never freed into the new one.
-      this.#inner = new engine.WasmPricer(policy, model, uplift, config, hooks);
-      this.#gen = generation;
+      this.#inner = new runtime.engine.WasmPricer(policy, model, uplift, config, hooks);
+      this.#gen = runtime.generation;
     }
     return this.#inner;
   }
@@ -361,7 +395,7 @@ class Pricer {
       return fn(this.#engine());
     } catch (e) {
       if (!isTrap(e)) throw e;
-      resetEngine();
+      this.#args.runtime.reset();
       return afterReset(this.#engine(), e);
     }
   }
@@ -414,7 +448,8 @@ class Pricer {
   }
 
   setConsent(consent) {
-    if (!CONSENTS.includes(consent)) throw pricerError('invalid_argument', `consent must be one of ${CONSENTS.join(', ')}`, 'consent');
+    const { consents } = this.#args.runtime.constants;
+    if (!consents.includes(consent)) throw pricerError('invalid_argument', `consent must be one of ${consents.join(', ')}`, 'consent');
     this.#args.config = JSON.stringify({ ...JSON.parse(this.#args.config), consent });
     this.#call((p) => p.setConsent(consent), (p) => p.setConsent(consent));
   }
@@ -434,6 +469,9 @@ class Pricer {
   }
 
   priceFromFeatures(request) {
+    if (typeof engineMethod(this.#args.runtime, 'priceFromFeatures') !== 'function') {
+      throw pricerError('server_only', "priceFromFeatures runs on a server: import 'pricelet' in Node or a Worker (the browser engine ships device code only)");
+    }
     let text;
     let items;
     try {
@@ -448,7 +486,7 @@ class Pricer {
 
   get status() {
     const s = JSON.parse(this.#call((p) => p.status, (p) => p.status));
-    return { ...s, engineResets };
+    return { ...s, engineResets: this.#args.runtime.resets };
   }
 
   get policy() {
@@ -459,7 +497,7 @@ class Pricer {
   free() {
     if (this.#freed) return;
     this.#unwatch?.();
-    if (this.#gen === generation) this.#inner?.free();
+    if (this.#gen === this.#args.runtime.generation) this.#inner?.free();
     this.#inner = null;
     this.#freed = true;
   }
@@ -482,6 +520,6 @@ class Pricer {
 
   /** Test hook: executes a wasm `unreachable` inside the engine (a forced trap). */
   _forceTrap() {
-    return this.#call(() => engine.__forceTrap(), () => 'engine_reset');
+    return this.#call(() => this.#args.runtime.engine.__forceTrap(), () => 'engine_reset');
   }
 }

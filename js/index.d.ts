@@ -78,12 +78,19 @@ export interface ItemError {
   error: { code: string; message: string; field: string | null };
 }
 
+/** The engine's error codes (checked equal to the engine's by tests/js/types.test.mjs). */
+export type EngineErrorCode =
+  | 'invalid_item' | 'invalid_price' | 'unknown_currency' | 'invalid_event' | 'invalid_policy'
+  | 'invalid_model' | 'invalid_state' | 'invalid_quote' | 'invalid_report' | 'invalid_features' | 'invalid_argument'
+  | 'limit_exceeded' | 'unknown_item' | 'internal';
+
+/** The wrapper's own codes: no engine loaded, an engine reset during the call, a freed pricer, a
+ * server-side function called in a browser. */
+export type WrapperErrorCode = 'engine_unavailable' | 'engine_reset' | 'freed' | 'server_only';
+
 /** Errors thrown or rejected by pricelet carry a stable `code` and the offending `field`. */
 export interface PriceletError extends Error {
-  code:
-    | 'invalid_item' | 'invalid_price' | 'unknown_currency' | 'invalid_event' | 'invalid_policy'
-    | 'invalid_model' | 'invalid_state' | 'invalid_quote' | 'invalid_report' | 'invalid_features' | 'invalid_argument'
-    | 'limit_exceeded' | 'unknown_item' | 'engine_unavailable' | 'engine_reset' | 'freed' | 'internal';
+  code: EngineErrorCode | WrapperErrorCode;
   field: string | null;
 }
 
@@ -141,10 +148,14 @@ export interface MeasurementReport {
   value?: number;
 }
 
+/** Why no measurement report was made. */
+export type ReportRefusal =
+  | 'no_consent' | 'opted_out' | 'reporting_off' | 'not_in_experiment' | 'policy_version_mismatch' | 'daily_budget_exhausted';
+
 export interface ReportOutcome {
   /** The report to send (the host decides whether and where), or null with a `reason`. */
   report: MeasurementReport | null;
-  reason: null | 'no_consent' | 'opted_out' | 'reporting_off' | 'not_in_experiment' | 'policy_version_mismatch' | 'daily_budget_exhausted' | 'engine_reset';
+  reason: null | ReportRefusal | 'engine_reset';
   message: string | null;
   day: string;
   epsilonSpentToday: number;
@@ -216,11 +227,14 @@ export interface CreatePricerOptions {
   stabilityTtlMs?: number;
 }
 
+/** Why `track()` stored nothing. */
+export type NotStored = 'no_consent' | 'opted_out' | 'past_retention';
+
 export interface TrackResult {
   stored: boolean;
   /** Written to the storage adapter (consent 'granted') or the page-session memory ('unknown'). */
   persisted: boolean;
-  reason?: 'no_consent' | 'opted_out' | 'engine_reset';
+  reason?: NotStored | 'engine_reset';
   /** Oldest events dropped to keep the log within its bounds. */
   evicted?: number;
 }
@@ -231,12 +245,15 @@ export interface ModelStatus {
   info?: { kind: 'interest' | 'uplift'; version: string; trainedOn: string; features: string[]; bytes: number; integrity: string };
 }
 
+/** What happened to the stored state when it was loaded. */
+export type LoadOutcome = 'empty' | 'loaded' | 'repaired' | 'discarded';
+
 export interface PricerStatus {
   model: ModelStatus;
   upliftModel: ModelStatus;
   policyVersion: string;
   /** What happened to the stored state on load. */
-  state: { outcome: 'empty' | 'loaded' | 'repaired' | 'discarded'; reason?: string; events: number; droppedEvents: number };
+  state: { outcome: LoadOutcome; reason?: string; events: number; droppedEvents: number };
   consent: Consent;
   globalPrivacyControl: boolean;
   persistence: 'storage' | 'memory' | 'none';
@@ -269,16 +286,24 @@ export interface EdgeRequest {
   variant?: 'control' | 'treatment';
 }
 
+/** What `verifyQuote` can find wrong. */
+export type ProblemCode =
+  | 'malformed_quote' | 'item_mismatch' | 'currency_mismatch' | 'list_price_changed' | 'discount_inconsistent'
+  | 'price_out_of_range' | 'excluded_item_discounted' | 'below_floor' | 'over_cap' | 'spread_exceeded' | 'bad_ending'
+  | 'expired' | 'bad_time' | 'unknown_policy_version' | 'invalid_quantity' | 'quantity_over_limit'
+  | 'quote_id_mismatch' | 'bad_signature' | 'unknown_key' | 'missing_signature';
+
 export interface Verification {
   ok: boolean;
-  problems: Array<{ code: string; message: string }>;
+  problems: Array<{ code: ProblemCode; message: string }>;
 }
 
 export interface VerifyOptions {
   now?: number;
+  /** A positive whole number; anything else fails as `invalid_quantity`. */
   quantity?: number;
-  /** Signing secrets by keyId; when given, a valid signature is required. */
-  keys?: Record<string, string>;
+  /** Signing secrets (at least 16 bytes) by keyId; when given, a valid signature is required. */
+  keys?: Record<string, string> | Map<string, string>;
   wasm?: CreatePricerOptions['wasm'];
 }
 
@@ -327,3 +352,18 @@ export function tallyReports(reports: MeasurementReport[], tally?: ReportTally |
 export function estimates(tally: ReportTally, options?: { policy?: Policy; wasm?: CreatePricerOptions['wasm'] }): Promise<Estimates>;
 /** Loads the engine ahead of time (optional). */
 export function init(options?: { wasm?: CreatePricerOptions['wasm'] }): Promise<void>;
+
+/** The engine's constants: the values these declarations are checked against. */
+export function constants(): {
+  consents: Consent[];
+  storageKey: string;
+  reasons: QuoteReason[];
+  variants: Quote['variant'][];
+  errorCodes: EngineErrorCode[];
+  problemCodes: ProblemCode[];
+  reportRefusals: ReportRefusal[];
+  notStored: NotStored[];
+  loadOutcomes: LoadOutcome[];
+  maxEdgeItems: number;
+  limits: Record<string, number>;
+};

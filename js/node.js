@@ -1,6 +1,8 @@
-// Node entry: files are read from the package (or the paths / URLs the caller names). Storage
-// defaults to memory; pass a { load, save } adapter to persist.
+// Node entry: the engine with the server-side exports (a merchant's server verifies, signs, tallies
+// and prices edge requests); files are read from the package (or the paths / URLs the caller
+// names). Storage defaults to memory; pass a { load, save } adapter to persist.
 import { readFile } from 'node:fs/promises';
+import * as engine from '../dist/pricelet_server.js';
 import { makeApi } from './core.js';
 import * as lite from './lite.js';
 
@@ -18,11 +20,12 @@ async function loadModule(source) {
   if (source instanceof WebAssembly.Module) return source;
   const bytes = source instanceof Uint8Array || source instanceof ArrayBuffer
     ? source
-    : await readBytes(source ?? new URL('../dist/pricelet_bg.wasm', import.meta.url));
+    : await readBytes(source ?? new URL('../dist/pricelet_server_bg.wasm', import.meta.url));
   return WebAssembly.compile(bytes);
 }
 
 const api = makeApi({
+  engine,
   loadModule,
   readBytes,
   defaultModel: (name) => new URL(`../models/${name}.onnx`, import.meta.url),
@@ -31,4 +34,4 @@ const api = makeApi({
   lite,
 });
 
-export const { createPricer, listQuote, verifyQuote, toCheckout, signQuote, tallyReports, estimates, init } = api;
+export const { createPricer, listQuote, verifyQuote, toCheckout, signQuote, tallyReports, estimates, init, constants } = api;

@@ -1,5 +1,6 @@
-// Browser entry (also bundlers' default): files are fetched relative to this module, or from the
-// URLs the caller names. The only network access is loading those files.
+// Browser entry (also bundlers' default): the device engine (no server-side code), files fetched
+// relative to this module or from the URLs the caller names. The only network access is loading them.
+import * as engine from '../dist/pricelet.js';
 import { makeApi } from './core.js';
 import * as lite from './lite.js';
 
@@ -35,6 +36,7 @@ const BUNDLED_MODELS = {
 };
 
 const api = makeApi({
+  engine,
   loadModule,
   readBytes,
   // One literal `new URL(..., import.meta.url)` per bundled model: bundlers (Vite, webpack 5) resolve
@@ -45,4 +47,4 @@ const api = makeApi({
   lite,
 });
 
-export const { createPricer, listQuote, verifyQuote, toCheckout, signQuote, tallyReports, estimates, init } = api;
+export const { createPricer, listQuote, verifyQuote, toCheckout, signQuote, tallyReports, estimates, init, constants } = api;

@@ -1,7 +1,8 @@
-// Cloudflare Workers (workerd) entry: the wasm is imported as a compiled module (workerd forbids
+// Cloudflare Workers (workerd) entry: the engine with the server-side exports; the wasm is imported as a compiled module (workerd forbids
 // compiling from bytes) and instantiated synchronously at import. Models come from the caller
 // (bytes, or a URL it may fetch); storage is memory only.
-import wasmModule from '../dist/pricelet_bg.wasm';
+import * as engine from '../dist/pricelet_server.js';
+import wasmModule from '../dist/pricelet_server_bg.wasm';
 import { makeApi } from './core.js';
 
 async function readBytes(source) {
@@ -11,6 +12,7 @@ async function readBytes(source) {
 }
 
 const api = makeApi({
+  engine,
   loadModule: () => wasmModule,
   readBytes,
   defaultModel: () => null,
@@ -20,4 +22,4 @@ const api = makeApi({
 
 api.initWithModule(wasmModule);
 
-export const { createPricer, listQuote, verifyQuote, toCheckout, signQuote, tallyReports, estimates, init } = api;
+export const { createPricer, listQuote, verifyQuote, toCheckout, signQuote, tallyReports, estimates, init, constants } = api;

@@ -6,13 +6,13 @@ import { ROOT } from './setup.mjs';
 export const BUDGET = JSON.parse(readFileSync(join(ROOT, 'scripts', 'budget.json'), 'utf8'));
 
 /**
- * Checks `info` (dist/build-info.json: { toolchain, engine: { gzip }, lite: { gzip } }) against the
+ * Checks `info` (dist/build-info.json: { toolchain, device, server, lite: { gzip } }) against the
  * budget; returns one line per module and throws when a module is over its budget.
  */
 export function checkBudget(info, budget = BUDGET) {
   const lines = [];
   const over = [];
-  for (const module of ['engine', 'lite']) {
+  for (const module of ['device', 'server', 'lite']) {
     const limit = budget[module]?.[info.toolchain];
     if (!Number.isInteger(limit)) throw new Error(`scripts/budget.json has no ${module} budget for the ${info.toolchain} toolchain`);
     const size = info[module]?.gzip;

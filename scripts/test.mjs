@@ -3,7 +3,7 @@
 import { spawn } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ROOT, ensureNodeModules, log, run } from './setup.mjs';
+import { ROOT, ensureNodeModules, ensureRustWasmTarget, log, run } from './setup.mjs';
 import { checkBudget } from './budget.mjs';
 
 /** Every x86-64 feature tract dispatches on, removed: its portable kernels only. */
@@ -43,11 +43,15 @@ try {
   mkdirSync(join(ROOT, 'target'), { recursive: true });
   const buildLog = join(ROOT, 'target', 'package-build.log');
   const buildDone = startPackageBuild(buildLog);
-  step('Rust core: cargo test (unit, properties, parity, CLI)', () => run('cargo', ['test', '--locked']));
+  step('format: cargo fmt --all --check', () => run('cargo', ['fmt', '--all', '--check']));
+  step('architecture: the crates\' dependency rules (scripts/architecture.mjs)', () => run(process.execPath, [join('scripts', 'architecture.mjs')]));
+  step('Rust: cargo test --workspace (unit, properties, parity, CLI, fuzz corpus)', () => run('cargo', ['test', '--workspace', '--locked']));
   // tract picks its matrix kernels by CPU features; the same tests on its generic kernels prove that
   // none of them depends on this machine's (AVX2, AVX-512, ...) rounding.
-  step('Rust: the tests again on tract\'s generic kernels (TRACT_CPU_ISA)', () => run('cargo', ['test', '--locked', '--tests'], { env: { TRACT_CPU_ISA: GENERIC_KERNELS } }));
-  await asyncStep('wasm32 build of the core + package build (npm run build, when stale; beside cargo test)', async () => {
+  step('Rust: the tests again on tract\'s generic kernels (TRACT_CPU_ISA)', () => run('cargo', ['test', '--workspace', '--locked', '--tests'], { env: { TRACT_CPU_ISA: GENERIC_KERNELS } }));
+  step('lint: cargo clippy --workspace --all-targets -D warnings', () => run('cargo', ['clippy', '--workspace', '--all-targets', '--locked', '--', '-D', 'warnings']));
+  step('core alone, without tract or JS, for wasm32 (the lite path)', () => ensureRustWasmTarget() ?? run('cargo', ['build', '-p', 'pricelet', '--lib', '--locked', '--target', 'wasm32-unknown-unknown']));
+  await asyncStep('wasm modules: device, server, lite (npm run build, when stale; beside the steps above)', async () => {
     const code = await buildDone;
     process.stderr.write(readFileSync(buildLog, 'utf8'));
     if (code !== 0) throw new Error(`the package build failed (${code}); its output is above and in ${buildLog}`);

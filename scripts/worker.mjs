@@ -8,7 +8,7 @@ import { PACKAGE_FILES } from './start.mjs';
 
 export const WORKER = join(ROOT, 'worker');
 export const WRANGLER = join(ROOT, 'node_modules', '.bin', 'wrangler');
-/** wrangler contacts the network unless told not to (TOOLCHAIN.md). */
+/** wrangler contacts the network unless told not to. */
 export const WRANGLER_ENV = {
   WRANGLER_SEND_METRICS: 'false', WRANGLER_HIDE_BANNER: 'true', CLOUDFLARE_CF_FETCH_ENABLED: 'false',
   WRANGLER_SEND_ERROR_REPORTS: 'false', WRANGLER_LOG_PATH: join(ROOT, 'target', 'wrangler-logs'),

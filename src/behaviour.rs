@@ -1,25 +1,23 @@
-//! The shopper's local behaviour log (DESIGN.md §2 "BehaviourEvent"): validated events, sessions split on
+//! The shopper's local behaviour log (README "Events"): validated events, sessions split on
 //! 30 minutes of inactivity, bounded in events and bytes, retention in days, and a schema-versioned
 //! serialization whose corrupt, foreign or old forms are discarded or repaired with a reported reason.
 
 use crate::error::{from_serde_path, Code, Error, Result};
 use crate::limits;
 use crate::money::{Currency, Decimal};
+use crate::policy::Retention;
+use crate::time::DAY_MS;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::Value;
 
 /// Inactivity that ends a session (Google Analytics' definition, which the training data uses).
 pub const SESSION_GAP_MS: i64 = 30 * 60 * 1000;
-pub const DAY_MS: i64 = 24 * 60 * 60 * 1000;
 /// How far in the future an event's `at` may be (clock skew between the page and the pricer).
 /// Such an event is recorded at the pricer's clock, so it can never mask the events after it.
 pub const MAX_FUTURE_SKEW_MS: i64 = 5 * 60 * 1000;
 /// Longest dwell accepted on one page (a day).
 const MAX_DWELL_MS: f64 = DAY_MS as f64;
-
-pub const STATE_SCHEMA: &str = "pricelet/behaviour";
-pub const STATE_VERSION: u32 = 1;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -89,6 +87,11 @@ impl Event {
         }
         ev.validate(now)?;
         Ok(ev)
+    }
+
+    /// Whether `retention` still keeps this event at `now`.
+    pub fn kept_by(&self, retention: &Retention, now: i64) -> bool {
+        retention.keeps(self.kind == EventType::Purchase, self.at_ms(), now)
     }
 
     pub fn at_ms(&self) -> i64 {
@@ -230,48 +233,6 @@ impl Event {
     }
 }
 
-/// How long behaviour is kept (from the policy's `privacy` section).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Retention {
-    pub behaviour_days: u32,
-    /// Purchases are kept this long (customer-history features); only applied with consent.
-    pub purchase_days: u32,
-}
-
-impl Retention {
-    pub fn keeps(&self, ev: &Event, now: i64) -> bool {
-        let days = if ev.kind == EventType::Purchase {
-            self.purchase_days.max(self.behaviour_days)
-        } else {
-            self.behaviour_days
-        };
-        ev.at_ms() >= now - i64::from(days) * DAY_MS
-    }
-}
-
-/// What happened to the stored state when it was loaded; surfaced in `pricer.status`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct LoadReport {
-    /// `empty`, `loaded`, `repaired` or `discarded`.
-    pub outcome: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
-    pub events: usize,
-    pub dropped_events: usize,
-}
-
-impl LoadReport {
-    fn discarded(reason: impl Into<String>) -> Self {
-        LoadReport {
-            outcome: "discarded",
-            reason: Some(reason.into()),
-            events: 0,
-            dropped_events: 0,
-        }
-    }
-}
-
 /// What `track()` did.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -288,36 +249,6 @@ fn is_zero(n: &usize) -> bool {
     *n == 0
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct StoredState {
-    // `schema` and `version` are checked on the raw JSON before this is read.
-    #[serde(default)]
-    anon_id: Option<String>,
-    #[serde(default)]
-    evicted: u64,
-    events: Vec<Value>,
-    /// Optional (added in place, still version 1): ε spent on measurement reports today. Read
-    /// leniently: a malformed record is ignored, never a reason to discard the log.
-    #[serde(default)]
-    report_budget: Option<Value>,
-}
-
-/// The same document for writing: events go out as the JSON encoded when they entered the log, so
-/// saving after every `track()` is a concatenation, not a re-serialization of the whole log.
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct StoredStateOut<'a> {
-    schema: &'a str,
-    version: u32,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    anon_id: Option<&'a str>,
-    evicted: u64,
-    events: &'a [Box<RawValue>],
-    #[serde(skip_serializing_if = "Option::is_none")]
-    report_budget: Option<&'a crate::ldp::DailySpend>,
-}
-
 /// The event log, sorted by time.
 #[derive(Debug, Clone, Default)]
 pub struct BehaviourLog {
@@ -329,8 +260,6 @@ pub struct BehaviourLog {
     evicted: u64,
     /// Bumped on every change; caches keyed on it (features, interest) stay exact.
     revision: u64,
-    /// ε spent on measurement reports on the current local day (src/ldp.rs).
-    report_budget: Option<crate::ldp::DailySpend>,
 }
 
 impl PartialEq for BehaviourLog {
@@ -340,6 +269,22 @@ impl PartialEq for BehaviourLog {
 }
 
 impl BehaviourLog {
+    /// Inserts a validated event in time order, without the retention and size rules of `push`
+    /// (a stored log being read back).
+    pub(crate) fn insert_sorted(&mut self, ev: Event) {
+        let pos = self.events.partition_point(|e| e.at_ms() <= ev.at_ms());
+        self.insert(pos, ev);
+    }
+
+    /// The events as stored JSON, encoded once when each entered the log.
+    pub(crate) fn encoded(&self) -> &[Box<RawValue>] {
+        &self.encoded
+    }
+
+    pub(crate) fn set_evicted(&mut self, evicted: u64) {
+        self.evicted = evicted;
+    }
+
     fn insert(&mut self, pos: usize, ev: Event) {
         let json = ev.encode();
         self.bytes += json.get().len() + 1;
@@ -364,15 +309,11 @@ impl BehaviourLog {
     pub fn stored_bytes(&self) -> usize {
         self.bytes
     }
-    /// The day's spend on measurement reports, stored with the log.
-    pub fn report_budget_mut(&mut self) -> &mut Option<crate::ldp::DailySpend> {
-        &mut self.report_budget
-    }
 
     /// Adds a validated event, dropping expired ones and evicting the oldest beyond the bounds.
     pub fn push(&mut self, ev: Event, now: i64, retention: Retention) -> usize {
         self.prune(now, retention);
-        if !retention.keeps(&ev, now) {
+        if !ev.kept_by(&retention, now) {
             return 0;
         }
         let at = ev.at_ms();
@@ -395,7 +336,7 @@ impl BehaviourLog {
         let keep: Vec<bool> = self
             .events
             .iter()
-            .map(|e| retention.keeps(e, now))
+            .map(|e| e.kept_by(&retention, now))
             .collect();
         if keep.iter().all(|k| *k) {
             return 0;
@@ -414,139 +355,8 @@ impl BehaviourLog {
         self.encoded.clear();
         self.bytes = 0;
         self.evicted = 0;
-        self.report_budget = None;
         self.revision += 1;
     }
-
-    /// Serializes the log (and the anonymous id, when it may persist) in the versioned schema.
-    pub fn to_state(&self, anon_id: Option<&str>) -> String {
-        let state = StoredStateOut {
-            schema: STATE_SCHEMA,
-            version: STATE_VERSION,
-            anon_id,
-            evicted: self.evicted,
-            events: &self.encoded,
-            report_budget: self.report_budget.as_ref(),
-        };
-        serde_json::to_string(&state).unwrap_or_default()
-    }
-
-    /// Loads a stored state. Never fails: corrupt, foreign or newer states are discarded, and events
-    /// that no longer validate are dropped one by one — each with a reason in the report.
-    pub fn from_state(
-        text: Option<&str>,
-        now: i64,
-        retention: Retention,
-    ) -> (BehaviourLog, Option<String>, LoadReport) {
-        let empty = || (BehaviourLog::default(), None);
-        let Some(text) = text.filter(|t| !t.is_empty()) else {
-            let (log, id) = empty();
-            return (
-                log,
-                id,
-                LoadReport {
-                    outcome: "empty",
-                    reason: None,
-                    events: 0,
-                    dropped_events: 0,
-                },
-            );
-        };
-        if text.len() > limits::MAX_STATE_BYTES {
-            let (log, id) = empty();
-            return (
-                log,
-                id,
-                LoadReport::discarded(format!(
-                    "stored state is {} bytes, over the {}-byte limit",
-                    text.len(),
-                    limits::MAX_STATE_BYTES
-                )),
-            );
-        }
-        let value: Value = match serde_json::from_str(text) {
-            Ok(v) => v,
-            Err(e) => {
-                let (log, id) = empty();
-                return (
-                    log,
-                    id,
-                    LoadReport::discarded(format!("stored state is not valid JSON ({e})")),
-                );
-            }
-        };
-        if value.get("schema").and_then(Value::as_str) != Some(STATE_SCHEMA) {
-            let (log, id) = empty();
-            return (log, id, LoadReport::discarded("stored state was not written by pricelet (no \"schema\": \"pricelet/behaviour\")"));
-        }
-        let version = value.get("version").and_then(Value::as_u64).unwrap_or(0);
-        if version != u64::from(STATE_VERSION) {
-            // Version 1 is the first released schema; a migration is added here with each new one.
-            let (log, id) = empty();
-            let why = if version > u64::from(STATE_VERSION) {
-                format!("stored state has schema version {version}, newer than this pricelet understands ({STATE_VERSION}); it was written by a newer release")
-            } else {
-                format!("stored state has unknown schema version {version} (this release reads version {STATE_VERSION})")
-            };
-            return (log, id, LoadReport::discarded(why));
-        }
-        let stored: StoredState = match serde_json::from_value(value) {
-            Ok(s) => s,
-            Err(e) => {
-                let (log, id) = empty();
-                return (
-                    log,
-                    id,
-                    LoadReport::discarded(format!("stored state has a broken structure ({e})")),
-                );
-            }
-        };
-        let anon_id = stored.anon_id.filter(|id| valid_anon_id(id));
-        let mut log = BehaviourLog {
-            evicted: stored.evicted,
-            report_budget: stored
-                .report_budget
-                .as_ref()
-                .and_then(crate::ldp::DailySpend::from_stored),
-            ..Default::default()
-        };
-        let mut dropped = 0;
-        for raw in stored.events.iter().take(limits::MAX_EVENTS) {
-            match Event::from_json(raw, now) {
-                Ok(ev) if retention.keeps(&ev, now) => {
-                    let pos = log.events.partition_point(|e| e.at_ms() <= ev.at_ms());
-                    log.insert(pos, ev);
-                }
-                _ => dropped += 1,
-            }
-        }
-        dropped += stored.events.len().saturating_sub(limits::MAX_EVENTS);
-        let events = log.events.len();
-        let report = if dropped == 0 {
-            LoadReport {
-                outcome: "loaded",
-                reason: None,
-                events,
-                dropped_events: 0,
-            }
-        } else {
-            LoadReport {
-                outcome: "repaired",
-                reason: Some(format!("dropped {dropped} stored event(s) that were invalid or past the retention period")),
-                events,
-                dropped_events: dropped,
-            }
-        };
-        (log, anon_id, report)
-    }
-}
-
-pub fn valid_anon_id(id: &str) -> bool {
-    !id.is_empty()
-        && id.len() <= limits::MAX_ID_LEN
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 /// The current session: the newest run of events without a 30-minute gap, if it is still open at
@@ -685,97 +495,6 @@ mod tests {
             log.push(ev(json!({"type": "add_to_cart", "itemId": long_id, "category": "c".repeat(60), "at": NOW - 5000 + i as i64})), NOW, KEEP);
         }
         assert!(log.stored_bytes() <= limits::MAX_STATE_BYTES);
-        assert!(log.to_state(Some("abc")).len() <= limits::MAX_STATE_BYTES);
-    }
-
-    #[test]
-    fn state_round_trips() {
-        let mut log = BehaviourLog::default();
-        log.push(ev(json!({"type": "page_view", "page": {"kind": "product", "pageValue": 3.5}, "dwellMs": 1200, "at": NOW - 5})), NOW, KEEP);
-        log.push(
-            ev(json!({"type": "purchase", "amount": "10.00", "currency": "EUR", "at": NOW})),
-            NOW,
-            KEEP,
-        );
-        let text = log.to_state(Some("anon_1"));
-        let (back, id, report) = BehaviourLog::from_state(Some(&text), NOW, KEEP);
-        assert_eq!(back.events(), log.events());
-        assert_eq!(id.as_deref(), Some("anon_1"));
-        assert_eq!(report.outcome, "loaded");
-    }
-
-    #[test]
-    fn the_report_budget_is_stored_and_optional() {
-        let mut log = BehaviourLog::default();
-        log.push(ev(json!({"type": "purchase", "at": NOW})), NOW, KEEP);
-        let plain = log.to_state(None);
-        assert!(
-            !plain.contains("reportBudget"),
-            "absent until reports are made: {plain}"
-        );
-        *log.report_budget_mut() = Some(crate::ldp::DailySpend {
-            day: "2026-11-29".into(),
-            epsilon: 4.0,
-        });
-        let text = log.to_state(None);
-        let (mut back, _, report) = BehaviourLog::from_state(Some(&text), NOW, KEEP);
-        assert_eq!(report.outcome, "loaded");
-        assert_eq!(
-            back.report_budget_mut().as_ref().map(|b| b.epsilon),
-            Some(4.0)
-        );
-        assert_eq!(back.to_state(None), text, "round trip");
-        // A version-1 state from before the field, and one with a mangled record, still load.
-        let (old, _, r) = BehaviourLog::from_state(Some(&plain), NOW, KEEP);
-        assert_eq!((r.outcome, old.events().len()), ("loaded", 1));
-        let mangled = text.replace("\"epsilon\":4.0", "\"epsilon\":\"lots\"");
-        assert_ne!(mangled, text);
-        let (mut m, _, r) = BehaviourLog::from_state(Some(&mangled), NOW, KEEP);
-        assert_eq!((r.outcome, m.events().len()), ("loaded", 1));
-        assert_eq!(*m.report_budget_mut(), None);
-        // forget() clears it with everything else.
-        back.clear();
-        assert_eq!(*back.report_budget_mut(), None);
-    }
-
-    #[test]
-    fn bad_states_are_discarded_or_repaired_with_a_reason() {
-        let discarded = |text: &str| {
-            let (log, id, report) = BehaviourLog::from_state(Some(text), NOW, KEEP);
-            assert!(log.events().is_empty() && id.is_none(), "{text}");
-            assert_eq!(report.outcome, "discarded", "{text}");
-            report.reason.unwrap()
-        };
-        assert!(discarded("{not json").contains("not valid JSON"));
-        assert!(discarded("[1,2,3]").contains("not written by pricelet"));
-        assert!(discarded(r#"{"schema":"other","version":1,"events":[]}"#)
-            .contains("not written by pricelet"));
-        assert!(
-            discarded(r#"{"schema":"pricelet/behaviour","version":99,"events":[]}"#)
-                .contains("newer")
-        );
-        assert!(
-            discarded(r#"{"schema":"pricelet/behaviour","version":0,"events":[]}"#)
-                .contains("unknown schema version")
-        );
-        assert!(
-            discarded(r#"{"schema":"pricelet/behaviour","version":1,"events":"x"}"#)
-                .contains("broken structure")
-        );
-        assert!(discarded(&"x".repeat(limits::MAX_STATE_BYTES + 1)).contains("over the"));
-
-        let edited = format!(
-            r#"{{"schema":"pricelet/behaviour","version":1,"anonId":"<script>","events":[
-              {{"type":"page_view","page":{{"kind":"product","bounceRate":7}},"at":{NOW}}},
-              {{"type":"page_view","page":{{"kind":"product"}},"at":{NOW}}},
-              {{"type":"teleport","at":{NOW}}}]}}"#
-        );
-        let (log, id, report) = BehaviourLog::from_state(Some(&edited), NOW, KEEP);
-        assert_eq!(log.events().len(), 1);
-        assert_eq!(
-            id, None,
-            "an anonymous id with foreign characters is not trusted"
-        );
-        assert_eq!((report.outcome, report.dropped_events), ("repaired", 2));
+        assert!(crate::state::write(&log, Some("abc"), None).len() <= limits::MAX_STATE_BYTES);
     }
 }

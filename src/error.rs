@@ -1,52 +1,26 @@
 //! One error type for the whole core. Every error carries a stable machine `code` (part of the public
-//! contract, see DESIGN.md §2), the offending `field` when there is one, and a message that tells the
+//! contract, see the README's "Errors and failure modes"), the offending `field` when there is one, and a message that tells the
 //! caller what to do.
 
 use std::fmt;
 
-/// Stable error codes. Their string forms are public API (JS `error.code`, CLI output).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Code {
-    InvalidItem,
-    InvalidPrice,
-    UnknownCurrency,
-    InvalidEvent,
-    InvalidPolicy,
-    InvalidModel,
-    InvalidState,
-    InvalidQuote,
-    InvalidReport,
-    InvalidFeatures,
-    InvalidArgument,
-    LimitExceeded,
-    UnknownItem,
-    Internal,
-}
-
-impl Code {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Code::InvalidItem => "invalid_item",
-            Code::InvalidPrice => "invalid_price",
-            Code::UnknownCurrency => "unknown_currency",
-            Code::InvalidEvent => "invalid_event",
-            Code::InvalidPolicy => "invalid_policy",
-            Code::InvalidModel => "invalid_model",
-            Code::InvalidState => "invalid_state",
-            Code::InvalidQuote => "invalid_quote",
-            Code::InvalidReport => "invalid_report",
-            Code::InvalidFeatures => "invalid_features",
-            Code::InvalidArgument => "invalid_argument",
-            Code::LimitExceeded => "limit_exceeded",
-            Code::UnknownItem => "unknown_item",
-            Code::Internal => "internal",
-        }
-    }
-}
-
-impl fmt::Display for Code {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+crate::named_enum! {
+    /// Stable error codes. Their string forms are public API (JS `error.code`, CLI output).
+    pub enum Code {
+        InvalidItem = "invalid_item",
+        InvalidPrice = "invalid_price",
+        UnknownCurrency = "unknown_currency",
+        InvalidEvent = "invalid_event",
+        InvalidPolicy = "invalid_policy",
+        InvalidModel = "invalid_model",
+        InvalidState = "invalid_state",
+        InvalidQuote = "invalid_quote",
+        InvalidReport = "invalid_report",
+        InvalidFeatures = "invalid_features",
+        InvalidArgument = "invalid_argument",
+        LimitExceeded = "limit_exceeded",
+        UnknownItem = "unknown_item",
+        Internal = "internal",
     }
 }
 
@@ -109,7 +83,7 @@ pub fn quoted(s: &str) -> String {
 }
 
 /// Turns a serde error with a path (from `serde_path_to_error`) into an [`Error`] naming the field.
-pub(crate) fn from_serde_path<E: fmt::Display>(
+pub fn from_serde_path<E: fmt::Display>(
     code: Code,
     what: &str,
     err: serde_path_to_error::Error<E>,

@@ -1,36 +1,18 @@
-//! Experiment assignment and exploration (DESIGN.md §3.3): deterministic from (anonymous id, item,
+//! Experiment assignment and exploration (docs/pricing.md "Experiment"): deterministic from (anonymous id, item,
 //! time window) so that every quote is reproducible, with the propensity of the final price.
 
 use crate::policy::Policy;
+use crate::random::Random;
 use base64::Engine as _;
-use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Variant {
-    Control,
-    Treatment,
-    /// Not in the experiment (no consent, opted out, excluded item).
-    None,
-}
-
-impl Variant {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Variant::Control => "control",
-            Variant::Treatment => "treatment",
-            Variant::None => "none",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Variant> {
-        match s {
-            "control" => Some(Variant::Control),
-            "treatment" => Some(Variant::Treatment),
-            "none" => Some(Variant::None),
-            _ => None,
-        }
+crate::named_enum! {
+    /// The experiment arm of a quote.
+    pub enum Variant {
+        Control = "control",
+        Treatment = "treatment",
+        /// Not in the experiment (no consent, opted out, excluded item).
+        None = "none",
     }
 }
 
@@ -47,11 +29,12 @@ pub fn uniform(parts: &[&str]) -> f64 {
     (u64::from_le_bytes(b) >> 11) as f64 / (1u64 << 53) as f64
 }
 
-/// A fresh random anonymous id (`crypto.getRandomValues` in wasm).
-pub fn new_anon_id() -> Result<String, getrandom::Error> {
+/// A fresh random anonymous id: 128 bits of `rng` (on a device, `crypto.getRandomValues`).
+pub fn new_anon_id(rng: &mut dyn Random) -> String {
     let mut bytes = [0u8; 16];
-    getrandom::fill(&mut bytes)?;
-    Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
+    bytes[..8].copy_from_slice(&rng.next_u64().to_le_bytes());
+    bytes[8..].copy_from_slice(&rng.next_u64().to_le_bytes());
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 
 pub fn assign_variant(anon_id: &str, policy: &Policy) -> Variant {
@@ -72,7 +55,7 @@ pub fn exploration(
     n: usize,
 ) -> Option<usize> {
     let window = now_ms
-        .div_euclid(policy.experiment.exploration_window_ms as i64)
+        .div_euclid(policy.experiment.exploration_window_ms)
         .to_string();
     let share = policy.experiment.exploration_percent.0.as_fraction();
     if n < 2 || uniform(&["pricelet/explore", anon_id, item_id, &window]) >= share {

@@ -2,9 +2,10 @@
 //! summaries a device computes from its event log (and the CLI from dataset rows), and the feature
 //! vectors built from them. All maths is f64; values become f32 once, at the model boundary.
 
-use crate::behaviour::{current_session, Event, EventType, PageKind, DAY_MS};
+use crate::behaviour::{current_session, Event, EventType, PageKind};
 use crate::error::quoted;
 use crate::error::{Code, Error, Result};
+use crate::time::{days_from_civil, Clock, DAY_MS};
 use serde::Deserialize;
 use std::collections::HashMap;
 use std::sync::OnceLock;
@@ -267,46 +268,6 @@ pub fn to_model_input(v: &[f64]) -> Vec<f32> {
     v.iter().map(|&x| x as f32).collect()
 }
 
-/// The pricer's clock: epoch milliseconds and the shopper's UTC offset (for month, weekday, holidays).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Clock {
-    pub now_ms: i64,
-    pub utc_offset_minutes: i32,
-}
-
-impl Clock {
-    /// (year, month 1-12, day 1-31, weekday 0 = Monday) of the local date.
-    pub fn local_date(&self) -> (i64, u32, u32, u32) {
-        let local = self.now_ms + i64::from(self.utc_offset_minutes) * 60_000;
-        let days = local.div_euclid(DAY_MS);
-        let (y, m, d) = civil_from_days(days);
-        (y, m, d, (days + 3).rem_euclid(7) as u32)
-    }
-}
-
-/// Howard Hinnant's `civil_from_days`: days since 1970-01-01 -> proleptic Gregorian date.
-pub(crate) fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
-}
-
-pub(crate) fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y.rem_euclid(400);
-    let mp = i64::from((m + 9) % 12);
-    let doy = (153 * mp + 2) / 5 + i64::from(d) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
 /// The dataset's "closeness to a special day": 1 six days before Valentine's Day or Mother's Day
 /// (second Sunday of May), 0.2 less per day of distance. An approximation of Sakar et al.'s rule.
 pub fn special_day(clock: &Clock) -> f64 {
@@ -487,29 +448,6 @@ mod tests {
             r.resolve(&["nope".to_string()]).unwrap_err().code,
             Code::InvalidFeatures
         );
-    }
-
-    #[test]
-    fn calendar_maths() {
-        // 2026-11-29 is a Sunday.
-        let c = Clock {
-            now_ms: 1_795_950_000_000,
-            utc_offset_minutes: 0,
-        };
-        let (y, m, d, wd) = c.local_date();
-        assert_eq!((y, m, d), (2026, 11, 29));
-        assert_eq!(wd, 6);
-        assert_eq!(days_from_civil(2026, 11, 29), 1_795_950_000_000 / DAY_MS);
-        for z in [-1000, 0, 19_000, 20_000, 400_000] {
-            let (y, m, d) = civil_from_days(z);
-            assert_eq!(days_from_civil(y, m, d), z);
-        }
-        // A UTC offset moves the local date.
-        let late = Clock {
-            now_ms: days_from_civil(2026, 2, 28) * DAY_MS + 23 * 3_600_000,
-            utc_offset_minutes: 120,
-        };
-        assert_eq!(late.local_date().1, 3);
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! Catalog items (DESIGN.md §2 "Item"): parsed from JSON into exact minor units, every bad field named.
+//! Catalog items (README "Items"): parsed from JSON into exact minor units, every bad field named.
 
 use crate::error::quoted;
 use crate::error::{Code, Error, Result};

@@ -15,130 +15,20 @@
 //! Per local day a device spends at most the policy's `dailyEpsilon` (sequential composition: k reports
 //! of ε each cost k·ε); beyond that no report is made and the reason says so. A report carries no
 //! identifier, no item id and no time finer than the local day. Randomness comes in as a parameter
-//! ([`Random`]): tests pass a seeded generator, the device a cryptographic one ([`OsRandom`]).
+//! ([`Random`]): tests and simulations pass a seeded generator, the device a cryptographic one.
 
 use crate::behaviour::{current_session, Event};
-use crate::error::{Code, Error, Result};
-use crate::features::Clock;
+
+use crate::experiment::Variant;
+pub use crate::policy::Mechanism;
 use crate::policy::{Percent, Policy, Reporting};
 use crate::quote::Quote;
+pub use crate::random::{below, uniform, Random};
+use crate::time::{local_day, Clock};
 use serde::{Deserialize, Serialize};
 
 /// Version of the report format and of the domain's encoding order (below). Bumped with any change.
 pub const DOMAIN_VERSION: u32 = 1;
-
-/// A source of uniformly random 64-bit words. Privacy rests on it: on a device use [`OsRandom`]
-/// (`crypto.getRandomValues` in wasm); seeded generators are for tests and simulations only.
-pub trait Random {
-    fn next_u64(&mut self) -> u64;
-}
-
-impl<F: FnMut() -> u64> Random for F {
-    fn next_u64(&mut self) -> u64 {
-        self()
-    }
-}
-
-impl Random for crate::simulate::SplitMix64 {
-    fn next_u64(&mut self) -> u64 {
-        crate::simulate::SplitMix64::next_u64(self)
-    }
-}
-
-/// The operating system's (or the browser's) cryptographic random source, through `getrandom`.
-#[derive(Debug)]
-pub struct OsRandom {
-    buf: [u64; 32],
-    pos: usize,
-}
-
-impl OsRandom {
-    /// Fails when no secure random source is available (then no report may be made).
-    pub fn new() -> Result<OsRandom> {
-        let mut r = OsRandom {
-            buf: [0; 32],
-            pos: 32,
-        };
-        r.refill()?;
-        Ok(r)
-    }
-
-    fn refill(&mut self) -> Result<()> {
-        let mut bytes = [0u8; 256];
-        getrandom::fill(&mut bytes)
-            .map_err(|e| Error::new(Code::Internal, format!("no secure random source: {e}")))?;
-        for (w, chunk) in self.buf.iter_mut().zip(bytes.chunks_exact(8)) {
-            let mut b = [0u8; 8];
-            b.copy_from_slice(chunk);
-            *w = u64::from_le_bytes(b);
-        }
-        self.pos = 0;
-        Ok(())
-    }
-}
-
-impl Random for OsRandom {
-    fn next_u64(&mut self) -> u64 {
-        if self.pos == self.buf.len() {
-            // The source worked when this was created; a later failure of getrandom is not something
-            // a report can recover from, and a predictable fallback would break the guarantee.
-            self.refill()
-                .expect("the secure random source failed after it had worked");
-        }
-        self.pos += 1;
-        self.buf[self.pos - 1]
-    }
-}
-
-/// A uniform draw in [0, 1) with 53 random bits.
-pub fn uniform<R: Random + ?Sized>(rng: &mut R) -> f64 {
-    (rng.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
-}
-
-/// A uniform draw in `0..n` (n > 0) without modulo bias (Lemire's multiply-shift with rejection).
-pub fn below<R: Random + ?Sized>(rng: &mut R, n: usize) -> usize {
-    let n = n as u64;
-    let threshold = n.wrapping_neg() % n;
-    loop {
-        let m = u128::from(rng.next_u64()) * u128::from(n);
-        if (m as u64) >= threshold {
-            return (m >> 64) as usize;
-        }
-    }
-}
-
-/// The randomizer a report was made with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "lowercase")]
-pub enum Mechanism {
-    /// Optimized unary encoding: a bit vector over the domain.
-    #[default]
-    Oue,
-    /// Generalized randomized response: one value of the domain.
-    Grr,
-}
-
-impl Mechanism {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Mechanism::Oue => "oue",
-            Mechanism::Grr => "grr",
-        }
-    }
-
-    /// `(p, q)`: the probability that the true value's coordinate is reported (OUE: its bit is 1; GRR:
-    /// the report is that value), and the same for any other value. De-biasing divides by `p − q`.
-    pub fn probabilities(self, epsilon: f64, domain_size: usize) -> (f64, f64) {
-        let e = libm::exp(epsilon);
-        match self {
-            Mechanism::Oue => (0.5, 1.0 / (e + 1.0)),
-            Mechanism::Grr => {
-                let k = domain_size as f64;
-                (e / (e + k - 1.0), 1.0 / (e + k - 1.0))
-            }
-        }
-    }
-}
 
 /// The experiment arm of a report (explore quotes belong to the treatment arm).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -315,13 +205,13 @@ impl Report {
     }
 
     /// The payload, checked against a domain of `size` values and the report's own mechanism.
-    pub fn payload(&self, size: usize) -> std::result::Result<Payload, String> {
+    pub fn payload(&self, size: usize) -> crate::Result<Payload> {
         match (self.mechanism, &self.bits, self.value) {
             (Mechanism::Oue, Some(bits), None) => {
                 if bits.len() != size || !bits.bytes().all(|b| b == b'0' || b == b'1') {
-                    return Err(format!(
+                    return Err(invalid(format!(
                         "`bits` must be {size} characters of 0 and 1 (one per domain value)"
-                    ));
+                    )));
                 }
                 Ok(Payload::Bits(
                     bits.bytes()
@@ -332,17 +222,22 @@ impl Report {
                 ))
             }
             (Mechanism::Grr, None, Some(v)) if v < size => Ok(Payload::Value(v)),
-            (Mechanism::Grr, None, Some(v)) => Err(format!(
+            (Mechanism::Grr, None, Some(v)) => Err(invalid(format!(
                 "`value` {v} is outside the domain (0 to {})",
                 size - 1
-            )),
-            (m, _, _) => Err(format!(
+            ))),
+            (m, _, _) => Err(invalid(format!(
                 "a {} report carries exactly one of `bits` (oue) or `value` (grr): `{}`",
                 m.as_str(),
                 if m == Mechanism::Oue { "bits" } else { "value" }
-            )),
+            ))),
         }
     }
+}
+
+/// A report that does not fit: `invalid_report`.
+fn invalid(message: String) -> crate::Error {
+    crate::Error::new(crate::Code::InvalidReport, message)
 }
 
 /// The ε a device has spent on reports on one local day; kept in the stored behaviour state.
@@ -385,25 +280,26 @@ pub fn is_day(s: &str) -> bool {
     y >= 2000
         && (1..=12).contains(&m)
         && d >= 1
-        && crate::features::civil_from_days(crate::features::days_from_civil(y, m, d)) == (y, m, d)
+        && crate::time::civil_from_days(crate::time::days_from_civil(y, m, d)) == (y, m, d)
 }
 
 /// The latest local day anywhere on Earth at `now_ms` (UTC+14): no genuine report is dated later.
 pub fn latest_day(now_ms: i64) -> String {
-    let (y, m, d) = crate::features::civil_from_days(
-        (now_ms + 14 * 3_600_000).div_euclid(crate::behaviour::DAY_MS),
-    );
+    let (y, m, d) =
+        crate::time::civil_from_days((now_ms + 14 * 3_600_000).div_euclid(crate::time::DAY_MS));
     format!("{y:04}-{m:02}-{d:02}")
 }
 
-/// Why no report was made (public strings).
-pub mod refusal {
-    pub const NO_CONSENT: &str = "no_consent";
-    pub const OPTED_OUT: &str = "opted_out";
-    pub const REPORTING_OFF: &str = "reporting_off";
-    pub const NOT_IN_EXPERIMENT: &str = "not_in_experiment";
-    pub const OTHER_POLICY: &str = "policy_version_mismatch";
-    pub const DAILY_BUDGET: &str = "daily_budget_exhausted";
+crate::named_enum! {
+    /// Why no report was made (public strings).
+    pub enum Refusal {
+        NoConsent = "no_consent",
+        OptedOut = "opted_out",
+        ReportingOff = "reporting_off",
+        NotInExperiment = "not_in_experiment",
+        OtherPolicy = "policy_version_mismatch",
+        DailyBudget = "daily_budget_exhausted",
+    }
 }
 
 /// What `Pricer::report` did: a report to send, or why there is none; and today's budget.
@@ -411,7 +307,7 @@ pub mod refusal {
 #[serde(rename_all = "camelCase")]
 pub struct ReportOutcome {
     pub report: Option<Report>,
-    pub reason: Option<&'static str>,
+    pub reason: Option<Refusal>,
     pub message: Option<String>,
     /// The local day the budget refers to.
     pub day: String,
@@ -420,7 +316,7 @@ pub struct ReportOutcome {
 }
 
 impl ReportOutcome {
-    pub fn refused(why: &'static str, message: impl Into<String>, day: String) -> ReportOutcome {
+    pub fn refused(why: Refusal, message: impl Into<String>, day: String) -> ReportOutcome {
         ReportOutcome {
             report: None,
             reason: Some(why),
@@ -430,12 +326,6 @@ impl ReportOutcome {
             epsilon_left_today: 0.0,
         }
     }
-}
-
-/// `YYYY-MM-DD` of the clock's local day.
-pub fn local_day(clock: &Clock) -> String {
-    let (y, m, d, _) = clock.local_date();
-    format!("{y:04}-{m:02}-{d:02}")
 }
 
 /// The policy step a quote's actual discount belongs to: the largest step at or below it (exact
@@ -472,25 +362,25 @@ pub fn tuple_for(
     quote: &Quote,
     converted: bool,
     events: &[Event],
-) -> std::result::Result<Tuple, (&'static str, String)> {
+) -> std::result::Result<Tuple, (Refusal, String)> {
     if quote.policy_version != policy.version {
         return Err((
-            refusal::OTHER_POLICY,
+            Refusal::OtherPolicy,
             format!(
                 "the quote was made under policy {}, reports use the steps of policy {}",
                 quote.policy_version, policy.version
             ),
         ));
     }
-    let arm = match quote.variant.as_str() {
-        "control" => Arm::Control,
-        "treatment" => Arm::Treatment,
-        _ => {
+    let arm = match quote.variant {
+        Variant::Control => Arm::Control,
+        Variant::Treatment => Arm::Treatment,
+        Variant::None => {
             return Err((
-                refusal::NOT_IN_EXPERIMENT,
+                Refusal::NotInExperiment,
                 format!(
-                    "the quote is not part of the experiment (reason {}, variant {})",
-                    quote.reason, quote.variant
+                    "the quote is not part of the experiment (reason {}, variant none)",
+                    quote.reason.as_str()
                 ),
             ))
         }
@@ -511,7 +401,7 @@ pub fn tuple_for(
 /// spend. Consent is the caller's check (the pricer knows it); everything else is here.
 pub fn report_with_budget<R: Random + ?Sized>(
     policy: &Policy,
-    tuple: std::result::Result<Tuple, (&'static str, String)>,
+    tuple: std::result::Result<Tuple, (Refusal, String)>,
     budget: &mut Option<DailySpend>,
     clock: &Clock,
     rng: &mut R,
@@ -519,7 +409,7 @@ pub fn report_with_budget<R: Random + ?Sized>(
     let day = local_day(clock);
     let Some(cfg) = &policy.reporting else {
         return ReportOutcome::refused(
-            refusal::REPORTING_OFF,
+            Refusal::ReportingOff,
             "the policy has no `reporting` section: measurement reports are off",
             day,
         );
@@ -545,7 +435,7 @@ pub fn report_with_budget<R: Random + ?Sized>(
             cfg.daily_epsilon, cfg.epsilon
         );
         return with_budget(
-            ReportOutcome::refused(refusal::DAILY_BUDGET, msg, day.clone()),
+            ReportOutcome::refused(Refusal::DailyBudget, msg, day.clone()),
             spent,
         );
     }
@@ -584,7 +474,18 @@ fn fits(cfg: &Reporting, spent: f64) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::simulate::SplitMix64;
+
+    /// SplitMix64 (the lab's generator) as a closure: the core takes any `Random`.
+    fn seeded(seed: u64) -> impl FnMut() -> u64 {
+        let mut x = seed;
+        move || {
+            x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut z = x;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            z ^ (z >> 31)
+        }
+    }
     use serde_json::json;
 
     fn policy() -> Policy {
@@ -625,7 +526,7 @@ mod tests {
 
     #[test]
     fn grr_never_reports_out_of_range_and_keeps_the_truth_at_rate_p() {
-        let mut rng = SplitMix64::new(3);
+        let mut rng = seeded(3);
         let (p, _) = Mechanism::Grr.probabilities(2.0, 40);
         let n = 100_000;
         let mut kept = 0;
@@ -659,7 +560,7 @@ mod tests {
         assert!(r.payload(41).is_err());
         let mut bad = r.clone();
         bad.value = Some(3);
-        assert!(bad.payload(40).unwrap_err().contains("exactly one"));
+        assert!(bad.payload(40).unwrap_err().message.contains("exactly one"));
         let g = Report::new(
             "2026-11-29".into(),
             &d,
@@ -667,7 +568,11 @@ mod tests {
             2.0,
             &Payload::Value(40),
         );
-        assert!(g.payload(40).unwrap_err().contains("outside the domain"));
+        assert!(g
+            .payload(40)
+            .unwrap_err()
+            .message
+            .contains("outside the domain"));
     }
 
     #[test]

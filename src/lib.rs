@@ -1,39 +1,36 @@
-//! pricelet: personalized prices computed on the shopper's device.
+//! pricelet: personalized prices computed on the shopper's device — the core.
 //!
-//! The whole decision lives in this crate and knows nothing of JavaScript:
-//! behaviour log → session features → ONNX interest model (tract) → merchant policy → exact quote.
-//! `src/wasm/` (wasm32 only) is the one thin boundary to JS; `src/bin/pricelet.rs` is the native CLI.
+//! behaviour log → session features → a model (a [`scorer::Scorer`]) → merchant policy → exact
+//! quote, and the local-DP report of what was shown. The core knows nothing of JavaScript, of tract
+//! or of the operating system: time, randomness, models and storage are injected. The crates
+//! around it (docs/architecture.md): `pricelet-onnx` (the tract runner), `pricelet-wasm` (the only
+//! code that knows JS), `pricelet-measure` (the collector), `pricelet-lab` and `pricelet-cli`.
 
-pub mod aggregate;
+#[macro_use]
+mod names;
+
 pub mod behaviour;
-pub mod datasets;
 pub mod error;
-pub mod evaluate;
 pub mod experiment;
-#[cfg(feature = "inference")]
-pub mod fairness;
 pub mod features;
-#[doc(hidden)]
-#[cfg(feature = "inference")]
-pub mod harness;
 pub mod item;
 pub mod ldp;
 pub mod limits;
-pub mod model;
+pub mod math;
 pub mod money;
 pub mod policy;
 pub mod pricer;
 pub mod pricing;
 pub mod quote;
-pub mod simulate;
+pub mod random;
+pub mod scorer;
+pub mod state;
 pub mod time;
 
-#[cfg(target_arch = "wasm32")]
-mod wasm;
-
 pub use error::{Code, Error, Result};
-pub use features::Clock;
 pub use item::Item;
 pub use policy::Policy;
-pub use pricer::{Consent, ModelSlot, Pricer, PricerConfig};
-pub use quote::{verify_quote, Quote, Verification, VerifyOptions};
+pub use pricer::{Consent, Pricer, PricerConfig};
+pub use quote::{verify_quote, Quote, Reason, Verification, VerifyOptions};
+pub use scorer::{ModelSlot, Scorer};
+pub use time::Clock;

@@ -1,7 +1,8 @@
-//! The pricing maths of DESIGN.md §3: feasible candidates first (caps, floor, rounding to allowed
+//! The pricing maths (docs/pricing.md): feasible candidates first (caps, floor, rounding to allowed
 //! endings, all in exact integers), then a strategy chooses among them.
 
 use crate::item::Item;
+use crate::math::{clamp_probability, logit, sigmoid};
 use crate::money::{mul_div_ceil, round_to_ending, Ppm};
 use crate::policy::{Policy, Strategy};
 use serde::Serialize;
@@ -150,20 +151,6 @@ pub struct Choice {
     /// Expected profit per candidate (expectedProfit only), in minor units.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub expected_profit: Vec<f64>,
-}
-
-pub const INTEREST_CLAMP: f64 = 1e-4;
-
-pub fn clamp_probability(r: f64) -> f64 {
-    r.clamp(INTEREST_CLAMP, 1.0 - INTEREST_CLAMP)
-}
-
-pub fn logit(p: f64) -> f64 {
-    libm::log(p / (1.0 - p))
-}
-
-pub fn sigmoid(x: f64) -> f64 {
-    1.0 / (1.0 + libm::exp(-x))
 }
 
 /// Per-shopper price response from an uplift model: `β = (logit(r + u) - logit(r)) / d₀`.

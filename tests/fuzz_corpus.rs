@@ -1,5 +1,5 @@
 //! Replays the fuzz corpus (seeds and every input that once crashed) through the same harnesses
-//! the fuzzer runs (src/harness.rs), on stable, as a regression test.
+//! the fuzzer runs (crates/pricelet-harness), on stable, as a regression test.
 
 use std::path::Path;
 
@@ -9,7 +9,7 @@ fn every_corpus_input_passes_its_harness() {
         .join("fuzz")
         .join("corpus");
     let mut replayed = 0;
-    for (name, harness) in pricelet::harness::ALL {
+    for (name, harness) in pricelet_harness::ALL {
         let dir = root.join(name);
         let entries = std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
         let mut n = 0;

@@ -3,8 +3,11 @@
 //! silently). The model limits (file bytes, input width) are hit in tests/models.rs
 //! (`loading_enforces_the_model_contract`); the Worker's body and item caps in tests/js/worker.test.mjs.
 
+mod common;
+
+use common::{js, test_rng};
 use pricelet::limits::*;
-use pricelet::model::ModelKind;
+use pricelet::scorer::ModelKind;
 use pricelet::{Clock, Code, Consent, ModelSlot, Policy, Pricer, PricerConfig};
 use serde_json::{json, Value};
 
@@ -29,6 +32,7 @@ fn pricer() -> Pricer {
         None,
         config,
         NOW,
+        test_rng(),
     )
     .unwrap()
 }
@@ -152,7 +156,7 @@ fn the_log_is_bounded_by_eviction_not_refusal() {
     // A stored state over the byte limit is discarded on load with a reason; pricing continues.
     let mut p = pricer();
     p.load_state(Some(&" ".repeat(MAX_STATE_BYTES + 1)), NOW);
-    let status = p.status();
+    let status = js(p.status());
     assert_eq!(status["state"]["outcome"], json!("discarded"), "{status}");
     assert!(status["state"]["reason"]
         .as_str()
@@ -211,7 +215,7 @@ fn policy_limits() {
 #[test]
 fn model_bytes_over_the_limit_are_refused_before_parsing() {
     // Through the engine's model slot: the pricer keeps running on list prices and says why.
-    match ModelSlot::load(Some(&vec![0u8; MAX_MODEL_BYTES + 1]), ModelKind::Interest) {
+    match pricelet_onnx::slot(Some(&vec![0u8; MAX_MODEL_BYTES + 1]), ModelKind::Interest) {
         ModelSlot::Unavailable(why) => assert!(why.contains("exceeds the limit"), "{why}"),
         _ => panic!("an oversized model must be unavailable"),
     }

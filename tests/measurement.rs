@@ -1,14 +1,17 @@
-//! Measuring discounts without raw data (docs/measurement.md): the local-DP randomizers deliver
-//! their stated ε, the de-biased estimates cover the truth as often as their intervals claim,
-//! reports carry nothing beyond their fields, the daily budget and consent stop reports, and the
-//! `maxSpreadPercent` limit holds in pricing and in `verify_quote`.
+//! Measuring discounts without raw data (docs/measurement.md), on the device's side: reports carry
+//! nothing beyond their fields, the daily budget and consent stop reports, simulated devices'
+//! reports recover their rates, and the `maxSpreadPercent` limit holds in pricing and in
+//! `verify_quote`. The randomizers' statistics are in tests/ldp.rs.
 
-use pricelet::aggregate::{self, Frequencies, Noise, Tally};
-use pricelet::ldp::{self, Arm, Domain, Mechanism, Payload, Segment, Tuple};
-use pricelet::model::ModelKind;
+mod common;
+
+use common::test_rng;
+use pricelet::ldp::{self, Domain, Mechanism, Payload, Segment};
 use pricelet::quote::{verify_quote, VerifyOptions};
-use pricelet::simulate::SplitMix64;
+use pricelet::scorer::ModelKind;
 use pricelet::{Clock, Code, Consent, Item, ModelSlot, Policy, Pricer, PricerConfig, Quote};
+use pricelet_lab::rng::Rng as SplitMix64;
+use pricelet_measure::{self as aggregate, Tally};
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -40,7 +43,7 @@ fn reporting(eps: f64, daily: f64, mechanism: &str) -> Policy {
 fn model() -> ModelSlot {
     let bytes =
         std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("models/interest.onnx")).unwrap();
-    ModelSlot::load(Some(&bytes), ModelKind::Interest)
+    pricelet_onnx::slot(Some(&bytes), ModelKind::Interest)
 }
 
 fn pricer(policy: Policy, consent: Consent, gpc: bool, anon: &str, state: Option<&str>) -> Pricer {
@@ -56,6 +59,7 @@ fn pricer(policy: Policy, consent: Consent, gpc: bool, anon: &str, state: Option
             stability_ttl_ms: Some(0),
         },
         NOW,
+        test_rng(),
     )
     .unwrap()
 }
@@ -74,12 +78,13 @@ fn shared_pricer(policy: Policy) -> Pricer {
             stability_ttl_ms: Some(0),
         },
         NOW,
+        test_rng(),
     )
     .unwrap()
 }
 
 fn become_device(p: &mut Pricer, anon: &str) {
-    p.forget().unwrap();
+    p.forget();
     let state =
         format!(r#"{{"schema":"pricelet/behaviour","version":1,"anonId":"{anon}","events":[]}}"#);
     p.load_state(Some(&state), NOW);
@@ -102,261 +107,6 @@ fn hesitant(p: &mut Pricer, start: i64) {
 // ---------------------------------------------------------------------------------------------
 // The randomizers deliver their ε.
 
-/// χ² quantile 0.999 for 40 degrees of freedom.
-const CHI2_40_999: f64 = 73.402;
-
-fn chi2_bits(ones: &[u64], n: u64, truth: usize, p: f64, q: f64) -> f64 {
-    ones.iter()
-        .enumerate()
-        .map(|(j, &c)| {
-            let pr = if j == truth { p } else { q };
-            let e = n as f64 * pr;
-            (c as f64 - e).powi(2) / (e * (1.0 - pr))
-        })
-        .sum()
-}
-
-#[test]
-fn oue_bits_have_the_stated_frequencies_and_likelihood_ratio() {
-    let (d, eps, n) = (40, 2.0, 200_000u64);
-    let (p, q) = Mechanism::Oue.probabilities(eps, d);
-    assert_eq!(p, 0.5);
-    assert!((q - 1.0 / (eps.exp() + 1.0)).abs() < 1e-15);
-    let mut rng = SplitMix64::new(20261129);
-    let (t, u) = (5usize, 17usize);
-    // Outcomes of the two coordinates that differ between the inputs t and u: (bit t, bit u).
-    let mut pair = [[0u64; 4]; 2];
-    let mut ones = [vec![0u64; d], vec![0u64; d]];
-    for (k, input) in [t, u].into_iter().enumerate() {
-        for _ in 0..n {
-            let Payload::Bits(bits) = ldp::randomize(input, d, Mechanism::Oue, eps, &mut rng)
-            else {
-                panic!("OUE gives bits")
-            };
-            for &j in &bits {
-                ones[k][j] += 1;
-            }
-            let (bt, bu) = (bits.contains(&t), bits.contains(&u));
-            pair[k][usize::from(bt) * 2 + usize::from(bu)] += 1;
-        }
-    }
-    let chi_t = chi2_bits(&ones[0], n, t, p, q);
-    let chi_u = chi2_bits(&ones[1], n, u, p, q);
-    assert!(
-        chi_t < CHI2_40_999 && chi_u < CHI2_40_999,
-        "χ² {chi_t} {chi_u}"
-    );
-    // The same counts are clearly rejected against a randomizer with ε + 0.1 (the test has power).
-    let (_, q_wrong) = Mechanism::Oue.probabilities(eps + 0.1, d);
-    assert!(chi2_bits(&ones[0], n, t, p, q_wrong) > 10.0 * CHI2_40_999);
-    // Empirical likelihood ratios of every outcome of the differing coordinates: at most e^ε, and
-    // the largest one is e^ε (the bound is attained: no privacy is wasted, none is missing).
-    let ratios: Vec<f64> = (0..4)
-        .map(|o| pair[0][o] as f64 / pair[1][o] as f64)
-        .flat_map(|r| [r, 1.0 / r])
-        .collect();
-    let max = ratios.iter().cloned().fold(0.0, f64::max);
-    assert!(
-        max <= eps.exp() * 1.05,
-        "largest ratio {max} vs e^ε {}",
-        eps.exp()
-    );
-    assert!(
-        max >= eps.exp() * 0.95,
-        "largest ratio {max} vs e^ε {}",
-        eps.exp()
-    );
-}
-
-#[test]
-fn grr_values_have_the_stated_frequencies_and_likelihood_ratio() {
-    let (d, eps, n) = (40, 3.0, 200_000u64);
-    let (p, q) = Mechanism::Grr.probabilities(eps, d);
-    assert!((p / q - eps.exp()).abs() < 1e-9);
-    let mut rng = SplitMix64::new(7);
-    let mut counts = [vec![0u64; d], vec![0u64; d]];
-    for (k, input) in [3usize, 30].into_iter().enumerate() {
-        for _ in 0..n {
-            let Payload::Value(v) = ldp::randomize(input, d, Mechanism::Grr, eps, &mut rng) else {
-                panic!("GRR gives a value")
-            };
-            counts[k][v] += 1;
-        }
-    }
-    // χ² over the 40 categories (39 degrees of freedom; the 40-dof quantile is conservative).
-    let chi: f64 = (0..d)
-        .map(|j| {
-            let e = n as f64 * if j == 3 { p } else { q };
-            (counts[0][j] as f64 - e).powi(2) / e
-        })
-        .sum();
-    assert!(chi < CHI2_40_999, "χ² {chi}");
-    let ratio = |o: usize| counts[0][o] as f64 / counts[1][o] as f64;
-    assert!((ratio(3) / eps.exp() - 1.0).abs() < 0.05, "{}", ratio(3));
-    assert!((ratio(30) * eps.exp() - 1.0).abs() < 0.05, "{}", ratio(30));
-    for o in (0..d).filter(|&o| o != 3 && o != 30) {
-        assert!((ratio(o) - 1.0).abs() < 0.15, "value {o}: {}", ratio(o));
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// The de-biased estimates recover known rates within their intervals.
-
-/// A population with known rates: arms 50/50, control converts 20 %, treatment at step s converts
-/// σ(logit 0.2 + 4·d_s), steps uniform in treatment; 60 % returning.
-fn known_population(domain: &Domain) -> Vec<f64> {
-    let mut pi = vec![0.0; domain.size()];
-    let base = pricelet::pricing::logit(0.2);
-    for seg in [Segment::New, Segment::Returning] {
-        let ws = if seg == Segment::New { 0.4 } else { 0.6 };
-        for conv in [true, false] {
-            let pc = if conv { 0.2 } else { 0.8 };
-            pi[domain.encode(&Tuple {
-                arm: Arm::Control,
-                step: 0,
-                converted: conv,
-                segment: seg,
-            })] += 0.5 * ws * pc;
-            for s in 0..domain.steps() {
-                let r = pricelet::pricing::sigmoid(base + 4.0 * domain.steps_percent[s] / 100.0);
-                let pr = if conv { r } else { 1.0 - r };
-                pi[domain.encode(&Tuple {
-                    arm: Arm::Treatment,
-                    step: s,
-                    converted: conv,
-                    segment: seg,
-                })] += 0.5 * ws * pr / domain.steps() as f64;
-            }
-        }
-    }
-    pi
-}
-
-fn coverage(mechanism: Mechanism, eps: f64, n: usize, reps: usize, seed: u64) -> [f64; 4] {
-    let domain = Domain::for_policy(&Policy::default_policy());
-    let pi = known_population(&domain);
-    let truth = Frequencies::expected(&pi, Noise::Exact);
-    let (nc, dc) = aggregate::arm_conversion(&domain, Arm::Control);
-    let (nt, dt) = aggregate::arm_conversion(&domain, Arm::Treatment);
-    let true_c = truth.ratio(&nc, &dc).unwrap().estimate;
-    let true_t = truth.ratio(&nt, &dt).unwrap().estimate;
-    assert!((true_c - 0.2).abs() < 1e-12);
-    let cum: Vec<f64> = pi
-        .iter()
-        .scan(0.0, |s, x| {
-            *s += x;
-            Some(*s)
-        })
-        .collect();
-    let mut rng = SplitMix64::new(seed);
-    let mut hits = [0usize; 4];
-    for _ in 0..reps {
-        let mut tally = Tally::new(domain.size());
-        for _ in 0..n {
-            let u = ldp::uniform(&mut rng);
-            let cell = cum.partition_point(|&c| c < u).min(domain.size() - 1);
-            tally.add(&ldp::randomize(
-                cell,
-                domain.size(),
-                mechanism,
-                eps,
-                &mut rng,
-            ));
-        }
-        let f = tally.frequencies(Noise::Ldp(mechanism, eps));
-        let c = f.ratio(&nc, &dc).unwrap();
-        let t = f.ratio(&nt, &dt).unwrap();
-        let i = aggregate::incremental(&f, &domain).unwrap();
-        let b = aggregate::fit_beta(&f, &domain).unwrap();
-        hits[0] += usize::from(c.covers(true_c));
-        hits[1] += usize::from(t.covers(true_t));
-        hits[2] += usize::from(i.covers(true_t - true_c));
-        hits[3] += usize::from(b.beta.covers(4.0));
-    }
-    hits.map(|h| h as f64 / reps as f64)
-}
-
-#[test]
-fn ninety_five_percent_intervals_cover_the_truth_about_95_percent_of_the_time() {
-    for (mechanism, eps, n, seed) in [
-        (Mechanism::Oue, 2.0, 20_000, 1),
-        (Mechanism::Grr, 4.0, 20_000, 2),
-    ] {
-        let cov = coverage(mechanism, eps, n, 300, seed);
-        println!(
-            "{mechanism:?} ε={eps} n={n}: coverage control, treatment, incremental, β = {cov:?}"
-        );
-        for (what, c) in ["control", "treatment", "incremental", "β"].iter().zip(cov) {
-            assert!(
-                (0.92..=0.98).contains(&c),
-                "{mechanism:?} ε={eps}: coverage of {what} is {c} over 300 repetitions"
-            );
-        }
-    }
-}
-
-#[test]
-fn the_closed_form_variance_predicts_the_spread_of_the_estimates() {
-    // Across repetitions the estimates scatter as √(∇gᵀΣ∇g / n) says: exactly for a linear
-    // functional (an arm's share of reports), to first order for the incremental conversion.
-    let domain = Domain::for_policy(&Policy::default_policy());
-    let pi = known_population(&domain);
-    let (eps, n, reps) = (4.0, 5_000, 400);
-    let noise = Noise::Ldp(Mechanism::Oue, eps);
-    let control = aggregate::arm_conversion(&domain, Arm::Control).1;
-    let predicted_share = Frequencies::expected(&pi, noise).variance(&control) / n as f64;
-    let predicted_incremental = aggregate::per_report_variance(&pi, &domain, noise) / n as f64;
-    let cum: Vec<f64> = pi
-        .iter()
-        .scan(0.0, |s, x| {
-            *s += x;
-            Some(*s)
-        })
-        .collect();
-    let mut rng = SplitMix64::new(99);
-    let (mut share, mut inc) = (Vec::new(), Vec::new());
-    for _ in 0..reps {
-        let mut tally = Tally::new(domain.size());
-        for _ in 0..n {
-            let u = ldp::uniform(&mut rng);
-            let cell = cum.partition_point(|&c| c < u).min(domain.size() - 1);
-            tally.add(&ldp::randomize(
-                cell,
-                domain.size(),
-                Mechanism::Oue,
-                eps,
-                &mut rng,
-            ));
-        }
-        let f = tally.frequencies(noise);
-        share.push(f.pi.iter().zip(&control).map(|(a, b)| a * b).sum::<f64>());
-        inc.push(aggregate::incremental(&f, &domain).unwrap().estimate);
-    }
-    let var = |x: &[f64]| {
-        let m = x.iter().sum::<f64>() / x.len() as f64;
-        x.iter().map(|v| (v - m).powi(2)).sum::<f64>() / (x.len() - 1) as f64
-    };
-    // The sample variance of 400 draws has a relative standard error of about 7 %.
-    for (what, emp, pred) in [
-        ("control share", var(&share), predicted_share),
-        ("incremental", var(&inc), predicted_incremental),
-    ] {
-        assert!(
-            (emp / pred - 1.0).abs() < 0.2,
-            "{what}: empirical {emp} vs predicted {pred}"
-        );
-    }
-    // Privacy costs: the same study without noise is far more precise.
-    let exact = aggregate::per_report_variance(&pi, &domain, Noise::Exact) / n as f64;
-    assert!(
-        predicted_incremental > 5.0 * exact,
-        "{predicted_incremental} vs {exact}"
-    );
-}
-
-// ---------------------------------------------------------------------------------------------
-// What a report contains, and when there is none.
-
 fn shown_quote(p: &mut Pricer) -> Quote {
     hesitant(p, -120_000);
     p.price_for(&sneaker(), &clock(0)).unwrap()
@@ -374,8 +124,7 @@ fn a_report_has_exactly_the_listed_fields() {
         );
         let q = shown_quote(&mut p);
         assert!(q.variant == "control" || q.variant == "treatment", "{q:?}");
-        let mut rng = SplitMix64::new(1);
-        let out = p.report(&q, true, &clock(0), &mut rng).unwrap();
+        let out = p.report(&q, true, &clock(0));
         let report = out.report.expect("consent granted, budget left: a report");
         let v = serde_json::to_value(&report).unwrap();
         let keys: BTreeSet<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
@@ -425,21 +174,16 @@ fn the_daily_budget_stops_reports_until_the_next_local_day() {
         None,
     );
     let q = shown_quote(&mut p);
-    let mut rng = SplitMix64::new(2);
-    let first = p.report(&q, false, &clock(0), &mut rng).unwrap();
+    let first = p.report(&q, false, &clock(0));
     assert!(first.report.is_some());
     assert_eq!(
         (first.epsilon_spent_today, first.epsilon_left_today),
         (2.0, 3.0)
     );
-    assert!(p
-        .report(&q, false, &clock(1000), &mut rng)
-        .unwrap()
-        .report
-        .is_some());
-    let third = p.report(&q, true, &clock(2000), &mut rng).unwrap();
+    assert!(p.report(&q, false, &clock(1000)).report.is_some());
+    let third = p.report(&q, true, &clock(2000));
     assert_eq!(third.report, None);
-    assert_eq!(third.reason, Some(ldp::refusal::DAILY_BUDGET));
+    assert_eq!(third.reason, Some(ldp::Refusal::DailyBudget));
     assert!(
         third.message.as_deref().unwrap().contains("daily ε = 5"),
         "{third:?}"
@@ -458,8 +202,8 @@ fn the_daily_budget_stops_reports_until_the_next_local_day() {
         "shopper-budget",
         Some(&state),
     );
-    let again = reloaded.report(&q, false, &clock(3000), &mut rng).unwrap();
-    assert_eq!(again.reason, Some(ldp::refusal::DAILY_BUDGET));
+    let again = reloaded.report(&q, false, &clock(3000));
+    assert_eq!(again.reason, Some(ldp::Refusal::DailyBudget));
     // ... and reloading an older state does not give the budget back.
     let mut fresh = pricer(
         policy.clone(),
@@ -468,22 +212,19 @@ fn the_daily_budget_stops_reports_until_the_next_local_day() {
         "shopper-budget",
         None,
     );
-    fresh.report(&q, false, &clock(0), &mut rng).unwrap();
-    fresh.report(&q, false, &clock(0), &mut rng).unwrap();
+    fresh.report(&q, false, &clock(0));
+    fresh.report(&q, false, &clock(0));
     fresh.load_state(None, NOW);
     assert_eq!(
-        fresh
-            .report(&q, false, &clock(4000), &mut rng)
-            .unwrap()
-            .reason,
-        Some(ldp::refusal::DAILY_BUDGET)
+        fresh.report(&q, false, &clock(4000)).reason,
+        Some(ldp::Refusal::DailyBudget)
     );
     // The next local day has a fresh budget; the day follows the shopper's UTC offset.
     let tomorrow = Clock {
         now_ms: NOW + DAY_MS,
         utc_offset_minutes: 0,
     };
-    let next = reloaded.report(&q, false, &tomorrow, &mut rng).unwrap();
+    let next = reloaded.report(&q, false, &tomorrow);
     assert_eq!(
         next.report.as_ref().map(|r| r.day.as_str()),
         Some("2026-11-30")
@@ -493,31 +234,30 @@ fn the_daily_budget_stops_reports_until_the_next_local_day() {
 
 #[test]
 fn no_report_without_consent_under_gpc_or_without_a_reporting_section() {
-    let mut rng = SplitMix64::new(3);
     let cases = [
         (
             reporting(2.0, 8.0, "oue"),
             Consent::Unknown,
             false,
-            ldp::refusal::NO_CONSENT,
+            ldp::Refusal::NoConsent,
         ),
         (
             reporting(2.0, 8.0, "oue"),
             Consent::Denied,
             false,
-            ldp::refusal::NO_CONSENT,
+            ldp::Refusal::NoConsent,
         ),
         (
             reporting(2.0, 8.0, "oue"),
             Consent::Granted,
             true,
-            ldp::refusal::OPTED_OUT,
+            ldp::Refusal::OptedOut,
         ),
         (
             policy_with(json!({"reporting": null})),
             Consent::Granted,
             false,
-            ldp::refusal::REPORTING_OFF,
+            ldp::Refusal::ReportingOff,
         ),
     ];
     for (policy, consent, gpc, why) in cases {
@@ -532,7 +272,7 @@ fn no_report_without_consent_under_gpc_or_without_a_reporting_section() {
         let mut q = shown_quote(&mut maker);
         q.policy_version = policy.version.clone();
         let mut p = pricer(policy, consent, gpc, "s-9", None);
-        let out = p.report(&q, true, &clock(0), &mut rng).unwrap();
+        let out = p.report(&q, true, &clock(0));
         assert_eq!(
             (out.report.is_none(), out.reason),
             (true, Some(why)),
@@ -560,13 +300,13 @@ fn no_report_without_consent_under_gpc_or_without_a_reporting_section() {
             &clock(0),
         )
         .unwrap();
-    let out = p.report(&lux, false, &clock(0), &mut rng).unwrap();
-    assert_eq!(out.reason, Some(ldp::refusal::NOT_IN_EXPERIMENT));
+    let out = p.report(&lux, false, &clock(0));
+    assert_eq!(out.reason, Some(ldp::Refusal::NotInExperiment));
     // Nor one made under another policy version (its steps may differ).
     let mut q = shown_quote(&mut p);
     q.policy_version = "other".into();
-    let out = p.report(&q, false, &clock(0), &mut rng).unwrap();
-    assert_eq!(out.reason, Some(ldp::refusal::OTHER_POLICY));
+    let out = p.report(&q, false, &clock(0));
+    assert_eq!(out.reason, Some(ldp::Refusal::OtherPolicy));
 }
 
 #[test]
@@ -607,11 +347,7 @@ fn reports_from_simulated_devices_recover_the_rates_they_encode() {
         let converted = ldp::uniform(&mut rng) < if arm == 1 { 0.35 } else { 0.15 };
         n_arm[arm] += 1.0;
         conv_arm[arm] += f64::from(u8::from(converted));
-        let r = p
-            .report(&q, converted, &clock(0), &mut rng)
-            .unwrap()
-            .report
-            .unwrap();
+        let r = p.report(&q, converted, &clock(0)).report.unwrap();
         lines += &serde_json::to_string(&r).unwrap();
         lines.push('\n');
     }

@@ -1,10 +1,13 @@
 //! The shipped models through tract: parity with onnxruntime, the model contract on load, and the
 //! Rust feature path against train.py's featurizer.
 
-use pricelet::behaviour::{BehaviourLog, Event, Retention};
-use pricelet::features::{self, Clock, Registry, Summaries};
-use pricelet::model::{Model, ModelKind};
+use pricelet::behaviour::{BehaviourLog, Event};
+use pricelet::features::{self, Registry, Summaries};
+use pricelet::policy::Retention;
+use pricelet::scorer::ModelKind;
+use pricelet::time::Clock;
 use pricelet::Code;
+use pricelet_onnx::Model;
 use prost::Message;
 use serde_json::Value;
 use std::path::Path;
@@ -70,20 +73,20 @@ fn tract_matches_onnxruntime_on_every_shipped_model() {
     }
 }
 
-fn proto() -> tract_onnx::pb::ModelProto {
-    tract_onnx::pb::ModelProto::decode(&*std::fs::read(repo("models/interest.onnx")).unwrap())
+fn proto() -> pricelet_onnx::pb::ModelProto {
+    pricelet_onnx::pb::ModelProto::decode(&*std::fs::read(repo("models/interest.onnx")).unwrap())
         .unwrap()
 }
 
-fn load(p: &tract_onnx::pb::ModelProto, kind: ModelKind) -> pricelet::Result<Model> {
+fn load(p: &pricelet_onnx::pb::ModelProto, kind: ModelKind) -> pricelet::Result<Model> {
     Model::load(&p.encode_to_vec(), kind)
 }
 
-fn set_meta(p: &mut tract_onnx::pb::ModelProto, key: &str, value: Option<&str>) {
+fn set_meta(p: &mut pricelet_onnx::pb::ModelProto, key: &str, value: Option<&str>) {
     p.metadata_props.retain(|e| e.key != key);
     if let Some(v) = value {
         p.metadata_props
-            .push(tract_onnx::pb::StringStringEntryProto {
+            .push(pricelet_onnx::pb::StringStringEntryProto {
                 key: key.into(),
                 value: v.into(),
             });
@@ -152,9 +155,8 @@ fn loading_enforces_the_model_contract() {
         "expected [N, 2]",
     );
     let mut p = proto();
-    let many: Vec<&str> = std::iter::repeat("admin_pages")
-        .take(pricelet::limits::MAX_MODEL_FEATURES + 1)
-        .collect();
+    let many: Vec<&str> =
+        std::iter::repeat_n("admin_pages", pricelet::limits::MAX_MODEL_FEATURES + 1).collect();
     set_meta(&mut p, "pricelet.features", Some(&many.join(",")));
     expect(
         load(&p, ModelKind::Interest),
@@ -238,7 +240,7 @@ fn loading_enforces_the_model_contract() {
     // tract's Gather reads its indices without bounds checks, so pricelet checks them first; and only
     // operators pricelet has fuzzed run at all (some others panic on bad indices).
     // The interest model with its first `op` node changed, then loaded.
-    let load_with_node = |op: &str, change: &dyn Fn(&mut tract_onnx::pb::NodeProto)| {
+    let load_with_node = |op: &str, change: &dyn Fn(&mut pricelet_onnx::pb::NodeProto)| {
         let mut p = proto();
         let g = p.graph.as_mut().unwrap();
         change(g.node.iter_mut().find(|n| n.op_type == op).unwrap());
@@ -478,7 +480,7 @@ fn readme_lists_the_allowed_operators() {
         .and_then(|rest| rest.split(" (no control flow)").next())
         .expect("README.md lists the allowed operators under \"Your own model\"");
     let listed: Vec<&str> = listed.split(',').map(str::trim).collect();
-    let enforced: Vec<&str> = pricelet::model::ALLOWED_OPERATORS
+    let enforced: Vec<&str> = pricelet_onnx::ALLOWED_OPERATORS
         .iter()
         .map(|(name, ..)| *name)
         .collect();

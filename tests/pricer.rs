@@ -1,92 +1,15 @@
 //! The engine end to end on the real model: consent and GPC, exclusions, experiment determinism,
-//! stability, edge mode equal to device pricing, failure modes of DESIGN.md §2.
+//! stability, edge mode equal to device pricing, the failure modes of the README.
 
-use pricelet::model::ModelKind;
-use pricelet::pricer::{EdgeRequest, Persistence};
+use pricelet::pricer::Persistence;
 use pricelet::quote::{verify_quote, VerifyOptions};
-use pricelet::{Clock, Code, Consent, Item, ModelSlot, Policy, Pricer, PricerConfig};
+use pricelet::scorer::ModelKind;
+use pricelet::{Code, Consent, Item, ModelSlot, Policy, Pricer, PricerConfig};
 use serde_json::{json, Value};
-use std::path::Path;
 
-const NOW: i64 = 1_795_950_000_000; // 2026-11-29 11:00 UTC
+mod common;
 
-fn model_bytes() -> Vec<u8> {
-    std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("models/interest.onnx")).unwrap()
-}
-
-fn clock(dt: i64) -> Clock {
-    Clock {
-        now_ms: NOW + dt,
-        utc_offset_minutes: 0,
-    }
-}
-
-fn config(consent: Consent) -> PricerConfig {
-    PricerConfig {
-        consent,
-        gpc_opt_out: false,
-        anon_id: Some("shopper-1".into()),
-        stability_ttl_ms: Some(0),
-    }
-}
-
-fn pricer_with(consent: Consent, state: Option<&str>) -> Pricer {
-    let model = ModelSlot::load(Some(&model_bytes()), ModelKind::Interest);
-    Pricer::new(
-        Policy::default_policy(),
-        model,
-        ModelSlot::Absent,
-        state,
-        config(consent),
-        NOW,
-    )
-    .unwrap()
-}
-
-/// Consent granted, the real model, a given anonymous id (experiment draws depend on it).
-fn pricer_for_id(id: &str) -> Pricer {
-    let model = ModelSlot::load(Some(&model_bytes()), ModelKind::Interest);
-    let config = PricerConfig {
-        anon_id: Some(id.into()),
-        ..config(Consent::Granted)
-    };
-    Pricer::new(
-        Policy::default_policy(),
-        model,
-        ModelSlot::Absent,
-        None,
-        config,
-        NOW,
-    )
-    .unwrap()
-}
-
-fn pricer(consent: Consent) -> Pricer {
-    pricer_with(consent, None)
-}
-
-/// Every quote the engine hands out is sealed: its id is the hash of its content.
-fn sealed(q: &pricelet::Quote) -> &pricelet::Quote {
-    assert_eq!(
-        q.quote_id,
-        pricelet::quote::quote_id_of(&q.to_value()),
-        "{q:?}"
-    );
-    q
-}
-
-fn item() -> Value {
-    json!({"id": "sneaker-1", "price": "89.99", "currency": "EUR", "category": "shoes", "cost": "30.00"})
-}
-
-/// A browsing session that makes the model fairly sure of a purchase.
-fn browse(p: &mut Pricer, pages: usize) {
-    for i in 0..pages {
-        let ev = json!({"type": "page_view", "at": NOW - 600_000 + i as i64 * 20_000,
-            "page": {"kind": "product", "id": format!("p{i}"), "bounceRate": 0.01, "exitRate": 0.02, "pageValue": 30.0}});
-        assert!(p.track(&ev, &clock(0)).unwrap().stored);
-    }
-}
+use common::*;
 
 #[test]
 fn quotes_are_exact_and_consistent() {
@@ -127,7 +50,10 @@ fn consent_modes_and_gpc() {
             &clock(0),
         )
         .unwrap();
-    assert_eq!((out.stored, out.reason), (false, Some("no_consent")));
+    assert_eq!(
+        (out.stored, out.reason.map(|r| r.as_str())),
+        (false, Some("no_consent"))
+    );
     let q = p.price_for(&item(), &clock(0)).unwrap();
     assert_eq!(
         (sealed(&q).reason.as_str(), q.price_minor, q.interest),
@@ -135,7 +61,7 @@ fn consent_modes_and_gpc() {
     );
     assert_eq!(p.state_to_save(), None);
     // GPC overrides even granted consent
-    let model = ModelSlot::load(Some(&model_bytes()), ModelKind::Interest);
+    let model = pricelet_onnx::slot(Some(&model_bytes()), ModelKind::Interest);
     let mut gpc = Pricer::new(
         Policy::default_policy(),
         model,
@@ -146,6 +72,7 @@ fn consent_modes_and_gpc() {
             ..config(Consent::Granted)
         },
         NOW,
+        test_rng(),
     )
     .unwrap();
     assert_eq!(
@@ -156,7 +83,7 @@ fn consent_modes_and_gpc() {
         gpc.track(&json!({"type": "purchase"}), &clock(0))
             .unwrap()
             .reason,
-        Some("opted_out")
+        Some(pricelet::pricer::NotStored::OptedOut)
     );
     assert_eq!(gpc.persistence(), Persistence::None);
     // unknown: tracked for the page session (the wrapper keeps this state in JS memory only)
@@ -170,7 +97,7 @@ fn consent_modes_and_gpc() {
     browse(&mut g, 2);
     let saved = g.state_to_save().unwrap();
     assert!(saved.contains("shopper-1"));
-    let model = ModelSlot::load(Some(&model_bytes()), ModelKind::Interest);
+    let model = pricelet_onnx::slot(Some(&model_bytes()), ModelKind::Interest);
     let reloaded = Pricer::new(
         Policy::default_policy(),
         model,
@@ -181,13 +108,14 @@ fn consent_modes_and_gpc() {
             ..config(Consent::Granted)
         },
         NOW,
+        test_rng(),
     )
     .unwrap();
     assert_eq!(reloaded.anon_id(), "shopper-1");
-    assert_eq!(reloaded.status()["events"], 2);
+    assert_eq!(status(&reloaded)["events"], 2);
     // withdrawing consent clears the log
     g.set_consent(Consent::Denied);
-    assert_eq!(g.status()["events"], 0);
+    assert_eq!(status(&g)["events"], 0);
 }
 
 #[test]
@@ -198,9 +126,9 @@ fn forget_returns_cold_start_prices() {
     let warm = p.price_for(&item(), &clock(0)).unwrap();
     assert_ne!(cold.interest, warm.interest);
     let old_id = p.anon_id().to_string();
-    p.forget().unwrap();
+    p.forget();
     assert_ne!(p.anon_id(), old_id, "a new anonymous id is drawn");
-    assert_eq!(p.status()["events"], 0);
+    assert_eq!(status(&p)["events"], 0);
     let after = p.price_for(&item(), &clock(0)).unwrap();
     // Exact: the same model, input and kernels on one machine give the same f32 result.
     assert_eq!(after.interest, cold.interest);
@@ -246,7 +174,7 @@ fn experiment_is_deterministic_with_propensities() {
         for q in quotes(&format!("s{id}")) {
             sealed(&q);
             assert!(q.propensity > 0.0 && q.propensity <= 1.0);
-            *reasons.entry(q.reason.clone()).or_insert(0) += 1;
+            *reasons.entry(q.reason.as_str()).or_insert(0) += 1;
             if q.reason == "control" {
                 assert_eq!(q.price_minor, q.list_price_minor);
                 assert_eq!(q.variant, "control");
@@ -265,7 +193,7 @@ fn experiment_is_deterministic_with_propensities() {
 
 #[test]
 fn stability_reserves_a_quote_within_its_ttl() {
-    let model = ModelSlot::load(Some(&model_bytes()), ModelKind::Interest);
+    let model = pricelet_onnx::slot(Some(&model_bytes()), ModelKind::Interest);
     let mut p = Pricer::new(
         Policy::default_policy(),
         model,
@@ -276,6 +204,7 @@ fn stability_reserves_a_quote_within_its_ttl() {
             ..config(Consent::Granted)
         },
         NOW,
+        test_rng(),
     )
     .unwrap();
     let first = p.price_for(&item(), &clock(0)).unwrap();
@@ -299,162 +228,10 @@ fn stability_reserves_a_quote_within_its_ttl() {
 }
 
 #[test]
-fn edge_pricing_equals_device_pricing() {
-    let mut device = pricer(Consent::Granted);
-    browse(&mut device, 5);
-    let items = vec![
-        item(),
-        json!({"id": "tea", "price": 12800, "currency": "JPY", "cost": 4000}),
-        json!({"id": "lux", "price": 10, "currency": "EUR", "category": "luxury"}),
-    ];
-    let request = device.edge_request(&items, &clock(0)).unwrap();
-    assert_eq!(request["features"].as_array().unwrap().len(), 3);
-    let mut edge = pricer_with(Consent::Granted, None);
-    let edge_quotes = edge
-        .price_from_features(&EdgeRequest::from_json(&request).unwrap(), &clock(0))
-        .unwrap();
-    let device_quotes = device.prices_for(&items, &clock(0)).unwrap();
-    for (e, d) in edge_quotes.iter().zip(&device_quotes) {
-        if d["reason"] == "explore" {
-            continue; // the edge never explores
-        }
-        for f in [
-            "priceMinor",
-            "discountMinor",
-            "reason",
-            "interest",
-            "variant",
-            "label",
-        ] {
-            assert_eq!(e[f], d[f], "{f}: edge {e} device {d}");
-        }
-    }
-    // Without consent the request carries no features and the edge answers list prices.
-    let mut unknown = pricer(Consent::Unknown);
-    let bare = unknown.edge_request(&items, &clock(0)).unwrap();
-    assert!(bare.get("features").is_none());
-    let quotes = edge
-        .price_from_features(&EdgeRequest::from_json(&bare).unwrap(), &clock(0))
-        .unwrap();
-    assert!(quotes
-        .iter()
-        .all(|q| q["reason"] == "no_features" && q["discountMinor"] == 0));
-}
-
-#[test]
-fn edge_requests_are_validated() {
-    let mut edge = pricer(Consent::Granted);
-    let mut bad = |v: Value| edge_err(&mut edge, v);
-    assert_eq!(
-        bad(json!({"items": [item()], "features": [[1.0]], "featureNames": ["nope"]})),
-        (Code::InvalidFeatures, Some("featureNames".into()))
-    );
-    assert_eq!(
-        bad(
-            json!({"items": [item()], "features": [[1.0], [2.0]], "featureNames": ["admin_pages"]})
-        )
-        .0,
-        Code::InvalidFeatures
-    );
-    assert_eq!(
-        bad(json!({"items": [item()], "features": [[1.0, 2.0]], "featureNames": ["admin_pages"]}))
-            .0,
-        Code::InvalidFeatures
-    );
-    assert_eq!(
-        bad(json!({"items": [item()], "features": [[1.0]], "featureNames": ["admin_pages"]})).0,
-        Code::InvalidFeatures,
-        "the model needs more features"
-    );
-    assert_eq!(bad(json!({"items": [item()], "features": [[1.0]], "featureNames": ["admin_pages"], "variant": "vip"})).0, Code::InvalidArgument);
-    assert!(EdgeRequest::from_json(&json!({"items": [], "extra": 1})).is_err());
-    let many: Vec<Value> = (0..pricelet::limits::MAX_ITEMS_PER_BATCH + 1)
-        .map(|_| item())
-        .collect();
-    assert_eq!(bad(json!({"items": many})).0, Code::LimitExceeded);
-}
-
-/// The Worker prices only feature vectors a device can compute: each feature within the spec's
-/// `range` (models/features.json). The extremes a valid log can reach stay inside; made-up values
-/// outside are refused with the feature named, never signed.
-#[test]
-fn edge_features_outside_what_a_device_computes_are_refused() {
-    // The most extreme log a device accepts: long dwells, maximal page values, purchases of the
-    // largest amount, a full log; both models, so session and history features are sent.
-    let both = |consent| {
-        let bytes = |f: &str| std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join(f)).unwrap();
-        Pricer::new(
-            Policy::default_policy(),
-            ModelSlot::load(Some(&model_bytes()), ModelKind::Interest),
-            ModelSlot::load(Some(&bytes("models/uplift.onnx")), ModelKind::Uplift),
-            None,
-            config(consent),
-            NOW,
-        )
-        .unwrap()
-    };
-    let mut device = both(Consent::Granted);
-    for i in 0..pricelet::limits::MAX_EVENTS as i64 {
-        let kind = ["administrative", "informational", "product"][(i % 3) as usize];
-        let ev = if i % 7 == 0 {
-            json!({"type": "purchase", "at": NOW - 60_000 + i, "itemId": "x", "category": "mens", "amount": "999999999999999", "currency": "JPY"})
-        } else {
-            json!({"type": "page_view", "at": NOW - 60_000 + i, "dwellMs": 86_400_000, "page": {"kind": kind, "id": "p", "bounceRate": 1, "exitRate": 1, "pageValue": 1e9}})
-        };
-        device.track(&ev, &clock(0)).unwrap();
-    }
-    let request = device.edge_request(&[item()], &clock(0)).unwrap();
-    let names: Vec<String> = serde_json::from_value(request["featureNames"].clone()).unwrap();
-    let row: Vec<f64> = serde_json::from_value(request["features"][0].clone()).unwrap();
-    let specs = pricelet::features::Registry::builtin()
-        .resolve(&names)
-        .unwrap();
-    for (spec, x) in specs.iter().zip(&row) {
-        assert!(
-            (spec.range.0..=spec.range.1).contains(x),
-            "{} = {x} outside {:?}",
-            spec.name,
-            spec.range
-        );
-    }
-    assert!(
-        names.iter().any(|n| n == "spend_12m"),
-        "history features are covered"
-    );
-    let mut edge = both(Consent::Denied);
-    let ok = EdgeRequest::from_json(&request).unwrap();
-    assert!(edge.price_from_features(&ok, &clock(0)).is_ok());
-    for (j, spec) in specs.iter().enumerate() {
-        for x in [spec.range.0 - 1e-3, spec.range.1 + 1e-3, -1e30, 1e300] {
-            let mut v = request.clone();
-            v["features"][0][j] = json!(x);
-            let e = edge
-                .price_from_features(&EdgeRequest::from_json(&v).unwrap(), &clock(0))
-                .unwrap_err();
-            assert_eq!(
-                (e.code, e.field.as_deref()),
-                (
-                    Code::InvalidFeatures,
-                    Some(format!("features[0][{j}]").as_str())
-                )
-            );
-            assert!(e.message.contains(&spec.name), "{}", e.message);
-        }
-    }
-}
-
-fn edge_err(edge: &mut Pricer, v: Value) -> (Code, Option<String>) {
-    let e = edge
-        .price_from_features(&EdgeRequest::from_json(&v).unwrap(), &clock(0))
-        .unwrap_err();
-    (e.code, e.field)
-}
-
-#[test]
 fn failure_modes() {
     // bad item in a batch: an error slot, the others price
     let mut p = pricer(Consent::Granted);
-    let out = p
+    let out = js(p
         .prices_for(
             &[
                 item(),
@@ -463,13 +240,13 @@ fn failure_modes() {
             ],
             &clock(0),
         )
-        .unwrap();
+        .unwrap());
     assert!(out[0].get("quoteId").is_some());
     assert_eq!(out[1]["error"]["code"], "invalid_price");
     assert_eq!(out[1]["itemId"], "x");
     assert_eq!(out[2]["error"]["field"], "id");
     // bad event: error with field, log unchanged
-    let before = p.status()["events"].clone();
+    let before = status(&p)["events"].clone();
     let e = p
         .track(
             &json!({"type": "page_view", "page": {"kind": "product", "exitRate": 2}}),
@@ -480,10 +257,10 @@ fn failure_modes() {
         (e.code, e.field.as_deref()),
         (Code::InvalidEvent, Some("page.exitRate"))
     );
-    assert_eq!(p.status()["events"], before);
+    assert_eq!(status(&p)["events"], before);
     // bad / wrong-kind / missing model: the pricer works, quotes are list price with the reason
     for slot in [
-        ModelSlot::load(Some(b"garbage"), ModelKind::Interest),
+        pricelet_onnx::slot(Some(b"garbage"), ModelKind::Interest),
         ModelSlot::Absent,
     ] {
         let mut p = Pricer::new(
@@ -493,6 +270,7 @@ fn failure_modes() {
             None,
             config(Consent::Granted),
             NOW,
+            test_rng(),
         )
         .unwrap();
         let q = p.price_for(&item(), &clock(0)).unwrap();
@@ -500,9 +278,9 @@ fn failure_modes() {
             (sealed(&q).reason.as_str(), q.price_minor),
             ("model_unavailable", 8999)
         );
-        assert_eq!(p.status()["personalization"], "off");
+        assert_eq!(status(&p)["personalization"], "off");
     }
-    let wrong = ModelSlot::load(Some(&model_bytes()), ModelKind::Uplift);
+    let wrong = pricelet_onnx::slot(Some(&model_bytes()), ModelKind::Uplift);
     let p = Pricer::new(
         Policy::default_policy(),
         ModelSlot::Absent,
@@ -510,20 +288,21 @@ fn failure_modes() {
         None,
         config(Consent::Granted),
         NOW,
+        test_rng(),
     )
     .unwrap();
-    assert!(p.status()["upliftModel"]["reason"]
+    assert!(status(&p)["upliftModel"]["reason"]
         .as_str()
         .unwrap()
         .contains("pass it as `model`"));
     // corrupt stored state: discarded with a reason, pricing continues
     let mut p = pricer_with(Consent::Granted, Some("{definitely not json"));
-    assert_eq!(p.status()["state"]["outcome"], "discarded");
+    assert_eq!(status(&p)["state"]["outcome"], "discarded");
     assert!(p.price_for(&item(), &clock(0)).is_ok());
     // explain before pricing names what to do
     assert_eq!(p.explain("nope").unwrap_err().code, Code::UnknownItem);
     let q = p.price_for(&item(), &clock(0)).unwrap();
-    let ex = p.explain("sneaker-1").unwrap();
+    let ex = js(p.explain("sneaker-1").unwrap());
     assert_eq!(ex["quote"]["quoteId"], json!(q.quote_id));
     assert!(ex["features"]
         .as_array()
@@ -581,12 +360,12 @@ fn without_any_behaviour_the_price_is_the_cold_start_offer_not_personalized() {
     assert!(p
         .edge_request(&[item()], &clock(0))
         .unwrap()
-        .get("features")
+        .features
         .is_none());
     browse(&mut p, 1);
     let q = p.price_for(&item(), &clock(0)).unwrap();
     assert_eq!((q.reason.as_str(), q.personalized), ("personalized", true));
-    let explained = p.explain("sneaker-1").unwrap();
+    let explained = js(p.explain("sneaker-1").unwrap());
     let pages = explained["features"]
         .as_array()
         .unwrap()
@@ -705,10 +484,16 @@ fn an_interest_one_millionth_apart_moves_a_price_only_at_an_edge_and_checkout_ne
     };
     let mut signed = vec![];
     for c in [a, b_] {
-        let mut q = pricelet::pricer::list_quote(&item, &policy, Some("m"), NOW, "personalized");
+        let mut q = pricelet::pricer::list_quote(
+            &item,
+            &policy,
+            Some("m"),
+            NOW,
+            pricelet::Reason::Personalized,
+        );
         q.price_minor = c.price_minor;
         q.discount_minor = c.discount_minor;
-        q.variant = "treatment".into();
+        q.variant = pricelet::experiment::Variant::Treatment;
         let q = q.seal();
         let plain = VerifyOptions {
             now_ms: NOW,
@@ -731,140 +516,4 @@ fn an_interest_one_millionth_apart_moves_a_price_only_at_an_edge_and_checkout_ne
         v.problems.iter().map(|p| p.code).collect::<Vec<_>>(),
         ["bad_signature"]
     );
-}
-
-/// Two tabs of one shop share one storage and never see each other's writes as they happen. Each
-/// writes through `sync` (re-read, merge, write), as the wasm binding does on every `track()`.
-struct Tab {
-    p: Pricer,
-}
-
-impl Tab {
-    fn open(shared: &Option<String>) -> Tab {
-        let model = ModelSlot::load(Some(&model_bytes()), ModelKind::Interest);
-        let config = PricerConfig {
-            anon_id: None,
-            ..config(Consent::Granted)
-        };
-        let p = Pricer::new(
-            Policy::default_policy(),
-            model,
-            ModelSlot::Absent,
-            shared.as_deref(),
-            config,
-            NOW,
-        )
-        .unwrap();
-        Tab { p }
-    }
-
-    fn write(&mut self, shared: &mut Option<String>) {
-        self.p.sync(shared.as_deref(), NOW);
-        let state = self.p.state_to_save();
-        *shared = state.clone();
-        self.p.saved(state);
-    }
-
-    fn track(&mut self, shared: &mut Option<String>, page: &str) {
-        let ev =
-            json!({"type": "page_view", "at": NOW - 1000, "page": {"kind": "product", "id": page}});
-        assert!(self.p.track(&ev, &clock(0)).unwrap().stored);
-        self.write(shared);
-    }
-}
-
-fn stored_pages(shared: &Option<String>) -> Vec<String> {
-    let Some(s) = shared else { return vec![] };
-    let v: Value = serde_json::from_str(s).unwrap();
-    v["events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["page"]["id"].as_str().unwrap().to_string())
-        .collect()
-}
-
-fn stored_anon(shared: &Option<String>) -> Option<String> {
-    let v: Value = serde_json::from_str(shared.as_ref()?).unwrap();
-    v["anonId"].as_str().map(str::to_string)
-}
-
-#[test]
-fn two_tabs_on_one_storage_keep_each_others_events_and_forget_wins() {
-    let mut shared = None;
-    let (mut a, mut b) = (Tab::open(&shared), Tab::open(&shared));
-    for i in 0..5 {
-        a.track(&mut shared, &format!("a{i}"));
-        b.track(&mut shared, &format!("b{i}"));
-    }
-    let mut pages = stored_pages(&shared);
-    pages.sort();
-    assert_eq!(
-        pages,
-        ["a0", "a1", "a2", "a3", "a4", "b0", "b1", "b2", "b3", "b4"],
-        "no tab lost the other's events"
-    );
-    assert_eq!(
-        a.p.anon_id(),
-        b.p.anon_id(),
-        "one shopper, one anonymous id"
-    );
-    assert_eq!(stored_anon(&shared).as_deref(), Some(a.p.anon_id()));
-    let old_id = a.p.anon_id().to_string();
-    // forget() in A (the binding erases the store); B's next track must not bring anything back.
-    a.p.forget().unwrap();
-    shared = None;
-    b.track(&mut shared, "after");
-    assert_eq!(
-        stored_pages(&shared),
-        ["after"],
-        "the forgotten events stay forgotten"
-    );
-    assert_ne!(
-        stored_anon(&shared).unwrap(),
-        old_id,
-        "and so does the old anonymous id"
-    );
-    assert_eq!(b.p.status()["events"], 1);
-    // A, which forgot, then tracks: it joins B's new state rather than starting a third one.
-    a.track(&mut shared, "a-after");
-    assert_eq!(stored_pages(&shared).len(), 2);
-    assert_eq!(a.p.anon_id(), b.p.anon_id());
-    // Consent withdrawn in A erases storage too: B drops what it had from storage.
-    a.p.set_consent(Consent::Denied);
-    shared = None;
-    b.track(&mut shared, "later");
-    assert_eq!(stored_pages(&shared), ["later"]);
-    // If A forgets and writes again before B does, B sees another anonymous id: the same rule.
-    let mut c = Tab::open(&shared);
-    c.track(&mut shared, "c");
-    assert_eq!(stored_pages(&shared), ["later", "c"]);
-    c.p.forget().unwrap();
-    shared = None;
-    c.track(&mut shared, "c-new");
-    b.track(&mut shared, "b-new");
-    assert_eq!(stored_pages(&shared), ["c-new", "b-new"]);
-    assert_eq!(b.p.anon_id(), c.p.anon_id());
-}
-
-/// A tab that only *reads* another tab's write (the browser's `storage` event) still notices a
-/// later erase: what it read is remembered, not just what it wrote.
-#[test]
-fn a_tab_that_only_read_the_shared_state_still_honours_a_later_forget() {
-    let mut shared = None;
-    let (mut a, mut b) = (Tab::open(&shared), Tab::open(&shared));
-    b.track(&mut shared, "b");
-    a.track(&mut shared, "a");
-    b.p.sync(shared.as_deref(), NOW); // the storage event: B reads A's write
-    assert_eq!(b.p.status()["events"], 2);
-    a.p.forget().unwrap();
-    shared = None;
-    b.p.sync(None, NOW); // the storage event of the erase
-    assert_eq!(
-        b.p.status()["events"],
-        0,
-        "B dropped the forgotten events at once"
-    );
-    b.track(&mut shared, "b2");
-    assert_eq!(stored_pages(&shared), ["b2"]);
 }

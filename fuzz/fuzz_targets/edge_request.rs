@@ -1,4 +1,4 @@
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 
-fuzz_target!(|data: &[u8]| pricelet::harness::edge_request(data));
+fuzz_target!(|data: &[u8]| pricelet_harness::edge_request(data));

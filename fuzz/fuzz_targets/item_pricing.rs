@@ -1,4 +1,4 @@
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 
-fuzz_target!(|data: &[u8]| pricelet::harness::item_pricing(data));
+fuzz_target!(|data: &[u8]| pricelet_harness::item_pricing(data));

@@ -1,4 +1,4 @@
-// Headless Debian Chromium through playwright-core, with the launch flags of TOOLCHAIN.md: a fresh
+// Headless Debian Chromium through playwright-core, with launch flags that keep it offline: a fresh
 // profile, no background networking, and every host but 127.0.0.1 unresolvable.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';

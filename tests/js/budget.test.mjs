@@ -4,10 +4,11 @@ import { test } from 'node:test';
 import { BUDGET, checkBudget } from '../../scripts/budget.mjs';
 
 test('a module over its budget throws, naming it; at the budget passes', () => {
-  const at = { toolchain: 'nightly', engine: { gzip: BUDGET.engine.nightly }, lite: { gzip: BUDGET.lite.nightly } };
-  assert.equal(checkBudget(at).length, 2);
-  assert.throws(() => checkBudget({ ...at, engine: { gzip: BUDGET.engine.nightly + 1 } }), /engine: .* over|over its size budget — engine/);
+  const at = { toolchain: 'nightly', device: { gzip: BUDGET.device.nightly }, server: { gzip: BUDGET.server.nightly }, lite: { gzip: BUDGET.lite.nightly } };
+  assert.equal(checkBudget(at).length, 3);
+  assert.throws(() => checkBudget({ ...at, device: { gzip: BUDGET.device.nightly + 1 } }), /over its size budget — device/);
+  assert.throws(() => checkBudget({ ...at, server: { gzip: BUDGET.server.nightly + 1 } }), /server/);
   assert.throws(() => checkBudget({ ...at, lite: { gzip: BUDGET.lite.nightly + 1 } }), /lite/);
-  assert.throws(() => checkBudget({ ...at, toolchain: 'beta' }), /no engine budget for the beta toolchain/);
-  assert.throws(() => checkBudget({ toolchain: 'stable', engine: {} }), /no engine.gzip size/);
+  assert.throws(() => checkBudget({ ...at, toolchain: 'beta' }), /no device budget for the beta toolchain/);
+  assert.throws(() => checkBudget({ toolchain: 'stable', device: {} }), /no device.gzip size/);
 });

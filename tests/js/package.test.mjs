@@ -1,5 +1,5 @@
 // The built package in Node, through its public entry (`pricelet` → js/node.js): equality with the
-// native CLI, every row of the failure table (DESIGN.md §2), persistence, consent, GPC, forget, and
+// native CLI, every row of the failure table (README "Errors and failure modes"), persistence, consent, GPC, forget, and
 // the absence of any network-capable import.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -10,7 +10,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { ROOT } from '../../scripts/setup.mjs';
 import { createPricer, estimates, listQuote, signQuote, tallyReports, toCheckout, verifyQuote } from '../../js/node.js';
-import * as glue from '../../dist/pricelet.js';
+import * as glue from '../../dist/pricelet_server.js';
 
 const NOW = 1795950160000;
 const MODEL = join(ROOT, 'models', 'interest.onnx');
@@ -341,17 +341,19 @@ test('listQuote() works synchronously from the lite engine and equals the engine
 });
 
 test('no network: the wasm imports nothing network-capable; the JS fetches only files the caller names', () => {
-  const module = new WebAssembly.Module(readFileSync(join(ROOT, 'dist', 'pricelet_bg.wasm')));
-  const imports = WebAssembly.Module.imports(module).map((i) => i.name.replace(/_[0-9a-f]{16}$/, ''));
-  assert.ok(imports.length > 10);
-  const network = /fetch|xmlhttp|websocket|beacon|eventsource|request|response|open|send|import|worker|url/i;
-  assert.deepEqual(imports.filter((n) => network.test(n)), []);
+  for (const wasm of ['pricelet_bg.wasm', 'pricelet_server_bg.wasm']) {
+    const module = new WebAssembly.Module(readFileSync(join(ROOT, 'dist', wasm)));
+    const imports = WebAssembly.Module.imports(module).map((i) => i.name.replace(/_[0-9a-f]{16}$/, ''));
+    assert.ok(imports.length > 10);
+    const network = /fetch|xmlhttp|websocket|beacon|eventsource|request|response|open|send|import|worker|url/i;
+    assert.deepEqual(imports.filter((n) => network.test(n)), [], wasm);
+  }
   for (const [file, allowed] of [['js/core.js', 0], ['js/node.js', 1], ['js/web.js', 2], ['js/workerd.js', 1], ['js/lite.js', 0]]) {
     const src = readFileSync(join(ROOT, file), 'utf8');
     assert.equal((src.match(/\bfetch\(/g) ?? []).length, allowed, `${file}: fetch() only in readBytes/loadModule`);
     assert.doesNotMatch(src, /XMLHttpRequest|WebSocket|sendBeacon|EventSource|navigator\.send/);
   }
-  for (const glue of ['dist/pricelet.js', 'dist/lite.js']) {
+  for (const glue of ['dist/pricelet.js', 'dist/pricelet_server.js', 'dist/lite.js']) {
     const src = readFileSync(join(ROOT, glue), 'utf8');
     const start = src.indexOf('async function __wbg_init(');
     const before = src.slice(0, src.indexOf('function __wbg_load') === -1 ? start : src.indexOf('async function __wbg_load'));

@@ -4,12 +4,13 @@
 // nothing about a request to /price or /verify, and of /report keeps only the running tally (sums
 // of already randomized bits) in one Durable Object per policy version.
 import { DurableObject } from 'cloudflare:workers';
-import { createPricer, estimates, signQuote, tallyReports, verifyQuote } from 'pricelet';
+import { constants, createPricer, estimates, signQuote, tallyReports, verifyQuote } from 'pricelet';
 import model from 'pricelet/models/interest.onnx';
 import catalogFile from '../../www/catalog.json';
 
 const MAX_BODY_BYTES = 64 * 1024;
-const MAX_ITEMS = 200;
+// The engine is ready at import in workerd: its constants are read once.
+const { maxEdgeItems: MAX_EDGE_ITEMS } = constants();
 const CATALOG = new Map((Array.isArray(catalogFile) ? catalogFile : catalogFile.products ?? []).map((item) => [item.id, item]));
 
 // Model and policy load once per isolate, on the first request that needs them.
@@ -92,7 +93,7 @@ async function price(request, env) {
   if (body === null || typeof body !== 'object' || Array.isArray(body) || !Array.isArray(body.items)) {
     throw new HttpError(400, 'invalid_request', 'send { items: [...], features?, featureNames?, variant? } as produced by pricer.edgeRequest(items)');
   }
-  if (body.items.length > MAX_ITEMS) throw new HttpError(400, 'limit_exceeded', `at most ${MAX_ITEMS} items per request`);
+  if (body.items.length > MAX_EDGE_ITEMS) throw new HttpError(400, 'limit_exceeded', `at most ${MAX_EDGE_ITEMS} items per request`);
   const p = await getPricer();
   let quotes;
   try {
@@ -163,7 +164,7 @@ async function report(request, env) {
   if (body === null || typeof body !== 'object' || !Array.isArray(body.reports) || body.reports.length === 0) {
     throw new HttpError(400, 'invalid_request', 'send { reports: [...] }: the reports pricer.report() returned (at least one)');
   }
-  if (body.reports.length > MAX_ITEMS) throw new HttpError(400, 'limit_exceeded', `at most ${MAX_ITEMS} reports per request`);
+  if (body.reports.length > MAX_EDGE_ITEMS) throw new HttpError(400, 'limit_exceeded', `at most ${MAX_EDGE_ITEMS} reports per request`);
   const result = await (await tallyFor(env)).add(body.reports);
   if (result.error) throw new HttpError(400, result.error.code, result.error.message);
   return json(202, { accepted: body.reports.length, total: result.total });

@@ -1,0 +1,385 @@
+//! Reading reports into a tally (refusing any of another setup) and the read-out of a tally.
+
+use crate::beta::{fit_beta, BetaFit};
+use crate::estimate::*;
+use pricelet::ldp::{self, Arm, Mechanism, Report, Segment};
+use pricelet::Result;
+use serde::Serialize;
+
+// ---------------------------------------------------------------------------------------------
+// The read-out of a file of reports (`pricelet aggregate`).
+
+/// Reads JSON-lines reports, refusing any that was not made under `expected`.
+pub fn read_reports(text: &str, expected: &Expected) -> Result<Tally> {
+    let mut tally = Tally::new(expected.domain.size());
+    for (i, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let r: Report = serde_json::from_str(line).map_err(|e| {
+            invalid(format!("line {}: not a measurement report ({e}); a report has exactly the fields day, mechanism, epsilon, domain, domainVersion and bits (oue) or value (grr)", i + 1))
+        })?;
+        add_report(&mut tally, &r, expected)
+            .map_err(|e| invalid(format!("line {}: {}", i + 1, e.message)))?;
+    }
+    if tally.n == 0 {
+        return Err(invalid("no reports: the file has no report lines".into()));
+    }
+    Ok(tally)
+}
+
+/// Adds one report to a running tally, refusing it (tally unchanged) unless it was made under
+/// `expected` and the tally is one of the same domain.
+pub fn add_report(tally: &mut Tally, r: &Report, expected: &Expected) -> Result<()> {
+    let size = expected.domain.size();
+    let description = expected.domain.description();
+    let redo = "aggregate the reports of one reporting setup at a time: pass the policy they were made under with --policy, or split the file by epsilon, mechanism and domain first";
+    if !tally.fits(size) {
+        return Err(invalid(format!(
+            "the tally (of {} cells) does not fit the policy {}'s domain of {size}, or its counts are impossible (edited?): start a new tally",
+            tally.size, expected.policy_version
+        )));
+    }
+    if r.mechanism != expected.mechanism {
+        return Err(invalid(format!(
+            "the report was randomized with {} but the policy {} uses {}: {redo}",
+            r.mechanism.as_str(),
+            expected.policy_version,
+            expected.mechanism.as_str()
+        )));
+    }
+    if r.epsilon != expected.epsilon {
+        return Err(invalid(format!(
+            "the report was made with ε = {} but the policy {} has reporting.epsilon = {}; de-biasing with the wrong ε gives wrong numbers: {redo}",
+            r.epsilon, expected.policy_version, expected.epsilon
+        )));
+    }
+    if r.domain_version != ldp::DOMAIN_VERSION {
+        return Err(invalid(format!(
+            "domain version {} is not the version {} this pricelet reads: aggregate with the pricelet release that made the reports",
+            r.domain_version,
+            ldp::DOMAIN_VERSION
+        )));
+    }
+    if r.domain != description {
+        return Err(invalid(format!(
+            "the report's domain {:?} differs from the policy's {description:?} (other discount steps?): {redo}",
+            r.domain
+        )));
+    }
+    if !ldp::is_day(&r.day) {
+        return Err(invalid(format!(
+            "`day` must be a calendar date YYYY-MM-DD (from 2000 on), got {:?}",
+            r.day
+        )));
+    }
+    if let Some(latest) = expected
+        .latest_day
+        .as_deref()
+        .filter(|l| r.day.as_str() > *l)
+    {
+        return Err(invalid(format!(
+            "`day` {:?} is after today ({latest} is the latest local day anywhere): a device never dates a report in the future",
+            r.day
+        )));
+    }
+    let payload = r.payload(size)?;
+    tally.add(&payload);
+    tally.note_day(&r.day);
+    Ok(())
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ArmRow {
+    pub arm: Arm,
+    /// Estimated number of reports from this arm.
+    pub exposures: f64,
+    pub conversion: Option<Estimate>,
+    /// Revenue per shopper as a share of list price.
+    pub revenue_share: Option<Estimate>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StepRow {
+    pub step: usize,
+    pub discount_percent: f64,
+    pub exposures: f64,
+    /// Share of the treatment arm's exposures at this step.
+    pub treatment_share: Option<Estimate>,
+    pub conversion: Option<Estimate>,
+    pub fitted: Option<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SegmentRow {
+    pub segment: Segment,
+    pub exposures: f64,
+    pub conversion: Option<Estimate>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Readout {
+    pub reports: u64,
+    pub first_day: Option<String>,
+    pub last_day: Option<String>,
+    pub policy: String,
+    pub mechanism: Mechanism,
+    pub epsilon: f64,
+    pub domain: String,
+    pub domain_version: u32,
+    pub intervals: &'static str,
+    pub arms: Vec<ArmRow>,
+    /// Treatment − control conversion (percentage points as a fraction).
+    pub incremental_conversion: Option<Estimate>,
+    pub revenue_share_difference: Option<Estimate>,
+    pub steps: Vec<StepRow>,
+    pub segments: Vec<SegmentRow>,
+    pub beta: Option<BetaFit>,
+    pub beta_problem: Option<String>,
+    pub policy_beta: Option<f64>,
+    pub caveat: &'static str,
+    /// De-biased report counts per cell, in the domain's encoding order.
+    pub cell_counts: Vec<f64>,
+}
+
+pub fn readout(tally: &Tally, expected: &Expected) -> Readout {
+    let domain = &expected.domain;
+    let f = tally.frequencies(Noise::Ldp(expected.mechanism, expected.epsilon));
+    let arms = [Arm::Control, Arm::Treatment]
+        .into_iter()
+        .map(|arm| {
+            let (num, den) = arm_conversion(domain, arm);
+            let (rnum, rden) = arm_revenue_share(domain, arm);
+            ArmRow {
+                arm,
+                exposures: f.count(&den),
+                conversion: f.ratio(&num, &den),
+                revenue_share: f.ratio(&rnum, &rden),
+            }
+        })
+        .collect();
+    let (r1, d1) = arm_revenue_share(domain, Arm::Treatment);
+    let (r0, d0) = arm_revenue_share(domain, Arm::Control);
+    let (beta, beta_problem) = match fit_beta(&f, domain) {
+        Ok(b) => (Some(b), None),
+        Err(e) => (None, Some(e.message)),
+    };
+    let treatment = cells(domain, |t| t.arm == Arm::Treatment);
+    let steps = (0..domain.steps())
+        .map(|s| {
+            let at = cells(domain, |t| t.step == s);
+            StepRow {
+                step: s,
+                discount_percent: domain.steps_percent[s],
+                exposures: f.count(&at),
+                treatment_share: f.ratio(
+                    &cells(domain, |t| t.arm == Arm::Treatment && t.step == s),
+                    &treatment,
+                ),
+                conversion: f.ratio(&cells(domain, |t| t.step == s && t.converted), &at),
+                fitted: beta.as_ref().and_then(|b| b.fitted[s]),
+            }
+        })
+        .collect();
+    let segments = [Segment::New, Segment::Returning]
+        .into_iter()
+        .map(|seg| {
+            let all = cells(domain, |t| t.segment == seg);
+            SegmentRow {
+                segment: seg,
+                exposures: f.count(&all),
+                conversion: f.ratio(&cells(domain, |t| t.segment == seg && t.converted), &all),
+            }
+        })
+        .collect();
+    Readout {
+        reports: tally.n,
+        first_day: tally.first_day.clone(),
+        last_day: tally.last_day.clone(),
+        policy: expected.policy_version.clone(),
+        mechanism: expected.mechanism,
+        epsilon: expected.epsilon,
+        domain: domain.description(),
+        domain_version: ldp::DOMAIN_VERSION,
+        intervals: "95 % delta-method intervals; they include the privacy noise and the sampling of shoppers",
+        arms,
+        incremental_conversion: incremental(&f, domain),
+        revenue_share_difference: f.ratio_difference((&r1, &d1), (&r0, &d0)),
+        steps,
+        segments,
+        beta,
+        beta_problem,
+        policy_beta: expected.policy_beta,
+        caveat: "Conversion by step is causal only where the step was randomized (the control arm, explore quotes); personalized discounts go to hesitant shoppers, so without randomization the curve, and β fitted to it, mix the price effect with who was offered what.",
+        cell_counts: (0..domain.size())
+            .map(|j| f.n * f.pi[j])
+            .collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fit_beta;
+    use pricelet::ldp::{Domain, Payload, Tuple};
+    use pricelet::policy::Policy;
+    use rand_core::{Rng as _, SeedableRng};
+    use serde_json::json;
+
+    /// A seeded generator for the core's randomizer.
+    fn seeded(seed: u64) -> impl FnMut() -> u64 {
+        let mut g = rand_xoshiro::SplitMix64::seed_from_u64(seed);
+        move || g.next_u64()
+    }
+
+    fn domain() -> Domain {
+        Domain::for_policy(&Policy::default_policy())
+    }
+
+    #[test]
+    fn the_empirical_covariance_matches_the_exact_one() {
+        let d = domain();
+        let mut rng = seeded(11);
+        let mut pi = vec![0.0; d.size()];
+        for (j, x) in pi.iter_mut().enumerate() {
+            *x = (1 + j % 7) as f64;
+        }
+        let total: f64 = pi.iter().sum();
+        pi.iter_mut().for_each(|x| *x /= total);
+        let cum: Vec<f64> = pi
+            .iter()
+            .scan(0.0, |s, x| {
+                *s += x;
+                Some(*s)
+            })
+            .collect();
+        for noise in [
+            Noise::Ldp(Mechanism::Oue, 1.0),
+            Noise::Ldp(Mechanism::Grr, 3.0),
+            Noise::Exact,
+        ] {
+            let mut t = Tally::new(d.size());
+            for _ in 0..60_000 {
+                let u = ldp::uniform(&mut rng);
+                let cell = cum.partition_point(|&c| c < u).min(d.size() - 1);
+                t.add(&match noise {
+                    Noise::Ldp(m, e) => ldp::randomize(cell, d.size(), m, e, &mut rng),
+                    Noise::Exact => Payload::Value(cell),
+                });
+            }
+            let emp = t.frequencies(noise);
+            let exact = Frequencies::expected(&pi, noise);
+            let g = arm_conversion(&d, Arm::Treatment).1;
+            let (ve, vx) = (emp.variance(&g) * emp.n, exact.variance(&g));
+            assert!((ve / vx - 1.0).abs() < 0.05, "{noise:?}: {ve} vs {vx}");
+            let (a, b) = arm_conversion(&d, Arm::Control);
+            let (r_emp, r_true) = (emp.ratio(&a, &b).unwrap(), exact.ratio(&a, &b).unwrap());
+            assert!(
+                r_emp.covers(r_true.estimate),
+                "{noise:?}: {r_emp:?} vs {r_true:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn beta_is_recovered_from_an_exact_logistic_curve() {
+        let d = domain();
+        let (alpha, beta) = (-1.7, 4.0);
+        let mut pi = vec![0.0; d.size()];
+        for s in 0..d.steps() {
+            let p = pricelet::math::sigmoid(alpha + beta * d.steps_percent[s] / 100.0);
+            for (conv, w) in [(true, p), (false, 1.0 - p)] {
+                let t = Tuple {
+                    arm: Arm::Treatment,
+                    step: s,
+                    converted: conv,
+                    segment: Segment::New,
+                };
+                pi[d.encode(&t)] = w / d.steps() as f64;
+            }
+        }
+        let fit = fit_beta(&Frequencies::expected(&pi, Noise::Exact), &d).unwrap();
+        assert!((fit.beta.estimate - beta).abs() < 1e-9, "{fit:?}");
+        assert!((fit.alpha - alpha).abs() < 1e-9);
+        assert_eq!(fit.steps_used, 5);
+        // One step only: no fit.
+        let mut one = vec![0.0; d.size()];
+        one[0] = 0.5;
+        one[2] = 0.5;
+        assert!(fit_beta(&Frequencies::expected(&one, Noise::Exact), &d).is_err());
+    }
+
+    #[test]
+    fn reports_of_another_setup_are_refused_by_name() {
+        let mut v: serde_json::Value =
+            serde_json::from_str(pricelet::policy::DEFAULT_POLICY_JSON).unwrap();
+        v["reporting"] = json!({"epsilon": 2, "dailyEpsilon": 8});
+        let policy = Policy::from_json(&v).unwrap();
+        let exp = Expected::from_policy(&policy).unwrap();
+        let d = &exp.domain;
+        let good = Report::new(
+            "2026-11-29".into(),
+            d,
+            Mechanism::Oue,
+            2.0,
+            &Payload::Bits(vec![3]),
+        );
+        let line = serde_json::to_string(&good).unwrap();
+        assert_eq!(read_reports(&line, &exp).unwrap().n, 1);
+        let mut other = good.clone();
+        other.epsilon = 1.0;
+        let e = read_reports(
+            &format!("{line}\n{}", serde_json::to_string(&other).unwrap()),
+            &exp,
+        )
+        .unwrap_err();
+        assert!(
+            e.message.starts_with("line 2:")
+                && e.message.contains("ε = 1")
+                && e.message.contains("--policy"),
+            "{e}"
+        );
+        let mut dom = good.clone();
+        dom.domain = dom.domain.replace("20", "25");
+        assert!(read_reports(&serde_json::to_string(&dom).unwrap(), &exp)
+            .unwrap_err()
+            .message
+            .contains("domain"));
+        let extra = line.replacen('{', "{\"itemId\":\"sku-1\",", 1);
+        assert!(read_reports(&extra, &exp)
+            .unwrap_err()
+            .message
+            .contains("itemId"));
+        assert!(read_reports("\n\n", &exp)
+            .unwrap_err()
+            .message
+            .contains("no reports"));
+        let off = Expected::from_policy(&Policy::default_policy());
+        if Policy::default_policy().reporting.is_none() {
+            assert!(off.unwrap_err().message.contains("reporting"));
+        }
+    }
+
+    #[test]
+    fn needed_shoppers_fall_with_epsilon_and_exceed_the_non_private_count() {
+        let d = domain();
+        let mut pi = vec![0.0; d.size()];
+        for (j, x) in pi.iter_mut().enumerate() {
+            *x = 1.0 / (j + 2) as f64;
+        }
+        let total: f64 = pi.iter().sum();
+        pi.iter_mut().for_each(|x| *x /= total);
+        let exact = per_report_variance(&pi, &d, Noise::Exact);
+        let mut last = f64::INFINITY;
+        for eps in [0.5, 1.0, 2.0, 4.0, 8.0] {
+            let v = per_report_variance(&pi, &d, Noise::Ldp(Mechanism::Oue, eps));
+            assert!(v < last && v > exact, "ε {eps}: {v}");
+            last = v;
+        }
+        assert!((shoppers_needed(1.0, 0.01) - 38_414.588).abs() < 0.01);
+    }
+}

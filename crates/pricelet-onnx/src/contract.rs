@@ -1,0 +1,237 @@
+//! The model contract, checked on the ONNX protobuf before tract builds or runs anything: tract
+//! 0.23.9 panics on some malformed graphs (a trap in wasm), so only what was checked and fuzzed
+//! runs (README "Your own model", docs/design-changes.md).
+
+use pricelet::error::quoted;
+use pricelet::limits;
+
+/// The ONNX operators a pricelet model may use — exactly those pricelet's exporters write
+/// (models/train.py: linear, MLP, tree ensembles as tensor maths, isotonic calibration) — with the
+/// inputs each takes: (name, required, most). tract implements many more, but some panic on bad
+/// input (GatherND and GatherElements index without checks; Flatten reads `inputs[0]` before
+/// checking there is one and slices by an unchecked axis), which in wasm is a trap. An operator
+/// joins this list after a `model_loading` fuzz run with it.
+pub const ALLOWED_OPERATORS: &[(&str, usize, usize)] = &[
+    ("Add", 2, 2),
+    ("Cast", 1, 1),
+    ("Clip", 1, 3),
+    ("Equal", 2, 2),
+    ("Gather", 2, 2),
+    ("Gemm", 2, 3),
+    ("LessOrEqual", 2, 2),
+    ("MatMul", 2, 2),
+    ("Min", 1, 1 << 16),
+    ("Relu", 1, 1),
+    ("Reshape", 2, 2),
+    ("Sigmoid", 1, 1),
+    ("Sub", 2, 2),
+];
+
+/// tract 0.23.9 panics (a trap in wasm) on inputs the `model_loading` fuzz target found; they are
+/// refused here, before tract builds the graph: a graph output that no node, input or initializer
+/// produces; a tensor of a type tract cannot load (strings or complex numbers in raw bytes); an
+/// operator outside [`ALLOWED_OPERATORS`] or with the wrong inputs. Pricelet models also never need control flow (subgraphs)
+/// or tensors other than numbers and booleans.
+pub(crate) fn check_before_tract(
+    graph: &tract_onnx::pb::GraphProto,
+) -> std::result::Result<(), String> {
+    use std::collections::HashSet;
+    check_tensor_types(graph)?;
+    let mut known: HashSet<&str> = graph.input.iter().map(|v| v.name.as_str()).collect();
+    known.extend(graph.initializer.iter().map(|t| t.name.as_str()));
+    for node in &graph.node {
+        let standard_domain = node.domain.is_empty() || node.domain == "ai.onnx";
+        let allowed = ALLOWED_OPERATORS
+            .iter()
+            .find(|(name, ..)| standard_domain && *name == node.op_type);
+        let Some(&(op, required, most)) = allowed else {
+            let op = if standard_domain {
+                node.op_type.clone()
+            } else {
+                format!("{}.{}", node.domain, node.op_type)
+            };
+            let names: Vec<&str> = ALLOWED_OPERATORS.iter().map(|(name, ..)| *name).collect();
+            return Err(format!(
+                "node {} uses operator {}, which pricelet does not run; export the model with these ONNX operators only: {}",
+                quoted(&node.name),
+                quoted(&op),
+                names.join(", ")
+            ));
+        };
+        // tract skips empty input names (ONNX's "optional input left out"), so a required one
+        // must be named; and every operator here has exactly one output.
+        let inputs_fit = node.input.len() <= most
+            && node.input.len() >= required
+            && node.input[..required].iter().all(|i| !i.is_empty());
+        if !inputs_fit || node.output.len() != 1 || node.output[0].is_empty() {
+            let takes = if required == most {
+                format!("{required}")
+            } else {
+                format!("{required} to {most}")
+            };
+            return Err(format!(
+                "node {} ({op}) has {} inputs and {} outputs; {op} takes {takes} named inputs and has one named output",
+                quoted(&node.name),
+                node.input.len(),
+                node.output.len()
+            ));
+        }
+        if node
+            .attribute
+            .iter()
+            .any(|a| a.g.is_some() || !a.graphs.is_empty())
+        {
+            return Err(format!(
+                "node {} ({}) has a subgraph: pricelet models use no control flow",
+                quoted(&node.name),
+                quoted(&node.op_type)
+            ));
+        }
+        // ONNX assigns each name once; a second writer would make the checks below read a
+        // different tensor than tract does.
+        for output in node.output.iter().filter(|o| !o.is_empty()) {
+            if !known.insert(output) {
+                return Err(format!(
+                    "node {} writes {}, which the graph already has; give every tensor its own name",
+                    quoted(&node.name),
+                    quoted(output)
+                ));
+            }
+        }
+    }
+    if graph.output.is_empty() {
+        return Err("the graph declares no output".into());
+    }
+    for output in &graph.output {
+        if !known.contains(output.name.as_str()) {
+            return Err(format!(
+                "graph output {} is not produced by any node, input or initializer",
+                quoted(&output.name)
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Every tensor in the graph (initializers, sparse initializers, tensor attributes) has sane dims
+/// and holds numbers or booleans: ONNX FLOAT, UINT8, INT8, UINT16, INT16, INT32, INT64, BOOL, FLOAT16, DOUBLE,
+/// UINT32, UINT64 — the types tract loads from any encoding.
+pub(crate) fn check_tensor_types(
+    graph: &tract_onnx::pb::GraphProto,
+) -> std::result::Result<(), String> {
+    const NUMERIC: [i32; 12] = [1, 2, 3, 4, 5, 6, 7, 9, 10, 11, 12, 13];
+    let check = |t: &tract_onnx::pb::TensorProto, place: &str| {
+        // A dimension larger than the file could hold is malformed; checked here also because tract
+        // reads dims with `as usize`, which on wasm32 would cut one above 2^32 down to a small one.
+        if let Some(d) = t
+            .dims
+            .iter()
+            .find(|&&d| !(0..=limits::MAX_MODEL_BYTES as i64).contains(&d))
+        {
+            return Err(format!(
+                "{place} tensor {} has dimension {d}; a dimension is between 0 and the model size limit ({} bytes)",
+                quoted(&t.name),
+                limits::MAX_MODEL_BYTES
+            ));
+        }
+        if NUMERIC.contains(&t.data_type) {
+            Ok(())
+        } else {
+            Err(format!(
+                "{place} tensor {} has ONNX data type {}: pricelet models hold only numbers and booleans (float, double, float16, (u)int8..64, bool)",
+                quoted(&t.name),
+                t.data_type
+            ))
+        }
+    };
+    for t in &graph.initializer {
+        check(t, "initializer")?;
+    }
+    for s in &graph.sparse_initializer {
+        for t in s.values.iter().chain(&s.indices) {
+            check(t, "sparse initializer")?;
+        }
+    }
+    for node in &graph.node {
+        for a in &node.attribute {
+            let sparse = a
+                .sparse_tensor
+                .iter()
+                .flat_map(|s| s.values.iter().chain(&s.indices));
+            for t in a.t.iter().chain(&a.tensors).chain(sparse) {
+                check(
+                    t,
+                    &format!("node {} attribute {}", quoted(&node.name), quoted(&a.name)),
+                )?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// tract's Gather does not check its indices: one past the gathered axis panics (a trap in wasm) or
+/// reads a neighbouring row's value. So every Gather must take constant integer indices (an
+/// initializer) and gather from `features` (its feature axis, `width` long) or
+/// from a constant tensor; each index must lie in `[-len, len)` of that axis.
+pub(crate) fn check_gathers(
+    graph: &tract_onnx::pb::GraphProto,
+    provider: &dyn tract_onnx::data_resolver::ModelDataResolver,
+    width: usize,
+) -> std::result::Result<(), String> {
+    // A constant is an initializer (Constant nodes are not on the operator list); after
+    // `check_before_tract` no node writes an initializer's name. One map keeps this linear.
+    let initializers: std::collections::HashMap<&str, &tract_onnx::pb::TensorProto> = graph
+        .initializer
+        .iter()
+        .map(|t| (t.name.as_str(), t))
+        .collect();
+    let constant = |name: &str| initializers.get(name).copied();
+    for node in graph.node.iter().filter(|n| n.op_type == "Gather") {
+        let name = quoted(&node.name);
+        let [data, indices] = node.input.as_slice() else {
+            return Err(format!(
+                "Gather {name} must have 2 inputs, data and indices"
+            ));
+        };
+        let axis = node
+            .attribute
+            .iter()
+            .find(|a| a.name == "axis")
+            .map_or(0, |a| a.i);
+        let data_dims: Vec<i64> = if data == "features" {
+            vec![-1, width as i64] // the batch axis is not known until a call
+        } else if let Some(t) = constant(data) {
+            t.dims.clone()
+        } else {
+            return Err(format!("Gather {name} gathers from {}: pricelet checks every Gather before it runs, so it may gather only from `features` or a constant tensor", quoted(data)));
+        };
+        let rank = data_dims.len() as i64;
+        if !(-rank..rank).contains(&axis) {
+            return Err(format!(
+                "Gather {name} has axis {axis}, outside its data's {rank} axes"
+            ));
+        }
+        let len = data_dims[axis.rem_euclid(rank) as usize];
+        // Only `features` has a negative (unknown) dimension: `check_tensor_types` refused the rest.
+        if len < 0 {
+            return Err(format!("Gather {name} gathers along the batch axis of `features`; gather features along axis 1"));
+        }
+        let Some(indices_tensor) = constant(indices).filter(|t| matches!(t.data_type, 6 | 7))
+        else {
+            return Err(format!("Gather {name} must take its indices from a constant int32 or int64 tensor, so pricelet can check them before it runs"));
+        };
+        let values = tract_onnx::tensor::load_tensor(provider, indices_tensor, None)
+            .and_then(|t| Ok(t.cast_to::<i64>()?.into_owned()))
+            .map_err(|e| format!("Gather {name} has unreadable indices ({e:#})"))?;
+        let values = values
+            .try_as_plain_ram()
+            .and_then(|v| Ok(v.as_slice::<i64>()?.to_vec()))
+            .map_err(|e| format!("Gather {name} has unreadable indices ({e:#})"))?;
+        if let Some(bad) = values.iter().find(|&&i| !(-len..len).contains(&i)) {
+            return Err(format!(
+                "Gather {name} has index {bad}, outside the {len} entries of the axis it gathers"
+            ));
+        }
+    }
+    Ok(())
+}

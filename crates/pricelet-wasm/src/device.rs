@@ -1,0 +1,552 @@
+//! The device engine's wasm-bindgen exports (what every shopper's browser runs): a thin boundary
+//! over the core. Arguments and results cross
+//! as described in `convert.rs`; time comes from `Date.now()` (or an injected clock), randomness
+//! from `crypto.getRandomValues` (getrandom's wasm_js backend), browser storage from
+//! `localStorage` (web-sys), and the privacy signal from `navigator.globalPrivacyControl`.
+
+use crate::convert::{self, arg_error, error, get};
+use crate::parse_policy;
+use crate::random::OsRandom;
+use crate::store::{store_for, LoadError, Store};
+use js_sys::Function;
+use pricelet::error::{Code, Error};
+use pricelet::item::Item;
+use pricelet::pricer::{Consent, Persistence, Pricer, PricerConfig, Status};
+use pricelet::quote::{Quote, Reason};
+use pricelet::scorer::{ModelKind, ModelSlot};
+use pricelet::state::LoadOutcome;
+use pricelet::time::Clock;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use wasm_bindgen::prelude::*;
+
+extern "C" {
+    fn __wasm_call_ctors();
+}
+
+/// Runs the static constructors (tract registers its kernels through `inventory`) once, at
+/// instantiation. Referencing `__wasm_call_ctors` explicitly also stops wasm-ld from wrapping every
+/// export in a call to it, which otherwise re-ran all constructors on every call (~0.3 ms each).
+#[wasm_bindgen(start)]
+fn start() {
+    // SAFETY: wasm-ld's synthesized constructor runner, called once per instance before any export.
+    unsafe { __wasm_call_ctors() }
+}
+
+const DEFAULT_STORAGE_KEY: &str = "pricelet:behaviour";
+
+/// `navigator.globalPrivacyControl === true` (web-sys has no binding for it yet).
+fn global_privacy_control() -> bool {
+    let navigator = get(&js_sys::global().into(), "navigator").unwrap_or(JsValue::UNDEFINED);
+    get(&navigator, "globalPrivacyControl")
+        .ok()
+        .and_then(|v| v.as_bool())
+        == Some(true)
+}
+
+/// The data part of `createPricer`'s options, as the wrapper serializes it.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct Options {
+    #[serde(default)]
+    consent: Option<String>,
+    #[serde(default)]
+    respect_global_privacy_control: Option<bool>,
+    #[serde(default)]
+    anon_id: Option<String>,
+    #[serde(default)]
+    stability_ttl_ms: Option<Value>,
+    #[serde(default)]
+    utc_offset_minutes: Option<Value>,
+    /// `local` (localStorage, the default where there is one) or `adapter` (`hooks.storage`).
+    #[serde(default)]
+    storage: Option<String>,
+    #[serde(default)]
+    storage_key: Option<String>,
+    #[serde(default)]
+    model_error: Option<String>,
+    #[serde(default)]
+    uplift_model_error: Option<String>,
+}
+
+/// The longest stability TTL a test may inject (a year).
+const MAX_STABILITY_TTL_MS: i64 = 365 * 24 * 3_600_000;
+
+/// `pricer.status`: the core's, and what only the binding knows.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct StatusOut {
+    #[serde(flatten)]
+    core: Status,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    storage: Option<String>,
+    wasm_memory_bytes: usize,
+}
+
+/// `pricer.exportData()`: read back from the store, and why it could not be read.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ExportOut {
+    #[serde(flatten)]
+    data: pricelet::pricer::ExportData,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    storage_error: Option<String>,
+}
+
+/// One shopper's pricer, as the JS wrapper sees it.
+#[wasm_bindgen]
+pub struct WasmPricer {
+    pub(crate) core: Pricer,
+    /// The storage used with consent `granted`.
+    persistent: Option<Store>,
+    /// The page-session memory used with consent `unknown` (a JS adapter, so it survives an engine reset).
+    session: Option<Store>,
+    now: Option<Function>,
+    utc_offset_minutes: Option<i32>,
+    /// Why storage is not used as asked (no localStorage here), for `status.storage`.
+    storage_note: Option<String>,
+    /// The last storage failure, cleared when storage works again (`status.storage`).
+    storage_error: Option<String>,
+}
+
+#[wasm_bindgen]
+impl WasmPricer {
+    /// `policy`: JSON text or null; `model`, `uplift_model`: Uint8Array or null; `options`: JSON
+    /// text of [`Options`]; `hooks`: `{ storage?, sessionStorage?: { load, save }, now?: () => ms }`.
+    #[wasm_bindgen(constructor)]
+    pub fn new(
+        policy: JsValue,
+        model: JsValue,
+        uplift_model: JsValue,
+        options: JsValue,
+        hooks: JsValue,
+    ) -> Result<WasmPricer, JsValue> {
+        let policy = parse_policy(&policy)?;
+        let model = convert::bytes(&model, "model")?;
+        let uplift_model = convert::bytes(&uplift_model, "upliftModel")?;
+        let options: Options =
+            match convert::optional_document(&options, Code::InvalidArgument, "the options")? {
+                None => serde_json::from_value(Value::Object(Default::default()))
+                    .map_err(|e| arg_error("options", e.to_string()))?,
+                Some(v) => serde_path_to_error::deserialize(v).map_err(|e| {
+                    error(pricelet::error::from_serde_path(
+                        Code::InvalidArgument,
+                        "invalid createPricer option",
+                        e,
+                    ))
+                })?,
+            };
+        let consent = match options.consent.as_deref() {
+            None => Consent::Unknown,
+            Some(s) => Consent::parse(s).map_err(error)?,
+        };
+        let stability_ttl_ms = options
+            .stability_ttl_ms
+            .as_ref()
+            .map(|v| pricelet::time::duration_ms(v, "stabilityTtlMs", MAX_STABILITY_TTL_MS))
+            .transpose()
+            .map_err(error)?;
+        let utc_offset_minutes = options
+            .utc_offset_minutes
+            .as_ref()
+            .map(|v| pricelet::time::utc_offset_minutes(v, "utcOffsetMinutes"))
+            .transpose()
+            .map_err(error)?;
+        let now = match get(&hooks, "now")? {
+            v if v.is_undefined() || v.is_null() => None,
+            v => Some(v.dyn_into::<Function>().map_err(|v| {
+                arg_error(
+                    "now",
+                    format!(
+                        "`now` must be a function returning Date.now()-style milliseconds, not {}",
+                        convert::kind_of(&v)
+                    ),
+                )
+            })?),
+        };
+        let storage_key = options
+            .storage_key
+            .clone()
+            .unwrap_or_else(|| DEFAULT_STORAGE_KEY.into());
+        let mut storage_note = None;
+        let local = || web_sys::window().and_then(|w| w.local_storage().ok().flatten());
+        let persistent = match options.storage.as_deref() {
+            None | Some("local") => match local() {
+                Some(storage) => Some(Store::Local {
+                    storage,
+                    key: storage_key,
+                }),
+                None => {
+                    if options.storage.is_some() {
+                        storage_note = Some(
+                            "localStorage is not available here; behaviour is kept in memory only"
+                                .to_string(),
+                        );
+                    }
+                    None
+                }
+            },
+            Some("adapter") => {
+                let adapter = get(&hooks, "storage")?;
+                if !adapter.is_object() {
+                    return Err(arg_error(
+                        "storage",
+                        "storage must be 'local', 'memory' or an object with load() and save()",
+                    ));
+                }
+                Some(Store::Adapter(adapter))
+            }
+            Some(_) => {
+                return Err(arg_error(
+                    "storage",
+                    "storage must be 'local', 'memory' or an object with load() and save()",
+                ))
+            }
+        };
+        let session = Some(get(&hooks, "sessionStorage")?)
+            .filter(|v| v.is_object())
+            .map(Store::Adapter);
+        let config = PricerConfig {
+            consent,
+            gpc_opt_out: options.respect_global_privacy_control.unwrap_or(true)
+                && global_privacy_control(),
+            anon_id: options.anon_id,
+            stability_ttl_ms,
+        };
+        let slot = |bytes: Option<Vec<u8>>, err: Option<String>, kind| match (bytes, err) {
+            (_, Some(why)) => ModelSlot::Unavailable(why),
+            (b, None) => pricelet_onnx::slot(b.as_deref(), kind),
+        };
+        let interest = slot(model, options.model_error, ModelKind::Interest);
+        let uplift = slot(uplift_model, options.uplift_model_error, ModelKind::Uplift);
+        let mut this = WasmPricer {
+            core: Pricer::new(
+                policy,
+                interest,
+                uplift,
+                None,
+                config,
+                0,
+                Box::new(OsRandom::new().map_err(error)?),
+            )
+            .map_err(error)?,
+            persistent,
+            session,
+            now,
+            utc_offset_minutes,
+            storage_note,
+            storage_error: None,
+        };
+        this.load_from_store(true)?;
+        Ok(this)
+    }
+
+    /// The pricer's clock: the injected `now()` (checked) or `Date.now()`, and the UTC offset.
+    pub(crate) fn clock(&self) -> Result<Clock, JsValue> {
+        let now_ms = match &self.now {
+            Some(f) => {
+                let v = f.call0(&JsValue::NULL).map_err(|e| {
+                    arg_error("now", format!("now() threw: {}", convert::message_of(&e)))
+                })?;
+                pricelet::time::epoch_ms(&convert::number(&v), "now").map_err(|_| {
+                    let got = v.as_f64().map_or_else(|| convert::kind_of(&v), |x| x.to_string());
+                    arg_error("now", format!("now() must return whole milliseconds since the epoch (like Date.now()); it returned {got}"))
+                })?
+            }
+            None => js_sys::Date::now() as i64,
+        };
+        let utc_offset_minutes = self.utc_offset_minutes.unwrap_or_else(|| {
+            -(js_sys::Date::new(&JsValue::from_f64(now_ms as f64)).get_timezone_offset() as i32)
+        });
+        Ok(Clock {
+            now_ms,
+            utc_offset_minutes,
+        })
+    }
+
+    fn active_store(&self) -> Option<&Store> {
+        store_for(self.core.persistence(), &self.persistent, &self.session)
+    }
+
+    /// Reads the stored state into the engine. `initial`: at construction, where an adapter that
+    /// breaks its contract is an error; later (another tab wrote) a failure is only reported.
+    fn load_from_store(&mut self, initial: bool) -> Result<(), JsValue> {
+        let clock = self.clock()?;
+        if self.core.persistence() == Persistence::None {
+            // Nothing may be kept: erase what an earlier visit stored. (Later, when another tab
+            // writes, that is its own new state, not this page's to erase.)
+            if initial {
+                if let Some(s) = &self.persistent {
+                    let _ = s.save(None);
+                }
+                self.core.load_state(None, clock.now_ms);
+            }
+            return Ok(());
+        }
+        let state = match self.active_store().map(Store::load).transpose() {
+            Ok(s) => {
+                self.storage_error = None;
+                s.flatten()
+            }
+            Err(LoadError::Contract(why)) if initial => return Err(arg_error("storage", why)),
+            Err(e) => {
+                // Never treat an unreadable store as empty: nothing is written until a read
+                // succeeds, so what it holds is not overwritten.
+                self.storage_error = Some(format!(
+                    "{}; nothing is saved until storage can be read again, so what it holds is not overwritten",
+                    e.message()
+                ));
+                if initial {
+                    self.core.load_state(None, clock.now_ms);
+                }
+                return Ok(());
+            }
+        };
+        if initial {
+            self.core.load_state(state.as_deref(), clock.now_ms);
+        } else {
+            self.core.sync(state.as_deref(), clock.now_ms);
+            return Ok(());
+        }
+        // Storage must hold what the engine uses: an unusable state is removed at once and a
+        // repaired one rewritten, so exportData() never shows bytes the engine threw away.
+        match self.core.load_report().outcome {
+            LoadOutcome::Discarded => {
+                if let Some(Err(why)) = self.active_store().map(|s| s.save(None)) {
+                    self.storage_error = Some(why);
+                }
+            }
+            LoadOutcome::Repaired => {
+                self.persist(clock.now_ms);
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Writes the state: re-reads storage first and merges (another tab may have written or
+    /// forgotten since), and writes nothing while storage cannot be read.
+    fn persist(&mut self, now_ms: i64) -> bool {
+        let Some(store) = store_for(self.core.persistence(), &self.persistent, &self.session)
+        else {
+            return false;
+        };
+        let stored = match store.load() {
+            Ok(s) => s,
+            Err(e) => {
+                self.storage_error = Some(format!(
+                    "{}; nothing is saved until storage can be read again, so what it holds is not overwritten",
+                    e.message()
+                ));
+                return false;
+            }
+        };
+        self.core.sync(stored.as_deref(), now_ms);
+        let state = self.core.state_to_save();
+        match store.save(state.as_deref()) {
+            Ok(()) => {
+                self.storage_error = None;
+                self.core.saved(state);
+                true
+            }
+            Err(why) => {
+                self.storage_error = Some(why);
+                false
+            }
+        }
+    }
+
+    #[wasm_bindgen(js_name = priceFor)]
+    pub fn price_for(&mut self, item: JsValue) -> Result<JsValue, JsValue> {
+        let item = convert::document(&item, Code::InvalidItem, "the item")?;
+        let clock = self.clock()?;
+        self.core
+            .price_for(&item, &clock)
+            .map(|q| convert::json(&q))
+            .map_err(error)
+    }
+
+    #[wasm_bindgen(js_name = pricesFor)]
+    pub fn prices_for(&mut self, items: JsValue) -> Result<JsValue, JsValue> {
+        let items = batch(&items, "pricesFor")?;
+        let clock = self.clock()?;
+        self.core
+            .prices_for(&items, &clock)
+            .map(|q| convert::json(&q))
+            .map_err(error)
+    }
+
+    pub fn track(&mut self, event: JsValue) -> Result<JsValue, JsValue> {
+        let event = convert::document(&event, Code::InvalidEvent, "the event")?;
+        let clock = self.clock()?;
+        let outcome = self.core.track(&event, &clock).map_err(error)?;
+        let persisted = outcome.stored && self.persist(clock.now_ms);
+        let mut v = serde_json::to_value(&outcome).unwrap_or_default();
+        v["persisted"] = Value::Bool(persisted);
+        Ok(convert::json(&v))
+    }
+
+    pub fn explain(&self, item_id: JsValue) -> Result<JsValue, JsValue> {
+        let item_id = convert::id(&item_id, "itemId")?;
+        self.core
+            .explain(&item_id)
+            .map(|v| convert::json(&v))
+            .map_err(error)
+    }
+
+    /// Deletes all stored behaviour and the anonymous id, everywhere it was kept.
+    pub fn forget(&mut self) -> Result<(), JsValue> {
+        self.core.forget();
+        for s in [&self.persistent, &self.session].into_iter().flatten() {
+            if let Err(why) = s.save(None) {
+                self.storage_error = Some(why);
+            }
+        }
+        Ok(())
+    }
+
+    #[wasm_bindgen(js_name = setConsent)]
+    pub fn set_consent(&mut self, consent: JsValue) -> Result<(), JsValue> {
+        let consent = Consent::parse(&convert::text(&consent, "consent")?).map_err(error)?;
+        let before = self.core.persistence();
+        self.core.set_consent(consent);
+        let after = self.core.persistence();
+        if after != before {
+            // Move the log where it now belongs and erase it from where it no longer may be.
+            for (store, keep) in [
+                (&self.persistent, after == Persistence::Storage),
+                (&self.session, after == Persistence::Memory),
+            ] {
+                if let (Some(s), false) = (store, keep) {
+                    let _ = s.save(None);
+                }
+            }
+            let now_ms = self.clock()?.now_ms;
+            self.persist(now_ms);
+        }
+        Ok(())
+    }
+
+    /// Re-reads the stored state (another tab wrote it: the `storage` event).
+    #[wasm_bindgen(js_name = reloadState)]
+    pub fn reload_state(&mut self) -> Result<(), JsValue> {
+        self.load_from_store(false)
+    }
+
+    /// Everything stored about the shopper, read back from where it is stored (localStorage, the
+    /// adapter, or this page's memory) — not what the engine would write.
+    #[wasm_bindgen(js_name = exportData)]
+    pub fn export_data(&self) -> JsValue {
+        let mut data = self.core.export_data();
+        let (stored, storage_error) = match self.active_store().map(Store::load).transpose() {
+            Ok(s) => (s.flatten(), None),
+            // Unreadable is not "nothing stored": say so.
+            Err(e) => (None, Some(e.message().to_string())),
+        };
+        data.stored_bytes = stored.as_ref().map_or(0, String::len);
+        data.state = stored.and_then(|s| serde_json::from_str(&s).ok());
+        if data.state.is_none() {
+            data.anon_id = None;
+        }
+        convert::json(&ExportOut {
+            data,
+            storage_error,
+        })
+    }
+
+    #[wasm_bindgen(getter)]
+    pub fn status(&self) -> JsValue {
+        convert::json(&StatusOut {
+            core: self.core.status(),
+            storage: self
+                .storage_error
+                .clone()
+                .or_else(|| self.storage_note.clone()),
+            // Linear memory never shrinks, so this is the instance's high-water mark (for soak
+            // checks and for apps that watch their memory).
+            wasm_memory_bytes: core::arch::wasm32::memory_size(0) * 65536,
+        })
+    }
+
+    #[wasm_bindgen(getter)]
+    pub fn policy(&self) -> JsValue {
+        convert::json(&self.core.policy().to_json())
+    }
+
+    /// A local-DP measurement report for a quote that was shown (`converted`: it was bought at that
+    /// quote), randomized here with the policy's ε within the day's budget; or why there is none.
+    /// pricelet sends nothing: the host decides whether and where the report goes.
+    pub fn report(&mut self, quote: JsValue, converted: JsValue) -> Result<JsValue, JsValue> {
+        let quote = parse_quote(&quote)?;
+        let converted = convert::boolean(&converted, "converted")?;
+        let clock = self.clock()?;
+        let outcome = self.core.report(&quote, converted, &clock);
+        if outcome.report.is_some() {
+            // The day's privacy spend is part of the stored state.
+            self.persist(clock.now_ms);
+        }
+        Ok(convert::json(&outcome))
+    }
+
+    #[wasm_bindgen(js_name = edgeRequest)]
+    pub fn edge_request(&mut self, items: JsValue) -> Result<JsValue, JsValue> {
+        let items = batch(&items, "edgeRequest")?;
+        let clock = self.clock()?;
+        self.core
+            .edge_request(&items, &clock)
+            .map(|v| convert::json(&v))
+            .map_err(error)
+    }
+
+    /// A list-price quote with a reason (the wrapper's answer right after an engine reset).
+    #[wasm_bindgen(js_name = listQuoteWithReason)]
+    pub fn list_quote_with_reason(
+        &self,
+        item: JsValue,
+        reason: JsValue,
+    ) -> Result<JsValue, JsValue> {
+        let item = Item::from_json(&convert::document(&item, Code::InvalidItem, "the item")?)
+            .map_err(error)?;
+        let text = convert::text(&reason, "reason")?;
+        let reason = Reason::parse(&text).ok_or_else(|| {
+            arg_error(
+                "reason",
+                format!("{} is not a quote reason", pricelet::error::quoted(&text)),
+            )
+        })?;
+        Ok(convert::json(&self.core.list_quote(
+            &item,
+            &self.clock()?,
+            reason,
+        )))
+    }
+}
+
+/// A JSON array of items (the wrapper has already refused a batch over the limit by its length).
+fn batch(items: &JsValue, what: &str) -> Result<Vec<Value>, JsValue> {
+    match convert::document(items, Code::InvalidItem, "the items")? {
+        Value::Array(items) => Ok(items),
+        _ => Err(error(Error::at(
+            Code::InvalidItem,
+            "items",
+            format!("{what} takes an array of items"),
+        ))),
+    }
+}
+
+pub(crate) fn parse_quote(quote: &JsValue) -> Result<Quote, JsValue> {
+    serde_json::from_value(convert::document(quote, Code::InvalidQuote, "the quote")?).map_err(
+        |e| {
+            error(Error::new(
+                Code::InvalidQuote,
+                format!("not a pricelet quote ({e}); pass a quote that priceFor returned"),
+            ))
+        },
+    )
+}
+
+/// Executes `unreachable`: the test hook for the engine-reset path (a trap kills the instance).
+#[wasm_bindgen(js_name = __forceTrap)]
+pub fn force_trap() {
+    core::arch::wasm32::unreachable()
+}

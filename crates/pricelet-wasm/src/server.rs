@@ -1,0 +1,117 @@
+//! What a merchant's server adds to the engine (the node and workerd entries load it; a shopper's
+//! browser does not): the collector's tally and estimates, signing edge quotes, and pricing from
+//! features a device sent.
+
+use crate::convert::{self, error};
+use crate::device::{parse_quote, WasmPricer};
+use crate::parse_policy;
+use pricelet::error::{Code, Error};
+use pricelet::ldp::Report;
+use pricelet::pricer::EdgeRequest;
+use pricelet_measure::{add_report, readout, Expected, Tally};
+use serde_json::Value;
+use wasm_bindgen::prelude::*;
+
+#[wasm_bindgen]
+impl WasmPricer {
+    #[wasm_bindgen(js_name = priceFromFeatures)]
+    pub fn price_from_features(&mut self, request: JsValue) -> Result<JsValue, JsValue> {
+        let request = convert::document(&request, Code::InvalidArgument, "the request")?;
+        let request = EdgeRequest::from_json(&request).map_err(error)?;
+        let clock = self.clock()?;
+        self.core
+            .price_from_features(&request, &clock)
+            .map(|v| convert::json(&v))
+            .map_err(error)
+    }
+}
+
+fn reporting_setup(policy: &JsValue) -> Result<Expected, JsValue> {
+    let policy = parse_policy(policy)?;
+    let mut expected = Expected::from_policy(&policy).map_err(error)?;
+    expected.latest_day = Some(pricelet::ldp::latest_day(js_sys::Date::now() as i64));
+    Ok(expected)
+}
+
+fn tally_of(tally: &JsValue, expected: &Expected) -> Result<Tally, JsValue> {
+    let size = expected.domain.size();
+    let Some(t) = convert::optional_document(tally, Code::InvalidReport, "the tally")? else {
+        return Ok(Tally::new(size));
+    };
+    let t: Tally = serde_json::from_value(t).map_err(|e| {
+        error(Error::at(
+            Code::InvalidReport,
+            "tally",
+            format!(
+                "not a report tally ({e}); pass what tallyReports returned, or null to start one"
+            ),
+        ))
+    })?;
+    if !t.fits(size) {
+        return Err(error(Error::at(Code::InvalidReport, "tally", format!("the tally does not fit the policy's reporting domain ({size} cells), or its counts are impossible (edited?): pass null to start a new tally"))));
+    }
+    Ok(t)
+}
+
+/// Adds measurement reports to a running tally (`null` starts one), all or nothing: a report not
+/// made under the policy's reporting setup is refused with its index.
+#[wasm_bindgen(js_name = tallyReports)]
+pub fn tally_reports(
+    reports: JsValue,
+    tally: JsValue,
+    policy: JsValue,
+) -> Result<JsValue, JsValue> {
+    let expected = reporting_setup(&policy)?;
+    let mut next = tally_of(&tally, &expected)?;
+    let Value::Array(list) = convert::document(&reports, Code::InvalidReport, "the reports")?
+    else {
+        return Err(error(Error::at(
+            Code::InvalidReport,
+            "reports",
+            "tallyReports takes an array of reports",
+        )));
+    };
+    pricelet::limits::check_count("reports", list.len(), pricelet::limits::MAX_ITEMS_PER_BATCH)
+        .map_err(error)?;
+    for (i, v) in list.into_iter().enumerate() {
+        let field = format!("reports[{i}]");
+        let r: Report = serde_json::from_value(v).map_err(|e| {
+            error(Error::at(Code::InvalidReport, &field, format!("{field} is not a measurement report ({e}); a report has exactly day, mechanism, epsilon, domain, domainVersion and bits or value")))
+        })?;
+        add_report(&mut next, &r, &expected).map_err(|m| {
+            error(Error::at(
+                Code::InvalidReport,
+                &field,
+                format!("{field}: {m}"),
+            ))
+        })?;
+    }
+    Ok(convert::json(&next))
+}
+
+/// The de-biased read-out of a tally: conversion by arm, step and segment with intervals that
+/// include the privacy noise, the A/B difference and the refitted β.
+#[wasm_bindgen(js_name = estimates)]
+pub fn estimates_js(tally: JsValue, policy: JsValue) -> Result<JsValue, JsValue> {
+    let expected = reporting_setup(&policy)?;
+    let t = tally_of(&tally, &expected)?;
+    if t.n == 0 {
+        return Err(error(Error::at(
+            Code::InvalidReport,
+            "tally",
+            "no reports yet: estimates need at least one report",
+        )));
+    }
+    Ok(convert::json(&readout(&t, &expected)))
+}
+
+/// Signs a quote for edge mode: sets `keyId` and `sig` (HMAC-SHA256 over its JCS checkout fields).
+#[wasm_bindgen(js_name = signQuote)]
+pub fn sign_quote(quote: JsValue, key_id: JsValue, key: JsValue) -> Result<JsValue, JsValue> {
+    let q = parse_quote(&quote)?;
+    let key_id = convert::text(&key_id, "keyId")?;
+    let key = convert::text(&key, "key")?;
+    q.sign(&key_id, key.as_bytes())
+        .map(|q| convert::json(&q))
+        .map_err(error)
+}

@@ -1,0 +1,498 @@
+//! The engine: one shopper's pricer. It owns the policy, the models, the behaviour log, the
+//! experiment identity and the caches, and turns an item into a quote (docs/pricing.md). It knows
+//! nothing of JS, of tract or of the OS: time comes in as a [`Clock`], randomness as a
+//! [`Random`], models as [`Scorer`](crate::scorer::Scorer)s, and storage goes out as a serialized
+//! state string. Everything it returns is a typed struct; JSON exists only at the boundaries.
+
+mod decide;
+mod edge;
+mod sync;
+
+pub use decide::{list_quote, Decision, FeatureValue};
+pub use edge::{EdgeRequest, EdgeRequestBody};
+
+use crate::behaviour::{BehaviourLog, Event};
+use crate::error::{quoted, Code, Error, Result};
+use crate::experiment::{self, Variant};
+use crate::features::Summaries;
+use crate::item::Item;
+use crate::ldp::{self, DailySpend, Random, Refusal, ReportOutcome};
+use crate::limits;
+use crate::policy::{Policy, Retention};
+use crate::quote::{Quote, Reason};
+use crate::scorer::{ModelInfo, ModelSlot};
+use crate::state::{self, LoadReport};
+use crate::time::Clock;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Consent {
+    Granted,
+    Denied,
+    Unknown,
+}
+
+impl Consent {
+    /// Every value, as the public API spells them.
+    pub const ALL: [Consent; 3] = [Consent::Granted, Consent::Denied, Consent::Unknown];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Consent::Granted => "granted",
+            Consent::Denied => "denied",
+            Consent::Unknown => "unknown",
+        }
+    }
+
+    pub fn parse(s: &str) -> Result<Consent> {
+        Consent::ALL
+            .into_iter()
+            .find(|c| c.as_str() == s)
+            .ok_or_else(|| {
+                Error::at(
+                    Code::InvalidArgument,
+                    "consent",
+                    format!(
+                        "consent must be 'granted', 'denied' or 'unknown', not {}",
+                        quoted(s)
+                    ),
+                )
+            })
+    }
+}
+
+/// Where behaviour may go, derived from consent and the Global Privacy Control signal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Persistence {
+    /// Kept in the storage adapter across visits (consent granted).
+    Storage,
+    /// Kept in memory for this page session only (consent unknown).
+    Memory,
+    /// Not tracked at all (consent denied, or GPC).
+    None,
+}
+
+#[derive(Debug, Clone)]
+pub struct PricerConfig {
+    pub consent: Consent,
+    /// `navigator.globalPrivacyControl === true` and the pricer respects it.
+    pub gpc_opt_out: bool,
+    /// Injected anonymous id (tests); otherwise the stored one or a fresh random one.
+    pub anon_id: Option<String>,
+    /// Overrides the policy's stability TTL (tests).
+    pub stability_ttl_ms: Option<i64>,
+}
+
+crate::named_enum! {
+    /// Why `track()` stored nothing.
+    pub enum NotStored {
+        NoConsent = "no_consent",
+        OptedOut = "opted_out",
+        /// The event is older than the policy's retention keeps.
+        PastRetention = "past_retention",
+    }
+}
+
+/// What `track()` did.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TrackOutcome {
+    pub stored: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<NotStored>,
+    /// Oldest events dropped to stay within the log's event and byte bounds.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub evicted: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
+}
+
+/// A model slot as `status` shows it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum ModelStatus {
+    Ready { info: ModelInfo },
+    Unavailable { reason: String },
+    Absent,
+}
+
+impl ModelStatus {
+    fn of(slot: &ModelSlot) -> ModelStatus {
+        match slot {
+            ModelSlot::Ready(m) => ModelStatus::Ready {
+                info: m.info().clone(),
+            },
+            ModelSlot::Unavailable(why) => ModelStatus::Unavailable {
+                reason: why.clone(),
+            },
+            ModelSlot::Absent => ModelStatus::Absent,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Personalization {
+    On,
+    Off,
+}
+
+/// `pricer.status`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Status {
+    pub model: ModelStatus,
+    pub uplift_model: ModelStatus,
+    pub policy_version: String,
+    pub state: LoadReport,
+    pub consent: Consent,
+    pub global_privacy_control: bool,
+    pub persistence: Persistence,
+    pub personalization: Personalization,
+    pub events: usize,
+}
+
+/// `pricer.exportData()`: everything stored about the shopper.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExportData {
+    pub persistence: Persistence,
+    pub consent: Consent,
+    pub anon_id: Option<String>,
+    pub retention_days: u32,
+    pub purchase_history_days: u32,
+    pub stored_bytes: usize,
+    pub evicted_events: u64,
+    /// The stored document itself (JSON by nature: it is what the storage adapter holds).
+    pub state: Option<serde_json::Value>,
+}
+
+/// Model scores for one shopper state.
+#[derive(Debug, Clone, Copy)]
+struct Scores {
+    interest: Option<f64>,
+    uplift: Option<f64>,
+}
+
+/// Session-level scores for a (log revision, time), with the features behind them.
+type ScoreMemo = ((u64, i64), Scores, Arc<Vec<FeatureValue>>);
+
+const MAX_CACHED_ITEMS: usize = 2000;
+const MAX_CACHED_SCORES: usize = 256;
+
+pub struct Pricer {
+    policy: Policy,
+    interest: ModelSlot,
+    uplift: ModelSlot,
+    log: BehaviourLog,
+    anon_id: String,
+    /// An injected id (tests) is never replaced by a stored one.
+    anon_id_injected: bool,
+    consent: Consent,
+    gpc_opt_out: bool,
+    stability_ttl_ms: i64,
+    load_report: LoadReport,
+    /// ε spent on measurement reports on the current local day; stored with the log.
+    report_budget: Option<DailySpend>,
+    /// Anonymous ids (and measurement reports) draw from it: cryptographic on a device.
+    rng: Box<dyn Random>,
+    /// Quotes re-served within the stability TTL, with the item they priced.
+    stable_quotes: HashMap<String, (Item, Quote)>,
+    decisions: HashMap<String, Decision>,
+    /// Model outputs keyed by the exact f32 bits of their inputs.
+    score_cache: HashMap<Vec<u32>, f64>,
+    /// Summaries for the last (log revision, time) they were computed for.
+    summary_cache: Option<((u64, i64), Summaries)>,
+    /// Session-level scores and the features behind them, for the same key.
+    score_memo: Option<ScoreMemo>,
+    /// Storage is shared (two tabs of one shop): what this pricer knows of it, to merge before it
+    /// writes (see [`Pricer::sync`]).
+    store: sync::StoreView,
+}
+
+impl Pricer {
+    /// Builds a pricer; `state` is what the storage adapter returned (possibly corrupt). `rng`
+    /// draws anonymous ids and randomizes measurement reports: on a device it must be the
+    /// platform's cryptographic source.
+    pub fn new(
+        policy: Policy,
+        interest: ModelSlot,
+        uplift: ModelSlot,
+        state: Option<&str>,
+        config: PricerConfig,
+        now_ms: i64,
+        rng: Box<dyn Random>,
+    ) -> Result<Pricer> {
+        if let Some(id) = &config.anon_id {
+            if !state::valid_anon_id(id) {
+                return Err(Error::at(
+                    Code::InvalidArgument,
+                    "anonId",
+                    "anonId must be 1-128 characters of A-Z a-z 0-9 - _",
+                ));
+            }
+        }
+        let mut p = Pricer {
+            stability_ttl_ms: config.stability_ttl_ms.unwrap_or(policy.stability.ttl_ms),
+            policy,
+            interest,
+            uplift,
+            log: BehaviourLog::default(),
+            anon_id: String::new(),
+            anon_id_injected: config.anon_id.is_some(),
+            consent: config.consent,
+            gpc_opt_out: config.gpc_opt_out,
+            load_report: LoadReport::empty(),
+            report_budget: None,
+            rng,
+            stable_quotes: HashMap::new(),
+            decisions: HashMap::new(),
+            score_cache: HashMap::new(),
+            summary_cache: None,
+            score_memo: None,
+            store: sync::StoreView::default(),
+        };
+        p.anon_id = match config.anon_id {
+            Some(id) => id,
+            None => experiment::new_anon_id(p.rng.as_mut()),
+        };
+        p.load_state(state, now_ms);
+        Ok(p)
+    }
+
+    /// What happened to the stored state at the last load (`status().state`).
+    pub fn load_report(&self) -> &LoadReport {
+        &self.load_report
+    }
+
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    pub fn anon_id(&self) -> &str {
+        &self.anon_id
+    }
+
+    pub fn persistence(&self) -> Persistence {
+        if self.gpc_opt_out {
+            return Persistence::None;
+        }
+        match self.consent {
+            Consent::Granted => Persistence::Storage,
+            Consent::Unknown => Persistence::Memory,
+            Consent::Denied => Persistence::None,
+        }
+    }
+
+    fn blocked_reason(&self) -> Option<Reason> {
+        if self.gpc_opt_out {
+            Some(Reason::OptedOut)
+        } else if self.consent == Consent::Denied {
+            Some(Reason::NoConsent)
+        } else {
+            None
+        }
+    }
+
+    fn retention(&self) -> Retention {
+        self.policy.retention(self.consent == Consent::Granted)
+    }
+
+    /// Changes consent at runtime. Denying clears everything; granting keeps this session's log
+    /// (the caller then persists it).
+    pub fn set_consent(&mut self, consent: Consent) {
+        let before = self.persistence();
+        self.consent = consent;
+        if self.persistence() == Persistence::None {
+            self.log.clear();
+            self.report_budget = None;
+        }
+        if self.persistence() != before {
+            // Another store now: everything this pricer holds is new to it.
+            self.store = sync::StoreView::all_unsynced(self.log.events());
+        }
+        self.invalidate();
+    }
+
+    pub fn consent(&self) -> Consent {
+        self.consent
+    }
+
+    fn invalidate(&mut self) {
+        self.stable_quotes.clear();
+        self.decisions.clear();
+        self.summary_cache = None;
+        self.score_memo = None;
+    }
+
+    /// The serialized state for the storage adapter, or `None` when nothing may be stored.
+    pub fn state_to_save(&self) -> Option<String> {
+        match self.persistence() {
+            Persistence::None => None,
+            // Memory state never reaches device storage, so it may carry the page-session id too
+            // (the wrapper restores both after an engine reset).
+            Persistence::Storage | Persistence::Memory => Some(state::write(
+                &self.log,
+                Some(&self.anon_id),
+                self.report_budget.as_ref(),
+            )),
+        }
+    }
+
+    pub fn track(&mut self, event: &serde_json::Value, clock: &Clock) -> Result<TrackOutcome> {
+        let ev = Event::from_json(event, clock.now_ms)?;
+        let refused = |reason| TrackOutcome {
+            stored: false,
+            reason: Some(reason),
+            evicted: 0,
+        };
+        match self.blocked_reason() {
+            Some(Reason::OptedOut) => return Ok(refused(NotStored::OptedOut)),
+            Some(_) => return Ok(refused(NotStored::NoConsent)),
+            None => {}
+        }
+        if !ev.kept_by(&self.retention(), clock.now_ms) {
+            return Ok(refused(NotStored::PastRetention));
+        }
+        let evicted = self.log.push(ev.clone(), clock.now_ms, self.retention());
+        self.store.add_unsynced(ev);
+        Ok(TrackOutcome {
+            stored: true,
+            reason: None,
+            evicted,
+        })
+    }
+
+    /// A privacy-protected measurement report for a quote that was shown (ldp.rs,
+    /// docs/measurement.md). Call it once per quote shown, when its outcome is known (`converted`:
+    /// the shopper bought at this quote). Needs consent `granted` (no GPC) and the policy's
+    /// `reporting` section; each report spends the policy's ε from the local day's budget, which is
+    /// kept in the stored state (save `state_to_save()` after a report).
+    pub fn report(&mut self, quote: &Quote, converted: bool, clock: &Clock) -> ReportOutcome {
+        let day = crate::time::local_day(clock);
+        match self.blocked_reason() {
+            Some(Reason::OptedOut) => {
+                return ReportOutcome::refused(
+                    Refusal::OptedOut,
+                    "Global Privacy Control is on: no measurement reports are made",
+                    day,
+                )
+            }
+            Some(_) => {
+                return ReportOutcome::refused(
+                    Refusal::NoConsent,
+                    "consent is denied: no measurement reports are made",
+                    day,
+                )
+            }
+            None => {}
+        }
+        if self.persistence() != Persistence::Storage {
+            return ReportOutcome::refused(
+                Refusal::NoConsent,
+                "measurement reports need consent 'granted'",
+                day,
+            );
+        }
+        let tuple = ldp::tuple_for(&self.policy, quote, converted, self.log.events());
+        ldp::report_with_budget(
+            &self.policy,
+            tuple,
+            &mut self.report_budget,
+            clock,
+            self.rng.as_mut(),
+        )
+    }
+
+    /// Deletes all behaviour and the anonymous id (a new one is drawn).
+    pub fn forget(&mut self) {
+        self.log.clear();
+        self.report_budget = None;
+        self.store = sync::StoreView::default();
+        self.invalidate();
+        self.score_cache.clear();
+        self.anon_id = experiment::new_anon_id(self.rng.as_mut());
+    }
+
+    pub fn status(&self) -> Status {
+        Status {
+            model: ModelStatus::of(&self.interest),
+            uplift_model: ModelStatus::of(&self.uplift),
+            policy_version: self.policy.version.clone(),
+            state: self.load_report.clone(),
+            consent: self.consent,
+            global_privacy_control: self.gpc_opt_out,
+            persistence: self.persistence(),
+            personalization: if self.blocked_reason().is_some() || self.interest.info().is_none() {
+                Personalization::Off
+            } else {
+                Personalization::On
+            },
+            events: self.log.events().len(),
+        }
+    }
+
+    /// Everything stored about the shopper, exactly as this pricer would store it.
+    pub fn export_data(&self) -> ExportData {
+        let stored = self.state_to_save();
+        ExportData {
+            persistence: self.persistence(),
+            consent: self.consent,
+            anon_id: (self.persistence() != Persistence::None).then(|| self.anon_id.clone()),
+            retention_days: self.policy.privacy.retention_days,
+            purchase_history_days: self.retention().purchase_days,
+            stored_bytes: stored.as_ref().map_or(0, String::len),
+            evicted_events: self.log.evicted(),
+            state: stored.and_then(|s| serde_json::from_str(&s).ok()),
+        }
+    }
+}
+
+/// A price, or why an item could not be priced: one slot of `pricesFor` and of edge pricing.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum PriceSlot {
+    Quote(Box<Quote>),
+    Error(ItemError),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ItemError {
+    pub item_id: Option<String>,
+    pub error: ErrorBody,
+}
+
+/// An error as JSON shows it: `{ code, message, field }`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ErrorBody {
+    pub code: Code,
+    pub message: String,
+    pub field: Option<String>,
+}
+
+impl PriceSlot {
+    pub fn error(item_id: Option<String>, e: &Error) -> PriceSlot {
+        PriceSlot::Error(ItemError {
+            item_id,
+            error: ErrorBody {
+                code: e.code,
+                message: e.message.clone(),
+                field: e.field.clone(),
+            },
+        })
+    }
+
+    pub fn quote(&self) -> Option<&Quote> {
+        match self {
+            PriceSlot::Quote(q) => Some(q),
+            PriceSlot::Error(_) => None,
+        }
+    }
+}
