@@ -61,11 +61,12 @@ async function ortCost(bytes, width, n = 15, runs = 3000) {
   return { loadMs: median(loads), rowUs: median(times) };
 }
 
-const widthOf = (name) => JSON.parse(readFileSync(join(ROOT, 'models', `${name}.parity.json`), 'utf8')).featureNames.length;
+const widthOf = (name) => JSON.parse(readFileSync(join(ROOT, 'models', `${name.replace('-gemm', '')}.parity.json`), 'utf8')).featureNames.length;
 const baseLoad = await loadMs({ model: null });
 const baseRow = await rescoreUs({ model: null });
 const rows = [];
-for (const name of ['interest', 'interest-behaviour']) {
+// interest-gemm: the same trees in the tensor form pricelet shipped before it ran TreeEnsembleRegressor.
+for (const name of ['interest', 'interest-gemm', 'interest-behaviour']) {
   const bytes = bytesOf(name);
   const load = (await loadMs({ model: bytes })) - baseLoad;
   const row = (await rescoreUs({ model: bytes })) - baseRow;

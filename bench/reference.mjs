@@ -3,6 +3,7 @@
 // feature vector, quotes per item within the stability TTL). Benchmark-only code: it exists to be
 // measured against, and the bench checks that it quotes the same prices as pricelet.
 import { createHash } from 'node:crypto';
+import protobuf from 'protobufjs';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -48,8 +49,8 @@ function specialDay(now, offsetMin) {
 }
 
 export class ReferencePricer {
-  constructor({ ort, session, policy, spec, features, anonId, stabilityTtlMs, now, utcOffsetMinutes = 0 }) {
-    Object.assign(this, { ort, session, policy, anonId, stabilityTtlMs, now, utcOffsetMinutes });
+  constructor({ ort, session, forest, policy, spec, features, anonId, stabilityTtlMs, now, utcOffsetMinutes = 0 }) {
+    Object.assign(this, { ort, session, forest, policy, anonId, stabilityTtlMs, now, utcOffsetMinutes });
     this.specs = features.map((n) => spec.features.find((f) => f.name === n));
     this.events = [];
     this.stored = null;
@@ -74,11 +75,12 @@ export class ReferencePricer {
     return new ReferencePricer({ ort, session, ...rest });
   }
 
+  /** Keeps the log in time order (the bench's shopper has consent 'unknown': nothing is stored). */
   track(event) {
     const ev = { ...event, at: event.at ?? this.now() };
-    this.events.push(ev);
-    this.events.sort((a, b) => a.at - b.at);
-    this.stored = JSON.stringify({ schema: 'pricelet/behaviour', version: 1, anonId: this.anonId, evicted: 0, events: this.events });
+    let i = this.events.length;
+    while (i > 0 && this.events[i - 1].at > ev.at) i -= 1;
+    this.events.splice(i, 0, ev);
     return { stored: true };
   }
 
@@ -112,7 +114,11 @@ export class ReferencePricer {
     return s;
   }
 
-  async interest(now) {
+  /** The model input for the session so far, as float32, and its cache key; computed once per
+   * (log, time), as pricelet does. */
+  features(now) {
+    const memoKey = `${this.events.length}/${now}`;
+    if (this.featureMemo?.[0] === memoKey) return this.featureMemo[1];
     const s = this.summary(now);
     const x = new Float32Array(this.specs.map((f) => {
       const v = s[f.from];
@@ -120,13 +126,21 @@ export class ReferencePricer {
       if (f.transform.startsWith('equals:')) return v === Number(f.transform.slice(7)) ? 1 : 0;
       return v;
     }));
-    const key = Array.from(x).join(',');
-    if (this.scoreCache.has(key)) return this.scoreCache.get(key);
-    const out = await this.session.run({ features: new this.ort.Tensor('float32', x, [1, x.length]) });
-    const r = out.interest.data[0];
+    this.featureMemo = [memoKey, [x, Array.from(x).join(',')]];
+    return this.featureMemo[1];
+  }
+
+  remember(key, r) {
     if (this.scoreCache.size >= 256) this.scoreCache.clear();
     this.scoreCache.set(key, r);
     return r;
+  }
+
+  async interest(now) {
+    const [x, key] = this.features(now);
+    if (this.scoreCache.has(key)) return this.scoreCache.get(key);
+    const out = await this.session.run({ features: new this.ort.Tensor('float32', x, [1, x.length]) });
+    return this.remember(key, out.interest.data[0]);
   }
 
   candidates(item, list, exp) {
@@ -172,14 +186,33 @@ export class ReferencePricer {
     return { out, costMinor, tax };
   }
 
+  cached(item, now) {
+    const q = this.quotes.get(item.id);
+    return q && now < q.issuedAt + this.stabilityTtlMs && q.listPriceMinor === parseMinor(item.price, EXPONENTS[item.currency]) ? q : null;
+  }
+
+  excluded(item) {
+    const x = this.policy.exclusions;
+    return x.categories.includes(item.category) || x.itemIds.includes(item.id) || (item.tags ?? []).some((t) => x.tags.includes(t));
+  }
+
   async priceFor(item, now = this.now()) {
-    const cached = this.quotes.get(item.id);
-    if (cached && now < cached.issuedAt + this.stabilityTtlMs && cached.listPriceMinor === parseMinor(item.price, EXPONENTS[item.currency])) return cached;
+    const excluded = this.excluded(item);
+    return this.cached(item, now) ?? this.quote(item, now, excluded, excluded ? null : await this.interest(now));
+  }
+
+  async pricesFor(items) {
+    const now = this.now();
+    const out = [];
+    for (const it of items) out.push(await this.priceFor(it, now));
+    return out;
+  }
+
+  /** The quote for `item` at interest `r`: the same candidates, expected profit, exploration and id as pricelet. */
+  quote(item, now, excluded, r) {
     const exp = EXPONENTS[item.currency];
     const list = parseMinor(item.price, exp);
     const p = this.policy;
-    const excluded = p.exclusions.categories.includes(item.category) || p.exclusions.itemIds.includes(item.id) || (item.tags ?? []).some((t) => p.exclusions.tags.includes(t));
-    const r = excluded ? null : await this.interest(now);
     let price = list;
     let reason = excluded ? 'excluded' : this.control ? 'control' : 'personalized';
     if (!excluded) {
@@ -209,13 +242,97 @@ export class ReferencePricer {
     if (this.stabilityTtlMs > 0) this.quotes.set(item.id, q);
     return q;
   }
+}
 
-  async pricesFor(items) {
-    const now = this.now();
-    const out = [];
-    for (const it of items) out.push(await this.priceFor(it, now));
-    return out;
+/**
+ * The floor: the same pricing arithmetic and caching with the shipped model evaluated in plain
+ * JavaScript — its TreeEnsembleRegressor walked from the ONNX file's attributes, then Sigmoid and
+ * Clip — synchronously, no engine at all. Nothing pricelet runs can cost less than this.
+ */
+export class FloorPricer extends ReferencePricer {
+  static create({ modelBytes, ...rest }) {
+    return new FloorPricer({ forest: readInterestModel(modelBytes), ...rest });
   }
+
+  interestNow(now) {
+    const [x, key] = this.features(now);
+    return this.scoreCache.get(key) ?? this.remember(key, this.forest(x));
+  }
+
+  priceFor(item, now = this.now()) {
+    const excluded = this.excluded(item);
+    return this.cached(item, now) ?? this.quote(item, now, excluded, excluded ? null : this.interestNow(now));
+  }
+
+  pricesFor(items) {
+    const now = this.now();
+    return items.map((it) => this.priceFor(it, now));
+  }
+}
+
+/** The ONNX messages the floor reads (field numbers from onnx.proto), decoded with protobufjs. */
+const ONNX = protobuf.Root.fromJSON({
+  nested: {
+    Model: { fields: { graph: { id: 7, type: 'Graph' } } },
+    Graph: { fields: { node: { id: 1, rule: 'repeated', type: 'Node' }, initializer: { id: 5, rule: 'repeated', type: 'Tensor' } } },
+    Node: {
+      fields: {
+        input: { id: 1, rule: 'repeated', type: 'string' }, output: { id: 2, rule: 'repeated', type: 'string' },
+        opType: { id: 4, type: 'string' }, attribute: { id: 5, rule: 'repeated', type: 'Attribute' },
+      },
+    },
+    Attribute: {
+      fields: {
+        name: { id: 1, type: 'string' }, f: { id: 2, type: 'float' }, i: { id: 3, type: 'int64' }, s: { id: 4, type: 'bytes' },
+        floats: { id: 7, rule: 'repeated', type: 'float' }, ints: { id: 8, rule: 'repeated', type: 'int64' },
+        strings: { id: 9, rule: 'repeated', type: 'bytes' },
+      },
+    },
+    Tensor: { fields: { dataType: { id: 2, type: 'int32' }, floatData: { id: 4, rule: 'repeated', type: 'float' }, name: { id: 8, type: 'string' }, rawData: { id: 9, type: 'bytes' } } },
+  },
+});
+
+/** `x` (Float32Array) → interest, for a model of the shipped shape: TreeEnsembleRegressor → Sigmoid → Clip. */
+export function readInterestModel(bytes) {
+  const graph = ONNX.lookupType('Model').decode(bytes).graph;
+  const ops = graph.node.map((n) => n.opType).join(',');
+  if (ops !== 'TreeEnsembleRegressor,Sigmoid,Clip') throw new Error(`the floor reads TreeEnsembleRegressor, Sigmoid, Clip; this model has ${ops}`);
+  const a = Object.fromEntries(graph.node[0].attribute.map((x) => [x.name, x]));
+  const ints = (name) => a[name].ints.map(Number);
+  const text = new TextDecoder();
+  const modes = a.nodes_modes.strings.map((s) => text.decode(s));
+  if (modes.some((m) => m !== 'LEAF' && m !== 'BRANCH_LEQ')) throw new Error('the floor walks BRANCH_LEQ trees only');
+  const [trees, ids, feats, yes, no] = ['nodes_treeids', 'nodes_nodeids', 'nodes_featureids', 'nodes_truenodeids', 'nodes_falsenodeids'].map(ints);
+  const at = new Map(trees.map((t, k) => [`${t}/${ids[k]}`, k]));
+  const n = trees.length;
+  const feature = new Int32Array(n);
+  const threshold = new Float64Array(a.nodes_values.floats);
+  const next = new Int32Array(2 * n);
+  const leaf = new Float64Array(n);
+  const isLeaf = new Uint8Array(n);
+  for (let k = 0; k < n; k += 1) {
+    feature[k] = feats[k];
+    isLeaf[k] = modes[k] === 'LEAF' ? 1 : 0;
+    if (!isLeaf[k]) [next[2 * k], next[2 * k + 1]] = [at.get(`${trees[k]}/${yes[k]}`), at.get(`${trees[k]}/${no[k]}`)];
+  }
+  const [tt, tn, tw] = [ints('target_treeids'), ints('target_nodeids'), a.target_weights.floats];
+  tt.forEach((t, k) => { leaf[at.get(`${t}/${tn[k]}`)] += tw[k]; });
+  const roots = Int32Array.from(trees.flatMap((t, k) => (k === 0 || trees[k - 1] !== t ? [k] : [])));
+  const base = a.base_values?.floats[0] ?? 0;
+  const bound = (name) => {
+    const t = graph.initializer.find((i) => i.name === name);
+    return t.floatData.length ? t.floatData[0] : new DataView(t.rawData.buffer, t.rawData.byteOffset).getFloat32(0, true);
+  };
+  const [lo, hi] = [bound(graph.node[2].input[1]), bound(graph.node[2].input[2])];
+  return (x) => {
+    let z = base;
+    for (let r = 0; r < roots.length; r += 1) {
+      let k = roots[r];
+      while (!isLeaf[k]) k = x[feature[k]] <= threshold[k] ? next[2 * k] : next[2 * k + 1];
+      z += leaf[k];
+    }
+    return Math.min(Math.max(1 / (1 + Math.exp(-Math.fround(z))), lo), hi);
+  };
 }
 
 export function loadSpec(root) {

@@ -361,13 +361,79 @@ function resetSlots(inner, wired, items) {
   });
 }
 
-/** One shopper's pricer. Every call goes to the Rust engine; a trap re-creates the engine once. */
+const isPlain = (v) => v === null || v === undefined || typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean';
+
+/**
+ * What JSON.stringify would read from a plain item: its own keys in order and their values (plain
+ * values or plain arrays of them, copied), or null if the item is anything else (never cached).
+ */
+function snapshot(item) {
+  if (item === null || typeof item !== 'object' || Array.isArray(item)) return null;
+  const proto = Object.getPrototypeOf(item);
+  if (proto !== Object.prototype && proto !== null) return null; // a class may define toJSON
+  const keys = Object.keys(item);
+  const values = new Array(keys.length);
+  for (let i = 0; i < keys.length; i += 1) {
+    const v = item[keys[i]];
+    if (isPlain(v)) {
+      values[i] = v;
+    } else if (Array.isArray(v) && Object.getPrototypeOf(v) === Array.prototype) {
+      const copy = new Array(v.length);
+      for (let j = 0; j < v.length; j += 1) {
+        if (!isPlain(v[j])) return null;
+        copy[j] = v[j];
+      }
+      values[i] = copy;
+    } else {
+      return null;
+    }
+  }
+  return { keys, values };
+}
+
+/** True if `item` reads exactly as `snap` (so it would be sent as the same JSON text). */
+function sameItem(snap, item) {
+  if (item === null || typeof item !== 'object' || Array.isArray(item)) return false;
+  const proto = Object.getPrototypeOf(item);
+  if (proto !== Object.prototype && proto !== null) return false;
+  const keys = Object.keys(item);
+  const { keys: was, values } = snap;
+  if (keys.length !== was.length) return false;
+  for (let i = 0; i < keys.length; i += 1) {
+    if (keys[i] !== was[i]) return false;
+    const v = item[keys[i]];
+    const w = values[i];
+    if (Array.isArray(w)) {
+      if (!Array.isArray(v) || Object.getPrototypeOf(v) !== Array.prototype || v.length !== w.length) return false;
+      for (let j = 0; j < w.length; j += 1) if (v[j] !== w[j]) return false;
+    } else if (v !== w) {
+      return false;
+    }
+  }
+  return true;
+}
+
+/**
+ * One shopper's pricer. Every call goes to the Rust engine; a trap re-creates the engine once.
+ *
+ * Quotes the engine would re-serve under its stability rule (same item, within `stabilityTtlMs`,
+ * not expired) are also kept here, so a repeated `priceFor` costs what a JS object costs instead of
+ * a trip through the wasm boundary. The copy is exact while the engine's `stableEpoch` stands
+ * still: the engine moves it whenever it drops or replaces a re-servable quote (track, consent,
+ * forget, a reload of the stored state, its cache filling up), and this wrapper reads it after
+ * every engine call. Each hit returns a fresh object, so a caller's edits never reach the next one.
+ */
 class Pricer {
   #args;
   #inner = null;
   #gen = 0;
   #unwatch = null;
   #freed = false;
+  /** item id → { snap, quote, epoch }: quotes the engine holds in its stable cache. */
+  #quotes = new Map();
+  #epoch = -1;
+  #ttl = 0;
+  #now = Date.now;
 
   constructor(args) {
     this.#args = args;
@@ -385,24 +451,71 @@ class Pricer {
       // Objects of an earlier instance died with it; they are dropped, never freed into the new one.
       this.#inner = new runtime.engine.WasmPricer(policy, model, uplift, config, hooks);
       this.#gen = runtime.generation;
+      this.#quotes.clear();
+      this.#ttl = this.#inner.stabilityTtlMs;
+      this.#epoch = this.#inner.stableEpoch;
+      this.#now = typeof hooks.now === 'function' ? hooks.now : Date.now;
     }
     return this.#inner;
   }
 
   /** Runs `fn` on the engine; a trap resets the engine and answers with `afterReset`. */
   #call(fn, afterReset) {
+    let p = this.#engine();
     try {
-      return fn(this.#engine());
+      return fn(p);
     } catch (e) {
       if (!isTrap(e)) throw e;
       this.#args.runtime.reset();
-      return afterReset(this.#engine(), e);
+      p = this.#engine();
+      return afterReset(p, e);
+    } finally {
+      // Only an instance of the current engine can be read; after a failed reset #cachedQuote misses.
+      if (this.#gen === this.#args.runtime.generation) {
+        const epoch = p.stableEpoch;
+        if (epoch !== this.#epoch) this.#quotes.clear(); // every entry is stale: keeps the map bounded
+        this.#epoch = epoch;
+      }
+    }
+  }
+
+  /** A copy of the quote the engine would re-serve for `item` now, or null (ask the engine). */
+  #cachedQuote(item) {
+    if (this.#freed || this.#gen !== this.#args.runtime.generation) return null;
+    try {
+      const entry = this.#quotes.get(item?.id);
+      if (entry === undefined || entry.epoch !== this.#epoch || !sameItem(entry.snap, item)) return null;
+      const now = this.#now.call(null); // the clock the engine reads, called the same way
+      const q = entry.quote;
+      const fresh = Number.isSafeInteger(now) && now >= q.issuedAt && now < q.issuedAt + this.#ttl && now <= q.expiresAt;
+      return fresh ? { ...q } : null;
+    } catch {
+      return null; // a throwing getter or clock: the engine reports it
+    }
+  }
+
+  /**
+   * Keeps a quote the engine just put in its stable cache (it does for every quote when the TTL is
+   * on), if the item reads as the `text` the engine priced (a getter may answer differently twice).
+   */
+  #remember(item, text, quote) {
+    if (this.#ttl <= 0 || typeof quote?.quoteId !== 'string' || quote.reason === 'engine_reset') return;
+    try {
+      const snap = snapshot(item);
+      if (snap === null || JSON.stringify(Object.fromEntries(snap.keys.map((k, i) => [k, snap.values[i]])), replacer) !== text) return;
+      this.#quotes.set(snap.values[snap.keys.indexOf('id')], { snap, quote: { ...quote }, epoch: this.#epoch });
+    } catch {
+      // not cached: the next call asks the engine
     }
   }
 
   priceFor(item) {
+    const hit = this.#cachedQuote(item);
+    if (hit !== null) return hit;
     const text = wire(item, 'invalid_item', 'the item');
-    return JSON.parse(this.#call((p) => p.priceFor(text), (p) => p.listQuoteWithReason(text, 'engine_reset')));
+    const quote = JSON.parse(this.#call((p) => p.priceFor(text), (p) => p.listQuoteWithReason(text, 'engine_reset')));
+    this.#remember(item, text, quote);
+    return quote;
   }
 
   pricesFor(items) {
@@ -430,8 +543,15 @@ class Pricer {
     if (chars > limits.maxInputChars) {
       throw pricerError('limit_exceeded', `the items are ${chars} characters of JSON, over the limit of ${limits.maxInputChars}; split the request`, 'items');
     }
+    const epoch = this.#epoch;
     const out = this.#call((p) => JSON.parse(p.pricesFor(`[${wired.join(',')}]`)), (p) => resetSlots(p, wired, list));
-    return out.map((q, i) => slots[i] ?? q);
+    // If the engine dropped or replaced quotes mid-batch, some of these are no longer in its cache.
+    const keep = this.#epoch === epoch;
+    return out.map((q, i) => {
+      if (slots[i]) return slots[i];
+      if (keep) this.#remember(list[i], wired[i], q);
+      return q;
+    });
   }
 
   track(event) {
@@ -468,7 +588,8 @@ class Pricer {
     return JSON.parse(this.#call((p) => p.edgeRequest(text), (p) => p.edgeRequest(text)));
   }
 
-  priceFromFeatures(request) {
+  /** Prices an edge request; `sign: { keyId, key }` also signs every quote (as signQuote does) in the same pass. */
+  priceFromFeatures(request, options = {}) {
     if (typeof engineMethod(this.#args.runtime, 'priceFromFeatures') !== 'function') {
       throw pricerError('server_only', "priceFromFeatures runs on a server: import 'pricelet' in Node or a Worker (the browser engine ships device code only)");
     }
@@ -481,7 +602,19 @@ class Pricer {
     } catch (e) {
       throw coded(e, 'invalid_argument', 'the request');
     }
-    return this.#call((p) => JSON.parse(p.priceFromFeatures(text)), (p) => (Array.isArray(items) ? resetSlots(p, items.map((i) => wire(i, 'invalid_item', 'an item')), items) : []));
+    let keyId;
+    let key;
+    try {
+      const sign = options?.sign;
+      if (sign !== undefined) {
+        if (sign === null || typeof sign !== 'object') throw pricerError('invalid_argument', 'sign must be { keyId, key }', 'sign');
+        ({ keyId, key } = sign);
+        if (typeof keyId !== 'string' || typeof key !== 'string') throw pricerError('invalid_argument', 'sign must be { keyId, key } with two strings (key: at least 16 bytes)', 'sign');
+      }
+    } catch (e) {
+      throw coded(e, 'invalid_argument', 'the options');
+    }
+    return this.#call((p) => JSON.parse(p.priceFromFeatures(text, keyId, key)), (p) => (Array.isArray(items) ? resetSlots(p, items.map((i) => wire(i, 'invalid_item', 'an item')), items) : []));
   }
 
   get status() {

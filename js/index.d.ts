@@ -331,8 +331,11 @@ export interface Pricer {
   report(quote: Quote, options?: { converted?: boolean }): ReportOutcome;
   /** Edge mode (consent 'granted'): the body to POST to a pricelet Worker. */
   edgeRequest(items: Item[]): EdgeRequest;
-  /** Edge mode, server side: prices items from device-computed features. */
-  priceFromFeatures(request: EdgeRequest): Array<Quote | ItemError>;
+  /**
+   * Edge mode, server side: prices items from device-computed features. With `sign`, every quote is
+   * also signed as `signQuote(quote, keyId, key)` would sign it, in the same call.
+   */
+  priceFromFeatures(request: EdgeRequest, options?: { sign?: { keyId: string; key: string } }): Array<Quote | ItemError>;
   readonly policy: Policy;
   readonly status: PricerStatus;
   /** Releases the engine memory of this pricer. */

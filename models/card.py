@@ -219,12 +219,12 @@ Known quirks, handled the same way in training and on the device:
 Three families, each with two calibrations, on the same 5 stratified folds (seed {T.SEED}):
 - {T.Logistic.label}, standardization folded into the weights (MatMul, Add);
 - {T.Mlp.label}, exported by hand as Gemm, Relu, Gemm;
-- {T.Trees.label}, exported by hand as dense tensor maths in standard ONNX ops — the "GEMM" strategy of Hummingbird
-  (Nakandala et al., OSDI 2020): Gather the split features, LessOrEqual against the thresholds (rounded down to float32,
-  so a float32 input takes the same branch as in scikit-learn), a MatMul against each tree's ±1 path matrix, Equal to
-  find the leaf reached, a MatMul to sum the leaf values. Not `ai.onnx.ml` `TreeEnsembleClassifier`: tract 0.23.9 runs it,
-  but walks its leaf table linearly for every tree (≈ 9 ms a row for these 200 trees, against < 0.1 ms here), and with two
-  class labels onnxruntime's binary special case drops the class-1 leaves.
+- {T.Trees.label}, exported as one standard `ai.onnx.ml` `TreeEnsembleRegressor` node giving the raw score (thresholds
+  rounded down to float32, so a float32 input takes the same branch as in scikit-learn). pricelet runs that operator
+  with its own tree walk inside tract (`crates/pricelet-onnx/src/trees.rs`; tract 0.23.9's own `ai.onnx.ml` tree code
+  walks a leaf table linearly, ≈ 9 ms a row for these trees); onnxruntime runs it natively. `interest-gemm.onnx` keeps
+  the same trees in the dense-tensor "GEMM" form of Hummingbird (Nakandala et al., OSDI 2020) that pricelet shipped
+  before, for the benchmark and a cross-check test.
 
 Calibration is fitted **inside each training fold** on the raw score (logit) of an inner 5-fold out-of-fold prediction,
 then the model is refitted on the whole training fold; nothing of the test fold is seen. Platt scaling σ(a·z + b) is

@@ -6,6 +6,7 @@
       models/interest-behaviour.onnx        interest without page_value_avg (behaviour only)
       models/uplift.onnx                    uplift model on Hillstrom (features -> uplift [N,1])
       models/hillstrom-response.onnx       the response-only baseline on Hillstrom (P(visit | e-mail))
+      models/interest-gemm.onnx             the interest model's trees in the earlier "GEMM" tensor form (bench, tests)
       models/<stem>.parity.json             inputs + onnxruntime outputs for each model (tract must match to 1e-5)
       models/interest.metrics.json          CV metrics of every candidate, the exported models' in-sample metrics
       models/uplift.metrics.json            CV Qini / uplift@30 of every learner and baseline, in-sample metrics
@@ -289,14 +290,44 @@ class Trees:
     def raw(self, X):
         return self.est.decision_function(X)
 
-    def ensemble(self, prefix, scale=1.0, offset=0.0, inp="features"):
-        """The trees as dense tensor maths in standard ONNX ops (the "GEMM" strategy of Hummingbird, Nakandala et al.,
-        OSDI 2020), giving scale·(baseline + Σ leaf values) + offset in `<prefix>z` [N, 1]. Per tree, padded to I internal
-        nodes and L leaves: b = [x[feature_k] ≤ threshold_k] (Gather, LessOrEqual, Cast); c = b·P (MatMul), where
-        P[k, l] = +1 if leaf l lies under node k's true branch, −1 under its false branch, 0 otherwise; the leaf reached
-        is the one with c_l = E_l, its number of true branches (Equal); its value is picked by a MatMul. Thresholds are
-        rounded down to float32, so a float32 input takes the same branch as in scikit-learn. (tract's ai.onnx.ml
-        TreeEnsembleClassifier walks its leaf table linearly for every tree, ≈ 9 ms a row for 200 trees.)"""
+    def tree_ensemble(self, scale=1.0, offset=0.0, inp="features", out="z"):
+        """The trees as one standard ai.onnx.ml TreeEnsembleRegressor node (the form scikit-learn's ONNX
+        converters write and onnxruntime runs natively), giving scale·(baseline + Σ leaf values) + offset in
+        `out` [N, 1]. Node i of a tree keeps scikit-learn's numbering; x[feature] ≤ threshold takes the left
+        (true) branch, as in scikit-learn. Thresholds are rounded down to float32, so a float32 input takes the
+        same branch as in scikit-learn."""
+        a = {k: [] for k in ("nodes_treeids", "nodes_nodeids", "nodes_featureids", "nodes_modes", "nodes_values",
+                             "nodes_truenodeids", "nodes_falsenodeids", "nodes_missing_value_tracks_true",
+                             "target_treeids", "target_nodeids", "target_ids", "target_weights")}
+        for t, predictor in enumerate(self.est._predictors):
+            for i, n in enumerate(predictor[0].nodes):
+                leaf = bool(n["is_leaf"])
+                a["nodes_treeids"].append(t)
+                a["nodes_nodeids"].append(i)
+                a["nodes_featureids"].append(0 if leaf else int(n["feature_idx"]))
+                a["nodes_modes"].append("LEAF" if leaf else "BRANCH_LEQ")
+                a["nodes_values"].append(0.0 if leaf else round_down_f32(float(n["num_threshold"])))
+                a["nodes_truenodeids"].append(0 if leaf else int(n["left"]))
+                a["nodes_falsenodeids"].append(0 if leaf else int(n["right"]))
+                a["nodes_missing_value_tracks_true"].append(0 if leaf else int(n["missing_go_to_left"]))
+                if leaf:
+                    a["target_treeids"].append(t)
+                    a["target_nodeids"].append(i)
+                    a["target_ids"].append(0)
+                    a["target_weights"].append(scale * float(n["value"]))
+        base = scale * float(np.ravel(self.est._baseline_prediction)[0]) + offset
+        node = helper.make_node("TreeEnsembleRegressor", [inp], [out], domain="ai.onnx.ml", n_targets=1,
+                                aggregate_function="SUM", post_transform="NONE", base_values=[base], **a)
+        return [node], []
+
+    def gemm_ensemble(self, scale=1.0, offset=0.0, inp="features"):
+        """The same trees as dense tensor maths in standard ONNX ops (the "GEMM" strategy of Hummingbird,
+        Nakandala et al., OSDI 2020), giving `z` [N, 1]: the form pricelet shipped before it ran tree ensembles
+        natively (models/interest-gemm.onnx keeps it, for the benchmark and a cross-check test). Per tree, padded
+        to I internal nodes and L leaves: b = [x[feature_k] ≤ threshold_k] (Gather, LessOrEqual, Cast); c = b·P
+        (MatMul), where P[k, l] = +1 if leaf l lies under node k's true branch, −1 under its false branch, 0
+        otherwise; the leaf reached is the one with c_l = E_l, its number of true branches (Equal); its value is
+        picked by a MatMul."""
         trees = [predictor[0].nodes for predictor in self.est._predictors]
         n_internal = max(1, max(int((~nodes["is_leaf"].astype(bool)).sum()) for nodes in trees))
         n_leaves = max(int(nodes["is_leaf"].sum()) for nodes in trees)
@@ -327,30 +358,29 @@ class Trees:
                     stack.append((int(n["right"]), path + [(k, False)]))
                     stack.append((int(n["left"]), path + [(k, True)]))
         base = scale * float(np.ravel(self.est._baseline_prediction)[0]) + offset
-        q = prefix
         nodes = [
-            helper.make_node("Gather", [inp, f"{q}feat"], [f"{q}x"], axis=1),
-            helper.make_node("LessOrEqual", [f"{q}x", f"{q}thr"], [f"{q}le"]),
-            helper.make_node("Cast", [f"{q}le"], [f"{q}b"], to=TensorProto.FLOAT),
-            helper.make_node("Reshape", [f"{q}b", f"{q}shape_b"], [f"{q}b4"]),
-            helper.make_node("MatMul", [f"{q}b4", f"{q}paths"], [f"{q}c"]),
-            helper.make_node("Equal", [f"{q}c", f"{q}trues"], [f"{q}eq"]),
-            helper.make_node("Cast", [f"{q}eq"], [f"{q}d"], to=TensorProto.FLOAT),
-            helper.make_node("Reshape", [f"{q}d", f"{q}shape_d"], [f"{q}d2"]),
-            helper.make_node("MatMul", [f"{q}d2", f"{q}values"], [f"{q}s"]),
-            helper.make_node("Add", [f"{q}s", f"{q}base"], [f"{q}z"]),
+            helper.make_node("Gather", [inp, "feat"], ["x"], axis=1),
+            helper.make_node("LessOrEqual", ["x", "thr"], ["le"]),
+            helper.make_node("Cast", ["le"], ["b"], to=TensorProto.FLOAT),
+            helper.make_node("Reshape", ["b", "shape_b"], ["b4"]),
+            helper.make_node("MatMul", ["b4", "paths"], ["c"]),
+            helper.make_node("Equal", ["c", "trues"], ["eq"]),
+            helper.make_node("Cast", ["eq"], ["d"], to=TensorProto.FLOAT),
+            helper.make_node("Reshape", ["d", "shape_d"], ["d2"]),
+            helper.make_node("MatMul", ["d2", "values"], ["s"]),
+            helper.make_node("Add", ["s", "base"], ["z"]),
         ]
         inits = [
-            const(f"{q}feat", feat.reshape(-1), np.int64), const(f"{q}thr", thr.reshape(-1)),
-            const(f"{q}shape_b", [-1, T, 1, I], np.int64), const(f"{q}paths", P),
-            const(f"{q}trues", E.reshape(T, 1, L)), const(f"{q}shape_d", [-1, T * L], np.int64),
-            const(f"{q}values", V.reshape(-1, 1)), const(f"{q}base", [base]),
+            const("feat", feat.reshape(-1), np.int64), const("thr", thr.reshape(-1)),
+            const("shape_b", [-1, T, 1, I], np.int64), const("paths", P),
+            const("trues", E.reshape(T, 1, L)), const("shape_d", [-1, T * L], np.int64),
+            const("values", V.reshape(-1, 1)), const("base", [base]),
         ]
         return nodes, inits
 
     def nodes(self, a=1.0, b=0.0):
-        nodes, inits = self.ensemble("", a, b)
-        return nodes, inits, False
+        nodes, inits = self.tree_ensemble(a, b)
+        return nodes, inits, True
 
 
 FAMILIES = [Logistic, Mlp, Trees]
@@ -398,8 +428,8 @@ class Isotonic:
 CALIBRATORS = [Platt, Isotonic]
 
 
-def export_interest(model, cal, names, version, trained_on):
-    fam_nodes, fam_inits, ml = model.nodes(cal.a, cal.b)
+def export_interest(model, cal, names, version, trained_on, gemm=False):
+    fam_nodes, fam_inits, ml = (*model.gemm_ensemble(cal.a, cal.b), False) if gemm else model.nodes(cal.a, cal.b)
     cal_nodes, cal_inits = cal.nodes()
     return finish_model(fam_nodes + cal_nodes, fam_inits + cal_inits, names, "interest", version, trained_on,
                         f"pricelet_interest_{model.name}_{cal.name}", ml)
@@ -459,6 +489,11 @@ def ship_interest(X, y, names, cv, stem, version):
     X32 = X.astype(np.float32)
     insample = {"version": version, "candidate": key, "bytes": len(blob), **metrics(y, run_onnx(blob, X32).astype(np.float64))}
     write_parity(stem, blob, names, X32, "interest", [("ones", 1.0), ("tens", 10.0)], big=names.index("product_pages"))
+    if stem == "interest" and isinstance(model, Trees):
+        gemm = export_interest(model, cals[cv[key]["calibration"]], names, version, SHOPPERS_SOURCE, gemm=True)
+        (HERE / "interest-gemm.onnx").write_bytes(gemm)
+        gap = float(np.abs(run_onnx(gemm, X32) - run_onnx(blob, X32)).max())
+        assert gap <= 1e-5, f"the GEMM form differs from the tree ensemble by {gap}"
     return insample
 
 
@@ -631,10 +666,10 @@ def ship_uplift(X, y, t, version):
 
 def ship_response(X, y, t, version):
     m = Response().fit(X, y, t).m
-    nodes, inits, _ = m.nodes()
+    nodes, inits, ml = m.nodes()
     cal_nodes, cal_inits = Platt().nodes()  # identity calibration (a = 1, b = 0): the trees' own probability
     blob = finish_model(nodes + cal_nodes, inits + cal_inits, HISTORY_FEATURES, "interest", version,
-                        HILLSTROM_SOURCE + ", treated arm: P(visit | e-mail)", "pricelet_hillstrom_response")
+                        HILLSTROM_SOURCE + ", treated arm: P(visit | e-mail)", "pricelet_hillstrom_response", ml)
     (HERE / "hillstrom-response.onnx").write_bytes(blob)
     X32 = X.astype(np.float32)
     p = run_onnx(blob, X32).astype(np.float64)

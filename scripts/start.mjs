@@ -1,6 +1,6 @@
 // `npm start`: builds what is stale, then serves the demo storefront (www/) on 127.0.0.1, port 8080
 // or the next free one, with the built package at /node_modules/pricelet/ — its published files
-// only, as a user's static site would have it.
+// only, as a user's static site would have it — compressed and with cache headers, as a CDN serves it.
 import { join } from 'node:path';
 import { build } from './build.mjs';
 import { ROOT, log } from './setup.mjs';
@@ -19,7 +19,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   try {
     build();
     const port = Number(process.env.PORT ?? 8080);
-    const server = await serveStatic({ mounts: storefrontMounts(), scanFrom: port });
+    const server = await serveStatic({ mounts: storefrontMounts(), scanFrom: port, cdn: true });
     log(`demo storefront: ${server.url}/  (Ctrl-C to stop)`);
     console.log(`${server.url}/`);
     const stop = async () => { await server.close(); process.exit(0); };

@@ -73,9 +73,14 @@ fn tract_matches_onnxruntime_on_every_shipped_model() {
     }
 }
 
+/// The interest model in its tensor-maths ("GEMM") form: it has a node of most allowed operators,
+/// which the contract tests below edit one at a time.
 fn proto() -> pricelet_onnx::pb::ModelProto {
-    pricelet_onnx::pb::ModelProto::decode(&*std::fs::read(repo("models/interest.onnx")).unwrap())
-        .unwrap()
+    decode("models/interest-gemm.onnx")
+}
+
+fn decode(path: &str) -> pricelet_onnx::pb::ModelProto {
+    pricelet_onnx::pb::ModelProto::decode(&*std::fs::read(repo(path)).unwrap()).unwrap()
 }
 
 fn load(p: &pricelet_onnx::pb::ModelProto, kind: ModelKind) -> pricelet::Result<Model> {
@@ -308,6 +313,86 @@ fn loading_enforces_the_model_contract() {
 }
 
 /// Every shipped model: the kind its stem says, within the package budget, in range on extreme inputs.
+/// The shipped interest model is one native `ai.onnx.ml` TreeEnsembleRegressor; the same trees as
+/// tensor maths give the same scores, and a forest that is not one is refused with its reason.
+#[test]
+fn the_native_tree_ensemble_matches_its_tensor_form_and_refuses_bad_forests() {
+    let native = decode("models/interest.onnx");
+    let g = native.graph.as_ref().unwrap();
+    assert!(g
+        .node
+        .iter()
+        .any(|n| n.domain == "ai.onnx.ml" && n.op_type == "TreeEnsembleRegressor"));
+    let parity = json("models/interest.parity.json");
+    let inputs: Vec<Vec<f64>> = serde_json::from_value(parity["inputs"].clone()).unwrap();
+    let a = load(&native, ModelKind::Interest)
+        .unwrap()
+        .predict(&inputs)
+        .unwrap();
+    let b = load(&proto(), ModelKind::Interest)
+        .unwrap()
+        .predict(&inputs)
+        .unwrap();
+    let worst = a
+        .iter()
+        .zip(&b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f64::max);
+    assert!(worst <= 1e-5, "native vs tensor form: {worst}");
+
+    let width = native
+        .metadata_props
+        .iter()
+        .find(|e| e.key == "pricelet.features")
+        .map_or(0, |e| e.value.split(',').count() as i64);
+    let refused = |change: &dyn Fn(&mut pricelet_onnx::pb::NodeProto), needle: &str| {
+        let mut p = native.clone();
+        let g = p.graph.as_mut().unwrap();
+        change(
+            g.node
+                .iter_mut()
+                .find(|n| n.op_type == "TreeEnsembleRegressor")
+                .unwrap(),
+        );
+        let e = load(&p, ModelKind::Interest).unwrap_err();
+        assert_eq!(e.code, Code::InvalidModel, "{e}");
+        assert!(e.message.contains(needle), "{needle:?} not in {e}");
+    };
+    let attr = |n: &mut pricelet_onnx::pb::NodeProto, name: &str| -> usize {
+        n.attribute.iter().position(|a| a.name == name).unwrap()
+    };
+    refused(
+        &|n| {
+            let i = attr(n, "nodes_featureids");
+            let j = n.attribute[i].ints.iter().position(|&f| f > 0).unwrap();
+            n.attribute[i].ints[j] = width;
+        },
+        &format!("tests feature {width}, but the model has {width} pricelet.features"),
+    );
+    refused(
+        &|n| {
+            let i = attr(n, "nodes_truenodeids");
+            n.attribute[i].ints[0] = 0; // the first root's yes branch back to itself
+        },
+        "reached twice from the root",
+    );
+    refused(
+        &|n| {
+            let i = attr(n, "post_transform");
+            n.attribute[i].s = b"LOGISTIC".to_vec();
+        },
+        "post_transform \"LOGISTIC\" is not supported",
+    );
+    refused(
+        &|n| n.domain = String::new(),
+        "uses operator \"TreeEnsembleRegressor\", which pricelet does not run",
+    );
+    refused(
+        &|n| n.input.push("features".into()),
+        "TreeEnsembleRegressor takes 1 named inputs",
+    );
+}
+
 #[test]
 fn shipped_models_fit_the_budget_and_stay_in_range() {
     let names: Vec<String> = shipped_models().into_iter().map(|(s, _)| s).collect();

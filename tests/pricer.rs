@@ -214,8 +214,25 @@ fn stability_reserves_a_quote_within_its_ttl() {
         first,
         "same quote within the TTL"
     );
+    // The epoch a host-side quote cache keys on: still while the same quotes are re-served
+    // (browsing does not move it), moved when a re-servable quote is replaced or dropped.
+    let epoch = p.stable_epoch();
     let later = p.price_for(&item(), &clock(61_000)).unwrap();
     assert_ne!(later.quote_id, first.quote_id, "re-priced after the TTL");
+    assert_eq!(
+        p.stable_epoch(),
+        epoch + 1,
+        "a replaced quote moves the epoch"
+    );
+    let mut other = item();
+    other["id"] = json!("another-item");
+    p.price_for(&other, &clock(61_000)).unwrap();
+    assert_eq!(p.stable_epoch(), epoch + 1, "a new item's quote does not");
+    p.set_consent(Consent::Denied);
+    assert!(
+        p.stable_epoch() > epoch + 1,
+        "a consent change drops every quote"
+    );
     // A changed list price invalidates the stable quote at once.
     let mut changed = item();
     changed["price"] = json!("79.99");

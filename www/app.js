@@ -483,20 +483,23 @@ function render() {
 
 async function start() {
   for (const b of document.querySelectorAll('[data-consent]')) b.addEventListener('click', () => setConsent(b.dataset.consent));
-  const [catalog, lib] = await Promise.all([
-    fetch(new URL('catalog.json', import.meta.url)).then((r) => r.json()),
-    // Dynamic, so the shop still sells at catalog prices if the library cannot load.
-    import('pricelet').catch((e) => { console.warn('pricelet did not load; showing catalog prices.', e.message); return null; }),
-  ]);
+  // Dynamic, so the shop still sells at catalog prices if the library cannot load; not awaited
+  // before the first render, so list prices show as soon as the catalog is here.
+  const loadingLib = import('pricelet').catch((e) => { console.warn('pricelet did not load; showing catalog prices.', e.message); return null; });
+  const catalog = await fetch(new URL('catalog.json', import.meta.url)).then((r) => r.json());
   app.catalog = catalog;
   for (const p of catalog.products) app.byId.set(p.id, p);
-  app.lib = lib;
-  app.engine = lib ? 'loading' : 'unavailable';
+  app.engine = 'loading';
   window.addEventListener('hashchange', onRoute);
   window.addEventListener('pagehide', leavePage);
   window.addEventListener('pageshow', (e) => { if (e.persisted) { enterPage(); render(); } });
   enterPage();
   render(); // list prices while the engine loads
+  performance.mark('pricelet:list-prices'); // read by bench/first-visit.mjs
+  const lib = await loadingLib;
+  performance.mark('pricelet:imported');
+  app.lib = lib;
+  app.engine = lib ? 'loading' : 'unavailable';
   if (lib) {
     try {
       app.pricer = await lib.createPricer({
@@ -504,6 +507,7 @@ async function start() {
         ...(TEST ? { anonId: TEST.anonId, stabilityTtlMs: TEST.stabilityTtlMs, now: clock } : {}),
       });
       app.engine = 'ready';
+      performance.mark('pricelet:engine-ready');
       for (const ev of app.pending.splice(0)) app.pricer.track(ev);
     } catch (e) {
       app.engine = 'unavailable';

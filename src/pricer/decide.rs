@@ -126,6 +126,10 @@ impl Pricer {
     }
 
     pub(super) fn needs_item_features(&self) -> bool {
+        self.item_features
+    }
+
+    pub(super) fn models_read_item_features(&self) -> bool {
         [&self.interest, &self.uplift].iter().any(|slot| {
             slot.info().is_some_and(|i| {
                 i.features.iter().any(|f| {
@@ -165,9 +169,14 @@ impl Pricer {
         if self.stability_ttl_ms > 0 && quote.reason != Reason::EngineReset {
             if self.stable_quotes.len() >= MAX_CACHED_ITEMS {
                 self.stable_quotes.clear();
+                self.stable_epoch += 1;
             }
-            self.stable_quotes
+            let replaced = self
+                .stable_quotes
                 .insert(item.id.clone(), (item.clone(), quote.clone()));
+            if replaced.is_some() {
+                self.stable_epoch += 1;
+            }
         }
         Ok(quote)
     }

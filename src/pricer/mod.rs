@@ -204,6 +204,11 @@ pub struct Pricer {
     rng: Box<dyn Random>,
     /// Quotes re-served within the stability TTL, with the item they priced.
     stable_quotes: HashMap<String, (Item, Quote)>,
+    /// Moves whenever a re-servable quote is dropped or replaced, so a host-side copy of
+    /// `stable_quotes` (the JS wrapper's quote cache) is exact while it stands still.
+    stable_epoch: u64,
+    /// Whether a model reads item-scoped features (fixed with the models; asked on every quote).
+    item_features: bool,
     decisions: HashMap<String, Decision>,
     /// Model outputs keyed by the exact f32 bits of their inputs.
     score_cache: HashMap<Vec<u32>, f64>,
@@ -252,12 +257,15 @@ impl Pricer {
             report_budget: None,
             rng,
             stable_quotes: HashMap::new(),
+            stable_epoch: 0,
+            item_features: false,
             decisions: HashMap::new(),
             score_cache: HashMap::new(),
             summary_cache: None,
             score_memo: None,
             store: sync::StoreView::default(),
         };
+        p.item_features = p.models_read_item_features();
         p.anon_id = match config.anon_id {
             Some(id) => id,
             None => experiment::new_anon_id(p.rng.as_mut()),
@@ -320,12 +328,23 @@ impl Pricer {
         self.invalidate();
     }
 
+    /// See `stable_epoch`: equal epochs mean every quote re-served before is still the one the
+    /// stability rule would re-serve.
+    pub fn stable_epoch(&self) -> u64 {
+        self.stable_epoch
+    }
+
+    pub fn stability_ttl_ms(&self) -> i64 {
+        self.stability_ttl_ms
+    }
+
     pub fn consent(&self) -> Consent {
         self.consent
     }
 
     fn invalidate(&mut self) {
         self.stable_quotes.clear();
+        self.stable_epoch += 1;
         self.decisions.clear();
         self.summary_cache = None;
         self.score_memo = None;

@@ -407,6 +407,31 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        #[test]
+        fn the_direct_id_text_is_the_canonical_json_of_the_id_fields(
+            ids in proptest::collection::vec("\\PC{0,12}|[\\x00-\\x1f\"\\\\\u{2028}\u{e9}\u{1f600}]{0,6}", 4),
+            ints in proptest::collection::vec(proptest::num::i64::ANY, 5),
+        ) {
+            let mut q = quote(4499);
+            q.item_id = ids[0].clone();
+            q.currency = ids[1].clone();
+            q.model_version = ids[2].clone();
+            q.policy_version = ids[3].clone();
+            (q.list_price_minor, q.price_minor, q.discount_minor, q.issued_at, q.expires_at) =
+                (ints[0], ints[1], ints[2], ints[3], ints[4]);
+            proptest::prop_assert_eq!(q.jcs_text(None), canonical(&q.id_fields()));
+            q.quote_id = ids[1].clone();
+            let signed = q.clone().sign(&ids[0], b"a key of sixteen bytes").unwrap();
+            proptest::prop_assert_eq!(
+                q.jcs_text(Some(&ids[0])),
+                canonical(&pick(&signed.to_value(), SIGNED_FIELDS))
+            );
+            // The signature made from the direct text is the one the JSON path verifies.
+            proptest::prop_assert!(signature_matches(&signed.to_value(), b"a key of sixteen bytes", signed.sig.as_deref().unwrap()));
+        }
+    }
+
     #[test]
     fn the_struct_and_json_paths_hash_alike() {
         let q = quote(4499);

@@ -456,3 +456,26 @@ test('verifyQuote refuses a quantity that is not a positive whole number, and ev
   }
   pricer.free();
 });
+
+test('priceFromFeatures signs in the same call exactly as signQuote signs each quote; a bad signer is refused', async () => {
+  const device = await createPricer({ ...base, consent: 'granted' });
+  for (const ev of BEHAVIOUR) device.track(ev);
+  const priceable = ITEMS.filter((item) => { try { device.priceFor(item); return true; } catch { return false; } });
+  const request = device.edgeRequest(priceable.slice(0, 6));
+  const server = await createPricer({ ...base, consent: 'denied' });
+  const key = 'a-signing-key-of-32-characters!!';
+  const unsigned = server.priceFromFeatures(request);
+  const signed = server.priceFromFeatures(request, { sign: { keyId: 'k7', key } });
+  const expected = await Promise.all(unsigned.map((q) => (q.error ? q : signQuote(q, 'k7', key))));
+  // `interest` is display-only and unsigned; signQuote's JSON round trip may move its last digit.
+  const noInterest = (list) => list.map(({ interest, ...rest }) => rest);
+  assert.deepEqual(noInterest(signed), noInterest(expected));
+  signed.forEach((q, i) => assert.ok(Math.abs((q.interest ?? 0) - (expected[i].interest ?? 0)) < 1e-12));
+  assert.ok(signed.some((q) => typeof q.sig === 'string'));
+  for (const q of signed.filter((s) => !s.error)) {
+    assert.equal((await verifyQuote(toCheckout(q), ITEMS.find((i) => i.id === q.itemId), null, { now: NOW, keys: { k7: key } })).ok, true);
+  }
+  throwsWith(() => server.priceFromFeatures(request, { sign: { keyId: 'k7', key: 'short' } }), 'invalid_argument', 'key');
+  throwsWith(() => server.priceFromFeatures(request, { sign: 'k7' }), 'invalid_argument', 'sign');
+  throwsWith(() => server.priceFromFeatures(request, { sign: { keyId: 7, key } }), 'invalid_argument', 'sign');
+});

@@ -4,7 +4,7 @@
 // nothing about a request to /price or /verify, and of /report keeps only the running tally (sums
 // of already randomized bits) in one Durable Object per policy version.
 import { DurableObject } from 'cloudflare:workers';
-import { constants, createPricer, estimates, signQuote, tallyReports, verifyQuote } from 'pricelet';
+import { constants, createPricer, estimates, tallyReports, verifyQuote } from 'pricelet';
 import model from 'pricelet/models/interest.onnx';
 import catalogFile from '../../www/catalog.json';
 
@@ -97,13 +97,13 @@ async function price(request, env) {
   const p = await getPricer();
   let quotes;
   try {
-    quotes = p.priceFromFeatures(body);
+    // Priced and signed in one call into the engine (one boundary crossing, not one per quote).
+    quotes = p.priceFromFeatures(body, { sign: { keyId: keys.keyId, key: keys.key } });
   } catch (e) {
     if (typeof e?.code === 'string') throw new HttpError(400, e.code, e.message);
     throw e;
   }
-  const signed = await Promise.all(quotes.map((q) => (q.error ? q : signQuote(q, keys.keyId, keys.key))));
-  return json(200, { quotes: signed });
+  return json(200, { quotes });
 }
 
 async function verify(request, env) {

@@ -2,12 +2,16 @@
 //! 0.23.9 panics on some malformed graphs (a trap in wasm), so only what was checked and fuzzed
 //! runs (README "Your own model", docs/design-changes.md).
 
+use crate::trees::Forest;
 use pricelet::error::quoted;
 use pricelet::limits;
 
+const TREES: &str = "ai.onnx.ml.TreeEnsembleRegressor";
+
 /// The ONNX operators a pricelet model may use — exactly those pricelet's exporters write
-/// (models/train.py: linear, MLP, tree ensembles as tensor maths, isotonic calibration) — with the
-/// inputs each takes: (name, required, most). tract implements many more, but some panic on bad
+/// (models/train.py: linear, MLP, tree ensembles natively or as tensor maths, isotonic calibration)
+/// — with the inputs each takes: (name, required, most); an operator outside the default domain is
+/// named with its domain (`ai.onnx.ml.TreeEnsembleRegressor`, checked in full by `trees::Forest`). tract implements many more, but some panic on bad
 /// input (GatherND and GatherElements index without checks; Flatten reads `inputs[0]` before
 /// checking there is one and slices by an unchecked axis), which in wasm is a trap. An operator
 /// joins this list after a `model_loading` fuzz run with it.
@@ -25,6 +29,7 @@ pub const ALLOWED_OPERATORS: &[(&str, usize, usize)] = &[
     ("Reshape", 2, 2),
     ("Sigmoid", 1, 1),
     ("Sub", 2, 2),
+    ("ai.onnx.ml.TreeEnsembleRegressor", 1, 1),
 ];
 
 /// tract 0.23.9 panics (a trap in wasm) on inputs the `model_loading` fuzz target found; they are
@@ -41,15 +46,16 @@ pub(crate) fn check_before_tract(
     known.extend(graph.initializer.iter().map(|t| t.name.as_str()));
     for node in &graph.node {
         let standard_domain = node.domain.is_empty() || node.domain == "ai.onnx";
+        let qualified = if standard_domain {
+            node.op_type.clone()
+        } else {
+            format!("{}.{}", node.domain, node.op_type)
+        };
         let allowed = ALLOWED_OPERATORS
             .iter()
-            .find(|(name, ..)| standard_domain && *name == node.op_type);
+            .find(|(name, ..)| *name == qualified);
         let Some(&(op, required, most)) = allowed else {
-            let op = if standard_domain {
-                node.op_type.clone()
-            } else {
-                format!("{}.{}", node.domain, node.op_type)
-            };
+            let op = qualified;
             let names: Vec<&str> = ALLOWED_OPERATORS.iter().map(|(name, ..)| *name).collect();
             return Err(format!(
                 "node {} uses operator {}, which pricelet does not run; export the model with these ONNX operators only: {}",
@@ -75,6 +81,9 @@ pub(crate) fn check_before_tract(
                 node.input.len(),
                 node.output.len()
             ));
+        }
+        if op == TREES {
+            Forest::parse(node)?;
         }
         if node
             .attribute
@@ -230,6 +239,35 @@ pub(crate) fn check_gathers(
         if let Some(bad) = values.iter().find(|&&i| !(-len..len).contains(&i)) {
             return Err(format!(
                 "Gather {name} has index {bad}, outside the {len} entries of the axis it gathers"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Every tree ensemble reads `features` and tests only features the model has (`width` columns).
+pub(crate) fn check_trees(
+    graph: &tract_onnx::pb::GraphProto,
+    width: usize,
+) -> std::result::Result<(), String> {
+    for node in graph
+        .node
+        .iter()
+        .filter(|n| n.op_type == "TreeEnsembleRegressor")
+    {
+        if node.input.first().map(String::as_str) != Some("features") {
+            return Err(format!(
+                "TreeEnsembleRegressor {} reads {}; it must read the model input `features` directly",
+                quoted(&node.name),
+                quoted(node.input.first().map_or("", String::as_str))
+            ));
+        }
+        let needed = Forest::parse(node)?.width_needed();
+        if needed > width {
+            return Err(format!(
+                "TreeEnsembleRegressor {} tests feature {}, but the model has {width} pricelet.features",
+                quoted(&node.name),
+                needed - 1
             ));
         }
     }

@@ -5,12 +5,13 @@
 //! Inference is batched and reuses one plan state. A loaded [`Model`] is the core's [`Scorer`].
 
 mod contract;
+mod trees;
 
 pub use contract::ALLOWED_OPERATORS;
 /// The ONNX protobuf types (for tests that edit a model).
 pub use tract_onnx::pb;
 
-use contract::{check_before_tract, check_gathers};
+use contract::{check_before_tract, check_gathers, check_trees};
 use pricelet::error::{quoted, Code, Error, Result};
 use pricelet::features::{to_model_input, Registry};
 use pricelet::limits;
@@ -59,7 +60,7 @@ impl Model {
         let unreadable = |e: tract_onnx::prelude::TractError| {
             invalid(kind, format!("not an ONNX model tract can read ({e:#})"))
         };
-        let onnx = tract_onnx::onnx();
+        let onnx = onnx();
         let proto = onnx
             .proto_model_for_read(&mut Cursor::new(bytes))
             .map_err(unreadable)?;
@@ -133,6 +134,7 @@ impl Model {
         }
         if let Some(graph) = &proto.graph {
             check_gathers(graph, &*onnx.provider, width).map_err(|why| invalid(kind, why))?;
+            check_trees(graph, width).map_err(|why| invalid(kind, why))?;
         }
         let batch = model.sym("N");
         model
@@ -240,6 +242,14 @@ impl Scorer for Model {
     }
 }
 
+/// tract's ONNX parser with pricelet's native `ai.onnx.ml` TreeEnsembleRegressor.
+fn onnx() -> tract_onnx::Onnx {
+    let mut onnx = tract_onnx::onnx();
+    onnx.op_register
+        .insert("TreeEnsembleRegressor", trees::build);
+    onnx
+}
+
 /// A pricer's model slot from optional model bytes: loaded, unavailable with the reason, or absent.
 pub fn slot(bytes: Option<&[u8]>, kind: ModelKind) -> ModelSlot {
     ModelSlot::from_result(bytes.map(|b| Model::load(b, kind)))
@@ -247,9 +257,7 @@ pub fn slot(bytes: Option<&[u8]>, kind: ModelKind) -> ModelSlot {
 
 /// The kind a model file declares in its `pricelet.kind` metadata, if it says and can be read.
 pub fn declared_kind(bytes: &[u8]) -> Option<ModelKind> {
-    let proto = tract_onnx::onnx()
-        .proto_model_for_read(&mut Cursor::new(bytes))
-        .ok()?;
+    let proto = onnx().proto_model_for_read(&mut Cursor::new(bytes)).ok()?;
     match proto
         .metadata_props
         .iter()

@@ -468,6 +468,17 @@ impl WasmPricer {
         })
     }
 
+    /// Moves whenever a re-servable quote is dropped or replaced (the wrapper's quote cache).
+    #[wasm_bindgen(getter, js_name = stableEpoch)]
+    pub fn stable_epoch(&self) -> f64 {
+        self.core.stable_epoch() as f64
+    }
+
+    #[wasm_bindgen(getter, js_name = stabilityTtlMs)]
+    pub fn stability_ttl_ms(&self) -> f64 {
+        self.core.stability_ttl_ms() as f64
+    }
+
     #[wasm_bindgen(getter)]
     pub fn policy(&self) -> JsValue {
         convert::json(&self.core.policy().to_json())

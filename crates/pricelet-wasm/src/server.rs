@@ -7,22 +7,51 @@ use crate::device::{parse_quote, WasmPricer};
 use crate::parse_policy;
 use pricelet::error::{Code, Error};
 use pricelet::ldp::Report;
-use pricelet::pricer::EdgeRequest;
+use pricelet::pricer::{EdgeRequest, PriceSlot};
 use pricelet_measure::{add_report, readout, Expected, Tally};
 use serde_json::Value;
 use wasm_bindgen::prelude::*;
 
 #[wasm_bindgen]
 impl WasmPricer {
+    /// Prices an edge request; given a key id and key, also signs every quote (as `signQuote`
+    /// does, in the same pass: one crossing of the boundary instead of one per quote).
     #[wasm_bindgen(js_name = priceFromFeatures)]
-    pub fn price_from_features(&mut self, request: JsValue) -> Result<JsValue, JsValue> {
+    pub fn price_from_features(
+        &mut self,
+        request: JsValue,
+        key_id: JsValue,
+        key: JsValue,
+    ) -> Result<JsValue, JsValue> {
         let request = convert::document(&request, Code::InvalidArgument, "the request")?;
         let request = EdgeRequest::from_json(&request).map_err(error)?;
+        let signer = if key_id.is_undefined() && key.is_undefined() {
+            None
+        } else {
+            Some((
+                convert::text(&key_id, "keyId")?,
+                convert::text(&key, "key")?,
+            ))
+        };
         let clock = self.clock()?;
-        self.core
+        let slots = self
+            .core
             .price_from_features(&request, &clock)
-            .map(|v| convert::json(&v))
-            .map_err(error)
+            .map_err(error)?;
+        let Some((key_id, key)) = signer else {
+            return Ok(convert::json(&slots));
+        };
+        let signed = slots
+            .into_iter()
+            .map(|slot| match slot {
+                PriceSlot::Quote(q) => q
+                    .sign(&key_id, key.as_bytes())
+                    .map(|q| PriceSlot::Quote(Box::new(q))),
+                other => Ok(other),
+            })
+            .collect::<pricelet::Result<Vec<_>>>()
+            .map_err(error)?;
+        Ok(convert::json(&signed))
     }
 }
 
