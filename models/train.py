@@ -8,6 +8,7 @@
       models/hillstrom-response.onnx       the response-only baseline on Hillstrom (P(visit | e-mail))
       models/interest-gemm.onnx             the interest model's trees in the earlier "GEMM" tensor form (bench, tests)
       models/<stem>.parity.json             inputs + onnxruntime outputs for each model (tract must match to 1e-5)
+      tests/fixtures/models/                an MLP + isotonic model and its parity file: the operators the shipped models do not use
       models/interest.metrics.json          CV metrics of every candidate, the exported models' in-sample metrics
       models/uplift.metrics.json            CV Qini / uplift@30 of every learner and baseline, in-sample metrics
       models/feature_vectors.json           synthetic event logs -> summaries -> features (Rust must match)
@@ -497,7 +498,7 @@ def ship_interest(X, y, names, cv, stem, version):
     return insample
 
 
-def write_parity(stem, blob, names, X32, output, fills, big=None):
+def write_parity(stem, blob, names, X32, output, fills, big=None, folder=None):
     """Real rows plus edge cases, as the f32 inputs the model sees, and onnxruntime's outputs."""
     extra = [np.zeros(len(names), dtype=np.float32)] + [np.full(len(names), v, dtype=np.float32) for _, v in fills]
     if big is not None:
@@ -507,7 +508,20 @@ def write_parity(stem, blob, names, X32, output, fills, big=None):
     parity_in = np.vstack([X32[:200], np.array(extra)]).astype(np.float32)
     parity = {"model": f"{stem}.onnx", "featureNames": names, "inputs": parity_in.astype(float).tolist(),
               "outputs": run_onnx(blob, parity_in, output).astype(float).tolist()}
-    (HERE / f"{stem}.parity.json").write_text(json.dumps(parity) + "\n")
+    ((folder or HERE) / f"{stem}.parity.json").write_text(json.dumps(parity) + "\n")
+
+
+def export_operator_fixture(X, y, names):
+    """tests/fixtures/models/interest-mlp-isotonic.onnx: the MLP with isotonic calibration, a candidate that is
+    not shipped but uses the operators the shipped models do not (Gemm, Relu, Min), so tract's run of every
+    allowed operator is held to onnxruntime (`cargo test --test models`)."""
+    folder = HERE.parent / "tests" / "fixtures" / "models"
+    folder.mkdir(parents=True, exist_ok=True)
+    model, cals = calibrated_fit(Mlp, X, y)
+    blob = export_interest(model, cals["isotonic"], names, "interest-mlp-isotonic-fixture", SHOPPERS_SOURCE)
+    (folder / "interest-mlp-isotonic.onnx").write_bytes(blob)
+    write_parity("interest-mlp-isotonic", blob, names, X.astype(np.float32), "interest", [("ones", 1.0), ("tens", 10.0)],
+                 big=names.index("product_pages"), folder=folder)
 
 
 # ---- uplift ------------------------------------------------------------------------------------
@@ -740,6 +754,7 @@ def main():
     cv_beh = cross_validate_interest(X_beh, y, BEHAVIOUR_FEATURES, "behaviour")
     insample = ship_interest(X_full, y, INTEREST_FEATURES, cv_full, "interest", "interest-v2-2026.11.2")
     insample_beh = ship_interest(X_beh, y, BEHAVIOUR_FEATURES, cv_beh, "interest-behaviour", "interest-behaviour-v2-2026.11.2")
+    export_operator_fixture(X_full, y, INTEREST_FEATURES)
     interest_metrics = {"cv": {"interest": cv_full, "behaviour": cv_beh}, "insample": insample, "insample_behaviour": insample_beh}
     (HERE / "interest.metrics.json").write_text(json.dumps(interest_metrics, indent=1) + "\n")
 

@@ -5,6 +5,7 @@
 //! Inference is batched and reuses one plan state. A loaded [`Model`] is the core's [`Scorer`].
 
 mod contract;
+mod operators;
 mod trees;
 
 pub use contract::ALLOWED_OPERATORS;
@@ -242,13 +243,7 @@ impl Scorer for Model {
     }
 }
 
-/// tract's ONNX parser with pricelet's native `ai.onnx.ml` TreeEnsembleRegressor.
-fn onnx() -> tract_onnx::Onnx {
-    let mut onnx = tract_onnx::onnx();
-    onnx.op_register
-        .insert("TreeEnsembleRegressor", trees::build);
-    onnx
-}
+use operators::onnx;
 
 /// A pricer's model slot from optional model bytes: loaded, unavailable with the reason, or absent.
 pub fn slot(bytes: Option<&[u8]>, kind: ModelKind) -> ModelSlot {
