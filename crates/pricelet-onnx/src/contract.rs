@@ -39,9 +39,10 @@ pub const ALLOWED_OPERATORS: &[(&str, usize, usize)] = &[
 /// or tensors other than numbers and booleans.
 pub(crate) fn check_before_tract(
     graph: &tract_onnx::pb::GraphProto,
-) -> std::result::Result<(), String> {
+) -> std::result::Result<TreeWidths, String> {
     use std::collections::HashSet;
     check_tensor_types(graph)?;
+    let mut widths = Vec::new();
     let mut known: HashSet<&str> = graph.input.iter().map(|v| v.name.as_str()).collect();
     known.extend(graph.initializer.iter().map(|t| t.name.as_str()));
     for node in &graph.node {
@@ -83,7 +84,7 @@ pub(crate) fn check_before_tract(
             ));
         }
         if op == TREES {
-            Forest::parse(node)?;
+            widths.push(Forest::parse(node)?.width_needed());
         }
         if node
             .attribute
@@ -119,7 +120,7 @@ pub(crate) fn check_before_tract(
             ));
         }
     }
-    Ok(())
+    Ok(TreeWidths(widths))
 }
 
 /// Every tensor in the graph (initializers, sparse initializers, tensor attributes) has sane dims
@@ -245,16 +246,21 @@ pub(crate) fn check_gathers(
     Ok(())
 }
 
+/// The input columns each TreeEnsembleRegressor of a graph tests at least, in node order (found
+/// while `check_before_tract` checks the forests, so they are parsed once there).
+pub(crate) struct TreeWidths(Vec<usize>);
+
 /// Every tree ensemble reads `features` and tests only features the model has (`width` columns).
 pub(crate) fn check_trees(
     graph: &tract_onnx::pb::GraphProto,
+    needed: &TreeWidths,
     width: usize,
 ) -> std::result::Result<(), String> {
-    for node in graph
+    let trees = graph
         .node
         .iter()
-        .filter(|n| n.op_type == "TreeEnsembleRegressor")
-    {
+        .filter(|n| n.op_type == "TreeEnsembleRegressor");
+    for (node, &needed) in trees.zip(&needed.0) {
         if node.input.first().map(String::as_str) != Some("features") {
             return Err(format!(
                 "TreeEnsembleRegressor {} reads {}; it must read the model input `features` directly",
@@ -262,7 +268,6 @@ pub(crate) fn check_trees(
                 quoted(node.input.first().map_or("", String::as_str))
             ));
         }
-        let needed = Forest::parse(node)?.width_needed();
         if needed > width {
             return Err(format!(
                 "TreeEnsembleRegressor {} tests feature {}, but the model has {width} pricelet.features",

@@ -236,21 +236,19 @@ impl Forest {
 
         // Trees as contiguous runs; the position of (tree, node id) in the lists.
         let mut runs: Vec<(i64, usize, usize)> = Vec::new(); // (tree id, first, end)
-        let mut position: HashMap<(i64, i64), usize> = HashMap::with_capacity(count);
-        for (i, (&tree, &id)) in tree_ids.iter().zip(node_ids).enumerate() {
+        let mut seen_trees = std::collections::HashSet::new();
+        for (i, &tree) in tree_ids.iter().enumerate() {
             match runs.last_mut() {
                 Some((t, _, end)) if *t == tree => *end = i + 1,
                 _ => {
-                    if runs.iter().any(|(t, ..)| *t == tree) {
+                    if !seen_trees.insert(tree) {
                         return Err(bad(format!("the nodes of tree {tree} are not listed together; list each tree's nodes in one run, root first")));
                     }
                     runs.push((tree, i, i + 1));
                 }
             }
-            if position.insert((tree, id), i).is_some() {
-                return Err(bad(format!("tree {tree} has node id {id} twice")));
-            }
         }
+        let position = Positions::of(&runs, node_ids).map_err(bad)?;
 
         // Leaf values from the targets.
         let target_trees = a.ints("target_treeids")?;
@@ -264,7 +262,7 @@ impl Forest {
         let mut leaf_value = vec![0.0f64; count];
         for k in 0..targets {
             let (tree, id) = (target_trees[k], target_nodes[k]);
-            let Some(&i) = position.get(&(tree, id)) else {
+            let Some(i) = position.find(tree, id) else {
                 return Err(bad(format!(
                     "target {k} names node {id} of tree {tree}, which does not exist"
                 )));
@@ -294,8 +292,8 @@ impl Forest {
         for &(tree, first, end) in &runs {
             roots.push(first as u32);
             let child = |id: i64, of: i64| -> Result<usize, String> {
-                match position.get(&(tree, id)) {
-                    Some(&j) if (first..end).contains(&j) => Ok(j),
+                match position.find(tree, id) {
+                    Some(j) if (first..end).contains(&j) => Ok(j),
                     _ => Err(bad(format!(
                         "node {of} of tree {tree} points to node {id}, which tree {tree} does not have"
                     ))),
@@ -422,6 +420,71 @@ impl Forest {
             }
         }
         sum
+    }
+}
+
+/// Where node (tree, id) sits in the lists. Exporters number each tree's nodes 0, 1, 2, … in order
+/// and the trees 0, 1, 2, …, which is found by arithmetic; anything else by a sorted search.
+struct Positions<'a> {
+    runs: &'a [(i64, usize, usize)],
+    /// Tree id → run, when the tree ids are not simply 0..trees in order.
+    trees: Option<HashMap<i64, usize>>,
+    /// Per run: (id, position) sorted by id, when its ids are not 0..len in order.
+    sorted: Vec<Option<Vec<(i64, usize)>>>,
+}
+
+impl<'a> Positions<'a> {
+    fn of(runs: &'a [(i64, usize, usize)], node_ids: &[i64]) -> Result<Self, String> {
+        let in_order = runs.iter().enumerate().all(|(r, &(t, ..))| t == r as i64);
+        let trees = (!in_order).then(|| {
+            runs.iter()
+                .enumerate()
+                .map(|(r, &(t, ..))| (t, r))
+                .collect()
+        });
+        let mut sorted = Vec::with_capacity(runs.len());
+        for &(tree, first, end) in runs {
+            let ids = &node_ids[first..end];
+            if ids.iter().enumerate().all(|(k, &id)| id == k as i64) {
+                sorted.push(None);
+                continue;
+            }
+            let mut by_id: Vec<(i64, usize)> = ids
+                .iter()
+                .enumerate()
+                .map(|(k, &id)| (id, first + k))
+                .collect();
+            by_id.sort_unstable();
+            if let Some(w) = by_id.windows(2).find(|w| w[0].0 == w[1].0) {
+                return Err(format!("tree {tree} has node id {} twice", w[0].0));
+            }
+            sorted.push(Some(by_id));
+        }
+        Ok(Positions {
+            runs,
+            trees,
+            sorted,
+        })
+    }
+
+    fn find(&self, tree: i64, id: i64) -> Option<usize> {
+        let run = match &self.trees {
+            None => usize::try_from(tree)
+                .ok()
+                .filter(|&r| r < self.runs.len())?,
+            Some(map) => *map.get(&tree)?,
+        };
+        let (_, first, end) = self.runs[run];
+        match &self.sorted[run] {
+            None => usize::try_from(id)
+                .ok()
+                .filter(|&k| k < end - first)
+                .map(|k| first + k),
+            Some(by_id) => by_id
+                .binary_search_by_key(&id, |&(k, _)| k)
+                .ok()
+                .map(|p| by_id[p].1),
+        }
     }
 }
 
@@ -797,6 +860,23 @@ mod tests {
             assert!(err.contains(expected), "expected {expected:?} in: {err}");
             assert!(err.starts_with("TreeEnsembleRegressor \"trees\""), "{err}");
         }
+    }
+
+    #[test]
+    fn any_numbering_of_trees_and_nodes_walks_the_same_forest() {
+        // Tree 0 becomes tree 7 with node k numbered 100 - k; tree 1 becomes tree 3.
+        let forest = with(|a| {
+            set(a, ints("nodes_treeids", &[7, 7, 7, 7, 7, 3]));
+            set(a, ints("nodes_nodeids", &[100, 99, 98, 97, 96, 0]));
+            set(a, ints("nodes_truenodeids", &[99, 0, 97, 0, 0, 0]));
+            set(a, ints("nodes_falsenodeids", &[98, 0, 96, 0, 0, 0]));
+            set(a, ints("target_treeids", &[7, 7, 7, 3]));
+            set(a, ints("target_nodeids", &[99, 97, 96, 0]));
+        })
+        .unwrap();
+        assert_eq!(forest.predict_row(&[0.0, 0.5]), 1.75);
+        assert_eq!(forest.predict_row(&[1.9, 0.6]), 10.75);
+        assert_eq!(forest.predict_row(&[2.0, 0.6]), 20.75);
     }
 
     #[test]
