@@ -19,6 +19,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   try {
     build();
     const port = Number(process.env.PORT ?? 8080);
+    log('compressing the files as a CDN would (brotli 11 and gzip, once per file version; cached in target/serve-cache) ...');
     const server = await serveStatic({ mounts: storefrontMounts(), scanFrom: port, cdn: true });
     log(`demo storefront: ${server.url}/  (Ctrl-C to stop)`);
     console.log(`${server.url}/`);
