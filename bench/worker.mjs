@@ -91,8 +91,9 @@ if (impl === 'pricelet') {
   const policy = JSON.parse(readFileSync(join(ROOT, 'policy', 'default.json'), 'utf8'));
   const spec = loadSpec(ROOT);
   // Each engine gets the form of the model that suits it best: the shipped file is the standard
-  // ai.onnx.ml TreeEnsembleRegressor, which onnxruntime runs natively (BENCH_MODEL overrides).
-  const modelBytes = readFileSync(join(ROOT, process.env.BENCH_MODEL ?? 'models/interest.onnx'));
+  // ai.onnx.ml TreeEnsembleRegressor, which onnxruntime runs natively (BENCH_MODEL overrides it for
+  // onnxruntime; the floor always walks the shipped trees).
+  const modelBytes = readFileSync(join(ROOT, impl === 'floor' ? 'models/interest.onnx' : process.env.BENCH_MODEL ?? 'models/interest.onnx'));
   const features = JSON.parse(readFileSync(join(ROOT, 'models', 'interest.parity.json'), 'utf8')).featureNames;
   const Pricer = impl === 'floor' ? FloorPricer : ReferencePricer;
   const make = (stabilityTtlMs) => Pricer.create({ modelBytes, policy, spec, features, anonId: 'shopper-7', stabilityTtlMs, now });
