@@ -362,22 +362,23 @@ function resetSlots(inner, wired, items) {
 }
 
 const isPlain = (v) => v === null || v === undefined || typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean';
+/** An object literal (a class instance may define toJSON, so it is never cached). */
+const isPlainObject = (v) => v !== null && typeof v === 'object' && !Array.isArray(v) && [Object.prototype, null].includes(Object.getPrototypeOf(v));
+const isPlainArray = (v) => Array.isArray(v) && Object.getPrototypeOf(v) === Array.prototype;
 
 /**
  * What JSON.stringify would read from a plain item: its own keys in order and their values (plain
  * values or plain arrays of them, copied), or null if the item is anything else (never cached).
  */
 function snapshot(item) {
-  if (item === null || typeof item !== 'object' || Array.isArray(item)) return null;
-  const proto = Object.getPrototypeOf(item);
-  if (proto !== Object.prototype && proto !== null) return null; // a class may define toJSON
+  if (!isPlainObject(item)) return null;
   const keys = Object.keys(item);
   const values = new Array(keys.length);
   for (let i = 0; i < keys.length; i += 1) {
     const v = item[keys[i]];
     if (isPlain(v)) {
       values[i] = v;
-    } else if (Array.isArray(v) && Object.getPrototypeOf(v) === Array.prototype) {
+    } else if (isPlainArray(v)) {
       const copy = new Array(v.length);
       for (let j = 0; j < v.length; j += 1) {
         if (!isPlain(v[j])) return null;
@@ -393,9 +394,7 @@ function snapshot(item) {
 
 /** True if `item` reads exactly as `snap` (so it would be sent as the same JSON text). */
 function sameItem(snap, item) {
-  if (item === null || typeof item !== 'object' || Array.isArray(item)) return false;
-  const proto = Object.getPrototypeOf(item);
-  if (proto !== Object.prototype && proto !== null) return false;
+  if (!isPlainObject(item)) return false;
   const keys = Object.keys(item);
   const { keys: was, values } = snap;
   if (keys.length !== was.length) return false;
@@ -404,7 +403,7 @@ function sameItem(snap, item) {
     const v = item[keys[i]];
     const w = values[i];
     if (Array.isArray(w)) {
-      if (!Array.isArray(v) || Object.getPrototypeOf(v) !== Array.prototype || v.length !== w.length) return false;
+      if (!isPlainArray(v) || v.length !== w.length) return false;
       for (let j = 0; j < w.length; j += 1) if (v[j] !== w[j]) return false;
     } else if (v !== w) {
       return false;
@@ -429,7 +428,8 @@ class Pricer {
   #gen = 0;
   #unwatch = null;
   #freed = false;
-  /** item id → { snap, quote, epoch }: quotes the engine holds in its stable cache. */
+  /** item id → { snap, quote }: quotes the engine holds in its stable cache now (the map is
+   * emptied whenever the epoch moves). */
   #quotes = new Map();
   #epoch = -1;
   #ttl = 0;
@@ -473,7 +473,7 @@ class Pricer {
       // Only an instance of the current engine can be read; after a failed reset #cachedQuote misses.
       if (this.#gen === this.#args.runtime.generation) {
         const epoch = p.stableEpoch;
-        if (epoch !== this.#epoch) this.#quotes.clear(); // every entry is stale: keeps the map bounded
+        if (epoch !== this.#epoch) this.#quotes.clear(); // every entry is stale
         this.#epoch = epoch;
       }
     }
@@ -484,7 +484,7 @@ class Pricer {
     if (this.#freed || this.#gen !== this.#args.runtime.generation) return null;
     try {
       const entry = this.#quotes.get(item?.id);
-      if (entry === undefined || entry.epoch !== this.#epoch || !sameItem(entry.snap, item)) return null;
+      if (entry === undefined || !sameItem(entry.snap, item)) return null;
       const now = this.#now.call(null); // the clock the engine reads, called the same way
       const q = entry.quote;
       const fresh = Number.isSafeInteger(now) && now >= q.issuedAt && now < q.issuedAt + this.#ttl && now <= q.expiresAt;
@@ -503,7 +503,7 @@ class Pricer {
     try {
       const snap = snapshot(item);
       if (snap === null || JSON.stringify(Object.fromEntries(snap.keys.map((k, i) => [k, snap.values[i]])), replacer) !== text) return;
-      this.#quotes.set(snap.values[snap.keys.indexOf('id')], { snap, quote: { ...quote }, epoch: this.#epoch });
+      this.#quotes.set(snap.values[snap.keys.indexOf('id')], { snap, quote: { ...quote } });
     } catch {
       // not cached: the next call asks the engine
     }

@@ -49,15 +49,6 @@ fn page_view(i: usize, at: i64) -> Value {
         "bounceRate": 0.02, "exitRate": 0.04, "pageValue": (i % 5) * 3}})
 }
 
-fn config_for_server() -> PricerConfig {
-    PricerConfig {
-        consent: Consent::Denied,
-        gpc_opt_out: false,
-        anon_id: None,
-        stability_ttl_ms: Some(0),
-    }
-}
-
 fn per_call_us(iters: usize, mut f: impl FnMut(usize)) -> f64 {
     let t = Instant::now();
     for i in 0..iters {
@@ -142,7 +133,9 @@ fn main() {
         None,
         PricerConfig {
             consent: Consent::Denied,
-            ..config_for_server()
+            gpc_opt_out: false,
+            anon_id: None,
+            stability_ttl_ms: Some(0),
         },
         NOW,
         rng(),

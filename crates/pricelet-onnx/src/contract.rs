@@ -45,7 +45,7 @@ pub(crate) fn check_before_tract(
     let mut widths = Vec::new();
     let mut known: HashSet<&str> = graph.input.iter().map(|v| v.name.as_str()).collect();
     known.extend(graph.initializer.iter().map(|t| t.name.as_str()));
-    for node in &graph.node {
+    for (at, node) in graph.node.iter().enumerate() {
         let standard_domain = node.domain.is_empty() || node.domain == "ai.onnx";
         let qualified = if standard_domain {
             node.op_type.clone()
@@ -84,7 +84,7 @@ pub(crate) fn check_before_tract(
             ));
         }
         if op == TREES {
-            widths.push(Forest::parse(node)?.width_needed());
+            widths.push((at, Forest::parse(node)?.width_needed()));
         }
         if node
             .attribute
@@ -246,21 +246,18 @@ pub(crate) fn check_gathers(
     Ok(())
 }
 
-/// The input columns each TreeEnsembleRegressor of a graph tests at least, in node order (found
-/// while `check_before_tract` checks the forests, so they are parsed once there).
-pub(crate) struct TreeWidths(Vec<usize>);
+/// Each TreeEnsembleRegressor of a graph (its node's position) with the input columns it tests at
+/// least (found while `check_before_tract` checks the forests, so they are parsed once there).
+pub(crate) struct TreeWidths(Vec<(usize, usize)>);
 
 /// Every tree ensemble reads `features` and tests only features the model has (`width` columns).
 pub(crate) fn check_trees(
     graph: &tract_onnx::pb::GraphProto,
-    needed: &TreeWidths,
+    trees: &TreeWidths,
     width: usize,
 ) -> std::result::Result<(), String> {
-    let trees = graph
-        .node
-        .iter()
-        .filter(|n| n.op_type == "TreeEnsembleRegressor");
-    for (node, &needed) in trees.zip(&needed.0) {
+    for &(at, needed) in &trees.0 {
+        let node = &graph.node[at];
         if node.input.first().map(String::as_str) != Some("features") {
             return Err(format!(
                 "TreeEnsembleRegressor {} reads {}; it must read the model input `features` directly",
