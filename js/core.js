@@ -316,6 +316,32 @@ export function makeApi(platform) {
     }
   }
 
+  /** Merges the tallies of a collector's shards into one (sums merge exactly). */
+  async function mergeTallies(tallies, options = {}) {
+    const unavailable = serverOnly('mergeTallies');
+    if (unavailable) throw unavailable;
+    await ensureEngine(wasmOption(options, 'invalid_report'));
+    if (!Array.isArray(tallies)) throw pricerError('invalid_report', 'mergeTallies takes an array of tallies (what tallyReports returned; null for an empty shard)');
+    try {
+      return JSON.parse(engine.mergeTallies(wire(tallies, 'invalid_report', 'the tallies'), wire(options?.policy ?? null, 'invalid_policy', 'the policy')));
+    } catch (e) {
+      throw coded(e, 'invalid_report', 'the tallies');
+    }
+  }
+
+  /** The learning loop's proposer: keep `policy`, or the next version, from a tally of its reports (docs/measurement.md §7). */
+  async function proposePolicy(policy, tally, options = {}) {
+    const unavailable = serverOnly('proposePolicy');
+    if (unavailable) throw unavailable;
+    await ensureEngine(wasmOption(options, 'invalid_policy'));
+    if (policy === null || policy === undefined) throw pricerError('invalid_policy', 'proposePolicy needs the current policy (the one the reports were made under)');
+    try {
+      return JSON.parse(engine.proposePolicy(wire(policy, 'invalid_policy', 'the policy'), wire(tally, 'invalid_report', 'the tally'), options?.now ?? Date.now()));
+    } catch (e) {
+      throw coded(e, 'invalid_policy', 'the policy or tally');
+    }
+  }
+
   async function signQuote(quote, keyId, key, options = {}) {
     const unavailable = serverOnly('signQuote');
     if (unavailable) throw unavailable;
@@ -342,7 +368,7 @@ export function makeApi(platform) {
     return structuredClone(runtime.constants);
   }
 
-  return { createPricer, listQuote, verifyQuote, toCheckout, signQuote, tallyReports, estimates, init, initWithModule, constants };
+  return { createPricer, listQuote, verifyQuote, toCheckout, signQuote, tallyReports, mergeTallies, estimates, proposePolicy, init, initWithModule, constants };
 }
 
 /** A method of the engine's pricer class, if this engine has it. */

@@ -132,7 +132,46 @@ export interface Policy {
   /** No quote more than this percent below list, whatever the other caps (the spread between shoppers). */
   maxSpreadPercent?: number | string;
   /** Local-DP measurement reports (docs/measurement.md); absent = `report()` makes none. */
-  reporting?: { epsilon: number; dailyEpsilon: number; mechanism?: 'oue' | 'grr' };
+  reporting?: {
+    epsilon: number;
+    dailyEpsilon: number;
+    mechanism?: 'oue' | 'grr';
+    /** Interest thresholds: reports use domain version 2 (explore arm × interest bucket), which identifies β. */
+    interestBuckets?: number[];
+  };
+  /** The learning loop's guardrails (docs/measurement.md §7); absent = the loop is off. */
+  learning?: {
+    /** The kill switch. */
+    enabled: boolean;
+    betaMin: number;
+    betaMax: number;
+    maxBetaStep: number;
+    minReports: number;
+    maxIntervalWidth: number;
+    graceMs: number;
+  };
+}
+
+/** One decision of the learning loop's proposer: an audit-log entry. */
+export interface PolicyProposal {
+  at: number;
+  action: 'propose' | 'retreat' | 'hold' | 'stopped';
+  reason: string;
+  fromVersion: string;
+  toVersion: string | null;
+  betaBefore: number;
+  betaAfter: number;
+  evidence: {
+    reports: number;
+    exploreReports: number;
+    beta: Estimate | null;
+    fitProblem: string | null;
+    breakEvenBeta: number;
+    firstDay: string | null;
+    lastDay: string | null;
+  };
+  /** The new policy version (propose, retreat), else null. */
+  policy: Policy | null;
 }
 
 /** One randomized measurement report: exactly these fields (no id, no item, day granularity). */
@@ -185,12 +224,13 @@ export interface Estimates {
   domain: string;
   domainVersion: number;
   intervals: string;
-  arms: Array<{ arm: 'control' | 'treatment'; exposures: number; conversion: Estimate | null; revenueShare: Estimate | null }>;
+  arms: Array<{ arm: 'control' | 'treatment' | 'explore'; exposures: number; conversion: Estimate | null; revenueShare: Estimate | null }>;
   incrementalConversion: Estimate | null;
   revenueShareDifference: Estimate | null;
   steps: Array<{ step: number; discountPercent: number; exposures: number; treatmentShare: Estimate | null; conversion: Estimate | null; fitted: number | null }>;
-  segments: Array<{ segment: 'new' | 'returning'; exposures: number; conversion: Estimate | null }>;
-  beta: { beta: Estimate; alpha: number; fitted: Array<number | null>; stepsUsed: number } | null;
+  /** `new`/`returning` (domain version 1) or `interest 0-0.1`… (version 2). */
+  segments: Array<{ segment: string; exposures: number; conversion: Estimate | null }>;
+  beta: { beta: Estimate; alpha: number; alphas: Array<number | null>; fitted: Array<number | null>; stepsUsed: number; reportsUsed: number } | null;
   betaProblem: string | null;
   policyBeta: number | null;
   caveat: string;
@@ -353,6 +393,10 @@ export function signQuote(quote: Quote, keyId: string, key: string, options?: { 
 export function tallyReports(reports: MeasurementReport[], tally?: ReportTally | null, options?: { policy?: Policy; wasm?: CreatePricerOptions['wasm'] }): Promise<ReportTally>;
 /** The de-biased read-out of a tally: conversion by arm / discount step / segment, A/B, refitted β. */
 export function estimates(tally: ReportTally, options?: { policy?: Policy; wasm?: CreatePricerOptions['wasm'] }): Promise<Estimates>;
+/** Merges the tallies of a collector's shards (null = an empty shard): the same read-out as one tally. */
+export function mergeTallies(tallies: Array<ReportTally | null>, options?: { policy?: Policy; wasm?: CreatePricerOptions['wasm'] }): Promise<ReportTally>;
+/** The learning loop's proposer: from a tally of the policy's reports, keep it or propose the next version. */
+export function proposePolicy(policy: Policy, tally: ReportTally | null, options?: { now?: number; wasm?: CreatePricerOptions['wasm'] }): Promise<PolicyProposal>;
 /** Loads the engine ahead of time (optional). */
 export function init(options?: { wasm?: CreatePricerOptions['wasm'] }): Promise<void>;
 

@@ -47,4 +47,4 @@ const api = makeApi({
   lite,
 });
 
-export const { createPricer, listQuote, verifyQuote, toCheckout, signQuote, tallyReports, estimates, init, constants } = api;
+export const { createPricer, listQuote, verifyQuote, toCheckout, signQuote, tallyReports, mergeTallies, estimates, proposePolicy, init, constants } = api;

@@ -22,20 +22,41 @@ use crate::behaviour::{current_session, Event};
 use crate::experiment::Variant;
 pub use crate::policy::Mechanism;
 use crate::policy::{Percent, Policy, Reporting};
-use crate::quote::Quote;
+use crate::quote::{Quote, Reason};
 pub use crate::random::{below, uniform, Random};
 use crate::time::{local_day, Clock};
 use serde::{Deserialize, Serialize};
 
-/// Version of the report format and of the domain's encoding order (below). Bumped with any change.
+/// Version 1 of the report format: arm × step × converted × segment.
 pub const DOMAIN_VERSION: u32 = 1;
+/// Version 2 (a policy with `reporting.interestBuckets`, the learning loop): explore quotes only,
+/// step × converted × interest bucket. An explore quote's discount is drawn at random by the device
+/// (uniformly among the item's feasible prices), independently of the shopper's behaviour, so the
+/// step is sent in the clear and only (converted, bucket) — 2·B values — is randomized with ε.
+/// Within a bucket, conversion by step is then a randomized experiment, which identifies β
+/// (`pricelet_measure::fit_beta`).
+pub const DOMAIN_VERSION_LEARNING: u32 = 2;
+/// At most this many interest buckets (each one multiplies the domain).
+pub const MAX_INTEREST_BUCKETS: usize = 8;
 
-/// The experiment arm of a report (explore quotes belong to the treatment arm).
+/// The experiment arm of a report. Explore quotes are treatment quotes; domain version 2 reports
+/// them as their own arm.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Arm {
     Control,
     Treatment,
+    Explore,
+}
+
+impl Arm {
+    /// The A/B arm: explore quotes are part of the treatment arm.
+    pub fn experiment_arm(self) -> Arm {
+        match self {
+            Arm::Explore => Arm::Treatment,
+            a => a,
+        }
+    }
 }
 
 /// New or returning shopper.
@@ -46,6 +67,15 @@ pub enum Segment {
     Returning,
 }
 
+/// Who the shopper is, coarsely: the segment (domain version 1) or the interest bucket (version 2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Group {
+    Segment(Segment),
+    /// Index of the bucket: the number of `interestBuckets` thresholds at or below the interest.
+    Interest(usize),
+}
+
 /// One true (unrandomized) value of the domain. It never leaves the device.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Tuple {
@@ -53,70 +83,168 @@ pub struct Tuple {
     /// Index into `[0, discountSteps...]`: 0 = no discount.
     pub step: usize,
     pub converted: bool,
-    pub segment: Segment,
+    pub group: Group,
 }
 
-/// The report domain of a policy: arm × step (0 and the policy's discount steps) × converted × segment.
-/// Encoding order (domain version 1): `index = ((arm · (S + 1) + step) · 2 + converted) · 2 + segment`
-/// with control = 0, treatment = 1, no = 0, yes = 1, new = 0, returning = 1.
+/// The report domain of a policy: arm × step (0 and the policy's discount steps) × converted × group.
+/// Encoding order: `index = ((arm · (S + 1) + step) · 2 + converted) · G + group` with no = 0,
+/// yes = 1; version 1: control = 0, treatment = 1, group new = 0, returning = 1 (G = 2); version 2:
+/// the explore arm only (arm = 0), group the interest bucket (G = thresholds + 1).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Domain {
     /// Discounts of the steps in percent, starting with 0.
     pub steps_percent: Vec<f64>,
+    /// The interest thresholds of version 2; empty for version 1.
+    pub interest_buckets: Vec<f64>,
 }
 
 impl Domain {
     pub fn for_policy(policy: &Policy) -> Domain {
-        Domain::from_steps(&policy.discount_steps)
+        let buckets = policy
+            .reporting
+            .as_ref()
+            .and_then(|r| r.interest_buckets.clone());
+        Domain {
+            interest_buckets: buckets.unwrap_or_default(),
+            ..Domain::from_steps(&policy.discount_steps)
+        }
     }
 
+    /// The version-1 domain of these discount steps.
     pub fn from_steps(steps: &[Percent]) -> Domain {
         let mut steps_percent = vec![0.0];
         steps_percent.extend(steps.iter().map(|s| s.0.as_percent()));
-        Domain { steps_percent }
+        Domain {
+            steps_percent,
+            interest_buckets: Vec::new(),
+        }
+    }
+
+    pub fn version(&self) -> u32 {
+        if self.interest_buckets.is_empty() {
+            DOMAIN_VERSION
+        } else {
+            DOMAIN_VERSION_LEARNING
+        }
     }
 
     pub fn steps(&self) -> usize {
         self.steps_percent.len()
     }
 
+    /// Arms in the domain: control and treatment (version 1), explore only (version 2).
+    pub fn arms(&self) -> usize {
+        if self.interest_buckets.is_empty() {
+            2
+        } else {
+            1
+        }
+    }
+
+    /// How many values a report randomizes over: the whole domain (version 1), or converted ×
+    /// bucket within the report's step (version 2: the step travels in the clear).
+    pub fn randomized_size(&self) -> usize {
+        if self.interest_buckets.is_empty() {
+            self.size()
+        } else {
+            2 * self.groups()
+        }
+    }
+
+    /// Splits a domain index into the clear step (version 2) and the index that is randomized.
+    pub fn split(&self, index: usize) -> (Option<usize>, usize) {
+        if self.interest_buckets.is_empty() {
+            (None, index)
+        } else {
+            let block = self.randomized_size();
+            (Some(index / block), index % block)
+        }
+    }
+
+    /// Values of the last coordinate: segments (version 1) or interest buckets (version 2).
+    pub fn groups(&self) -> usize {
+        if self.interest_buckets.is_empty() {
+            2
+        } else {
+            self.interest_buckets.len() + 1
+        }
+    }
+
     pub fn size(&self) -> usize {
-        8 * self.steps()
+        self.arms() * self.steps() * 2 * self.groups()
+    }
+
+    /// The bucket of an interest: how many thresholds are at or below it.
+    pub fn bucket(&self, interest: f64) -> usize {
+        self.interest_buckets
+            .iter()
+            .take_while(|t| **t <= interest)
+            .count()
     }
 
     pub fn encode(&self, t: &Tuple) -> usize {
-        let arm = usize::from(t.arm == Arm::Treatment);
-        ((arm * self.steps() + t.step) * 2 + usize::from(t.converted)) * 2
-            + usize::from(t.segment == Segment::Returning)
+        let arm = match t.arm {
+            Arm::Control | Arm::Explore => 0,
+            Arm::Treatment => 1,
+        };
+        let group = match t.group {
+            Group::Segment(s) => usize::from(s == Segment::Returning),
+            Group::Interest(b) => b,
+        };
+        ((arm * self.steps() + t.step) * 2 + usize::from(t.converted)) * self.groups() + group
     }
 
     pub fn decode(&self, index: usize) -> Tuple {
-        let segment = if index % 2 == 1 {
-            Segment::Returning
-        } else {
-            Segment::New
-        };
-        let converted = (index / 2) % 2 == 1;
-        let rest = index / 4;
-        Tuple {
-            arm: if rest / self.steps() == 1 {
-                Arm::Treatment
+        let g = index % self.groups();
+        let group = if self.interest_buckets.is_empty() {
+            Group::Segment(if g == 1 {
+                Segment::Returning
             } else {
-                Arm::Control
+                Segment::New
+            })
+        } else {
+            Group::Interest(g)
+        };
+        let rest = index / self.groups();
+        let converted = rest % 2 == 1;
+        let rest = rest / 2;
+        Tuple {
+            arm: match rest / self.steps() {
+                _ if !self.interest_buckets.is_empty() => Arm::Explore,
+                0 => Arm::Control,
+                _ => Arm::Treatment,
             },
             step: rest % self.steps(),
             converted,
-            segment,
+            group,
         }
     }
 
     /// What a report's `domain` field says: the values of each coordinate, in encoding order.
     pub fn description(&self) -> String {
         let steps: Vec<String> = self.steps_percent.iter().map(|s| format!("{s}")).collect();
+        if self.interest_buckets.is_empty() {
+            return format!(
+                "arm=control,treatment;step%={};converted=no,yes;segment=new,returning",
+                steps.join(",")
+            );
+        }
         format!(
-            "arm=control,treatment;step%={};converted=no,yes;segment=new,returning",
-            steps.join(",")
+            "arm=explore;step%={};converted=no,yes;interest={}",
+            steps.join(","),
+            self.bucket_names().join(",")
         )
+    }
+
+    /// The interest buckets as ranges, e.g. `0-0.1`, `0.1-0.3`, `0.3-1`.
+    pub fn bucket_names(&self) -> Vec<String> {
+        let mut edges = vec![0.0];
+        edges.extend(&self.interest_buckets);
+        edges.push(1.0);
+        edges
+            .windows(2)
+            .map(|w| format!("{}-{}", w[0], w[1]))
+            .collect()
     }
 }
 
@@ -167,7 +295,10 @@ pub struct Report {
     /// The domain's values in encoding order ([`Domain::description`]).
     pub domain: String,
     pub domain_version: u32,
-    /// OUE: one character `0`/`1` per domain value, in encoding order.
+    /// Version 2: the explore quote's discount step, in the clear (drawn at random by the device).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step: Option<usize>,
+    /// OUE: one character `0`/`1` per randomized value, in encoding order.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bits: Option<String>,
     /// GRR: the reported value's index.
@@ -185,7 +316,7 @@ impl Report {
     ) -> Report {
         let (bits, value) = match payload {
             Payload::Bits(ones) => {
-                let mut s = vec![b'0'; domain.size()];
+                let mut s = vec![b'0'; domain.randomized_size()];
                 for &j in ones {
                     s[j] = b'1';
                 }
@@ -198,9 +329,28 @@ impl Report {
             mechanism,
             epsilon,
             domain: domain.description(),
-            domain_version: DOMAIN_VERSION,
+            domain_version: domain.version(),
+            step: None,
             bits,
             value,
+        }
+    }
+
+    /// The report of the true value `index`: randomized with ε over the domain's randomized values
+    /// (version 2: within the step, which is sent as it is).
+    pub fn randomized<R: Random + ?Sized>(
+        day: String,
+        domain: &Domain,
+        index: usize,
+        mechanism: Mechanism,
+        epsilon: f64,
+        rng: &mut R,
+    ) -> Report {
+        let (step, local) = domain.split(index);
+        let payload = randomize(local, domain.randomized_size(), mechanism, epsilon, rng);
+        Report {
+            step,
+            ..Report::new(day, domain, mechanism, epsilon, &payload)
         }
     }
 
@@ -345,6 +495,20 @@ pub fn step_index(discount_minor: i64, list_minor: i64, steps: &[Percent]) -> us
 
 /// New or returning when the quote was issued: returning if the log holds anything (an earlier
 /// session, a purchase) from before the session the quote was shown in.
+/// The policy step nearest to a discount (0 = none). Explore prices are the steps rounded to the
+/// nearest allowed ending (a 20 % step of 100.00 is 80.49 with `.49`/`.99` endings), so the nearest
+/// step is the one the device drew — where "the largest step at or below" would call it 15 %.
+pub fn nearest_step(discount_minor: i64, list_minor: i64, steps: &[Percent]) -> usize {
+    if discount_minor <= 0 || list_minor <= 0 {
+        return 0;
+    }
+    let off = i128::from(discount_minor) * 1_000_000;
+    let distance = |ppm: i64| (i128::from(ppm) * i128::from(list_minor) - off).abs();
+    (0..=steps.len())
+        .min_by_key(|&s| distance(if s == 0 { 0 } else { steps[s - 1].ppm() }))
+        .unwrap_or(0)
+}
+
 pub fn segment_at(events: &[Event], at_ms: i64) -> Segment {
     let upto = events.partition_point(|e| e.at_ms() <= at_ms);
     let session = current_session(&events[..upto], at_ms);
@@ -372,8 +536,17 @@ pub fn tuple_for(
             ),
         ));
     }
+    let domain = Domain::for_policy(policy);
+    let learning = domain.version() == DOMAIN_VERSION_LEARNING;
+    if learning && quote.reason != Reason::Explore {
+        return Err((
+            Refusal::NotInExperiment,
+            format!("policy {} learns from explore quotes only (reporting.interestBuckets): this quote is {}, not explore", policy.version, quote.reason.as_str()),
+        ));
+    }
     let arm = match quote.variant {
         Variant::Control => Arm::Control,
+        Variant::Treatment if learning => Arm::Explore,
         Variant::Treatment => Arm::Treatment,
         Variant::None => {
             return Err((
@@ -385,20 +558,39 @@ pub fn tuple_for(
             ))
         }
     };
-    Ok(Tuple {
-        arm,
-        step: step_index(
+    let group = if learning {
+        // Quotes in the experiment come from the model's decision, so they carry the interest.
+        let Some(interest) = quote.interest else {
+            return Err((
+                Refusal::NotInExperiment,
+                "the quote carries no interest, so it has no interest bucket (the model did not score it)".into(),
+            ));
+        };
+        Group::Interest(domain.bucket(interest))
+    } else {
+        Group::Segment(segment_at(events, quote.issued_at))
+    };
+    let step = if learning {
+        nearest_step(
             quote.discount_minor,
             quote.list_price_minor,
             &policy.discount_steps,
-        ),
+        )
+    } else {
+        step_index(
+            quote.discount_minor,
+            quote.list_price_minor,
+            &policy.discount_steps,
+        )
+    };
+    Ok(Tuple {
+        arm,
+        step,
         converted,
-        segment: segment_at(events, quote.issued_at),
+        group,
     })
 }
 
-/// Makes one report of `tuple` (from [`tuple_for`]) if the day's budget allows it, and records the
-/// spend. Consent is the caller's check (the pricer knows it); everything else is here.
 pub fn report_with_budget<R: Random + ?Sized>(
     policy: &Policy,
     tuple: std::result::Result<Tuple, (Refusal, String)>,
@@ -440,14 +632,14 @@ pub fn report_with_budget<R: Random + ?Sized>(
         );
     }
     let domain = Domain::for_policy(policy);
-    let payload = randomize(
+    let report = Report::randomized(
+        day.clone(),
+        &domain,
         domain.encode(&tuple),
-        domain.size(),
         cfg.mechanism,
         cfg.epsilon,
         rng,
     );
-    let report = Report::new(day.clone(), &domain, cfg.mechanism, cfg.epsilon, &payload);
     let spent = spent + cfg.epsilon;
     *budget = Some(DailySpend {
         day: day.clone(),

@@ -2,7 +2,7 @@
 //! deliver their stated ε, the de-biased estimates cover the truth as often as their intervals
 //! claim, and the closed-form variance predicts their spread.
 
-use pricelet::ldp::{self, Arm, Domain, Mechanism, Payload, Segment, Tuple};
+use pricelet::ldp::{self, Arm, Domain, Group, Mechanism, Payload, Segment, Tuple};
 use pricelet::Policy;
 use pricelet_lab::rng::Rng as SplitMix64;
 use pricelet_measure::{self as aggregate, Frequencies, Noise, Tally};
@@ -120,7 +120,7 @@ fn known_population(domain: &Domain) -> Vec<f64> {
                 arm: Arm::Control,
                 step: 0,
                 converted: conv,
-                segment: seg,
+                group: Group::Segment(seg),
             })] += 0.5 * ws * pc;
             for s in 0..domain.steps() {
                 let r = pricelet::math::sigmoid(base + 4.0 * domain.steps_percent[s] / 100.0);
@@ -129,7 +129,7 @@ fn known_population(domain: &Domain) -> Vec<f64> {
                     arm: Arm::Treatment,
                     step: s,
                     converted: conv,
-                    segment: seg,
+                    group: Group::Segment(seg),
                 })] += 0.5 * ws * pr / domain.steps() as f64;
             }
         }
@@ -261,3 +261,154 @@ fn the_closed_form_variance_predicts_the_spread_of_the_estimates() {
 
 // ---------------------------------------------------------------------------------------------
 // What a report contains, and when there is none.
+
+// ---------------------------------------------------------------------------------------------
+// Domain version 2 (the learning loop): β from explore reports is unbiased and its interval covers.
+
+/// Explore reports of a population with known rates: steps drawn uniformly (the device's explore
+/// draw), interest buckets of unequal size and base rate, conversion σ(α_b + β·d) within a bucket.
+fn explore_population(domain: &Domain, beta: f64) -> Vec<f64> {
+    let mut pi = vec![0.0; domain.size()];
+    let groups = domain.groups();
+    for b in 0..groups {
+        let weight = (groups - b) as f64 / (groups * (groups + 1) / 2) as f64;
+        let alpha = -3.2 + 0.7 * b as f64;
+        for s in 0..domain.steps() {
+            let p = pricelet::math::sigmoid(alpha + beta * domain.steps_percent[s] / 100.0);
+            for (converted, w) in [(true, p), (false, 1.0 - p)] {
+                pi[domain.encode(&Tuple {
+                    arm: Arm::Explore,
+                    step: s,
+                    converted,
+                    group: Group::Interest(b),
+                })] += weight * w / domain.steps() as f64;
+            }
+        }
+    }
+    pi
+}
+
+#[test]
+fn beta_from_explore_reports_is_unbiased_and_its_interval_covers() {
+    let policy = Policy::from_json_str(include_str!("../policy/learning.json")).unwrap();
+    let domain = Domain::for_policy(&policy);
+    assert_eq!((domain.version(), domain.randomized_size()), (2, 10));
+    let beta = 6.0;
+    let pi = explore_population(&domain, beta);
+    let cum: Vec<f64> = pi
+        .iter()
+        .scan(0.0, |s, x| {
+            *s += x;
+            Some(*s)
+        })
+        .collect();
+    for (mechanism, eps, n, seed) in [
+        (Mechanism::Oue, 2.0, 30_000, 5),
+        (Mechanism::Grr, 4.0, 10_000, 6),
+    ] {
+        let reps = 300;
+        let mut rng = SplitMix64::new(seed);
+        let (mut hits, mut estimates) = (0, Vec::new());
+        for _ in 0..reps {
+            let mut tally = Tally::for_domain(&domain);
+            for _ in 0..n {
+                let u = ldp::uniform(&mut rng);
+                let cell = cum.partition_point(|&c| c < u).min(domain.size() - 1);
+                // The device's own report: the step in the clear, the rest randomized.
+                let r = ldp::Report::randomized(
+                    "2026-12-01".into(),
+                    &domain,
+                    cell,
+                    mechanism,
+                    eps,
+                    &mut rng,
+                );
+                tally.add_in_step(
+                    r.step.unwrap(),
+                    &r.payload(domain.randomized_size()).unwrap(),
+                );
+            }
+            let fit = aggregate::fit_beta(&tally.frequencies(Noise::Ldp(mechanism, eps)), &domain)
+                .unwrap();
+            hits += usize::from(fit.beta.covers(beta));
+            estimates.push(fit.beta.estimate);
+        }
+        let mean = estimates.iter().sum::<f64>() / reps as f64;
+        let sd =
+            (estimates.iter().map(|e| (e - mean).powi(2)).sum::<f64>() / (reps - 1) as f64).sqrt();
+        let coverage = hits as f64 / reps as f64;
+        println!("{mechanism:?} ε={eps} n={n}: mean β̂ {mean:.3} (truth {beta}), sd {sd:.3}, coverage {coverage}");
+        // Unbiased: the mean of 300 estimates is within 3 standard errors of the truth.
+        assert!(
+            (mean - beta).abs() < 3.0 * sd / (reps as f64).sqrt(),
+            "{mechanism:?}: mean {mean}, sd {sd}"
+        );
+        assert!(
+            (0.92..=0.98).contains(&coverage),
+            "{mechanism:?} ε={eps}: coverage {coverage}"
+        );
+    }
+}
+
+#[test]
+fn version_2_reports_carry_the_explore_step_and_are_refused_in_the_wrong_shape() {
+    let policy = Policy::from_json_str(include_str!("../policy/learning.json")).unwrap();
+    let expected = aggregate::Expected::from_policy(&policy).unwrap();
+    let domain = &expected.domain;
+    let mut rng = SplitMix64::new(3);
+    let t = Tuple {
+        arm: Arm::Explore,
+        step: 3,
+        converted: true,
+        group: Group::Interest(2),
+    };
+    let r = ldp::Report::randomized(
+        "2026-12-01".into(),
+        domain,
+        domain.encode(&t),
+        Mechanism::Oue,
+        2.0,
+        &mut rng,
+    );
+    assert_eq!(
+        (r.step, r.domain_version, r.bits.as_ref().map(String::len)),
+        (Some(3), 2, Some(10))
+    );
+    let mut tally = Tally::for_domain(domain);
+    aggregate::add_report(&mut tally, &r, &expected).unwrap();
+    assert_eq!((tally.n, tally.step_reports[3]), (1, 1));
+    for (bad, why) in [
+        (
+            ldp::Report {
+                step: None,
+                ..r.clone()
+            },
+            "carries its explore `step`",
+        ),
+        (
+            ldp::Report {
+                step: Some(5),
+                ..r.clone()
+            },
+            "is not a step",
+        ),
+        (
+            ldp::Report {
+                bits: Some("1".repeat(30)),
+                ..r.clone()
+            },
+            "must be 10 characters",
+        ),
+        (
+            ldp::Report {
+                domain_version: 1,
+                ..r.clone()
+            },
+            "domain version 1",
+        ),
+    ] {
+        let e = aggregate::add_report(&mut tally, &bad, &expected).unwrap_err();
+        assert!(e.message.contains(why), "{why}: {}", e.message);
+    }
+    assert_eq!(tally.n, 1, "refused reports leave the tally as it was");
+}

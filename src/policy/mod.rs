@@ -306,6 +306,33 @@ pub struct Reporting {
     /// `oue` (default) or `grr`.
     #[serde(default)]
     pub mechanism: Mechanism,
+    /// Interest thresholds (ascending probabilities) that cut shoppers into buckets. When given,
+    /// reports use domain version 2 (src/ldp.rs): explore quotes form their own arm and the
+    /// shopper's segment is replaced by the interest bucket, so the collector can estimate the
+    /// price response β from randomized discounts (docs/measurement.md §7).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interest_buckets: Option<Vec<f64>>,
+}
+
+/// The learning loop's guardrails (docs/measurement.md §7): what the policy proposer may change
+/// (only `strategy.beta`), within which range, by how much per update, and on what evidence.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Learning {
+    /// The kill switch: `false` and the proposer changes nothing.
+    pub enabled: bool,
+    /// The merchant's range for β; the loop never proposes a β outside it.
+    pub beta_min: f64,
+    pub beta_max: f64,
+    /// The largest change of β per update (a retreat to `betaMin` is exempt: it only removes discounts).
+    pub max_beta_step: f64,
+    /// No update before this many reports in the tally.
+    pub min_reports: u64,
+    /// No update (other than a retreat) while the 95 % interval of β̂ is wider than this.
+    pub max_interval_width: f64,
+    /// Quotes of the version a proposal replaces keep verifying this long.
+    #[serde(deserialize_with = "whole_ms")]
+    pub grace_ms: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -339,6 +366,9 @@ pub struct Policy {
     /// Privacy-protected measurement reports; absent = off.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reporting: Option<Reporting>,
+    /// The learning loop (the proposer that updates β from reports); absent = off.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub learning: Option<Learning>,
     #[serde(skip)]
     endings: BTreeMap<String, Vec<PriceEnding>>,
     #[serde(skip)]

@@ -237,6 +237,73 @@ impl Policy {
                     ),
                 );
             }
+            if let Some(b) = &r.interest_buckets {
+                let f = "reporting.interestBuckets";
+                if b.is_empty() || b.len() > crate::ldp::MAX_INTEREST_BUCKETS - 1 {
+                    return bad(f, format!("must list 1 to {} interest thresholds (leave it out for domain version 1)", crate::ldp::MAX_INTEREST_BUCKETS - 1));
+                }
+                for (i, t) in b.iter().enumerate() {
+                    if !(t.is_finite() && *t > 0.0 && *t < 1.0) || (i > 0 && *t <= b[i - 1]) {
+                        return bad(
+                            &format!("{f}[{i}]"),
+                            "must be a probability above 0 and below 1, larger than the threshold before it".into(),
+                        );
+                    }
+                }
+            }
+        }
+        if let Some(l) = &self.learning {
+            let beta = match self.strategy {
+                Strategy::ExpectedProfit { beta } => beta,
+                _ => {
+                    return bad(
+                        "learning",
+                        "needs the expectedProfit strategy: the loop learns its β".into(),
+                    )
+                }
+            };
+            if !self
+                .reporting
+                .as_ref()
+                .is_some_and(|r| r.interest_buckets.is_some())
+            {
+                return bad("learning", "needs `reporting.interestBuckets`: β is estimated from explore reports per interest bucket (domain version 2)".into());
+            }
+            if self.experiment.exploration_percent.ppm() == 0 {
+                return bad("learning", "needs `experiment.explorationPercent` above 0: β is learned from the randomized explore quotes".into());
+            }
+            let range = |x: f64| x.is_finite() && (0.0..=100.0).contains(&x);
+            if !(range(l.beta_min) && range(l.beta_max) && l.beta_min <= l.beta_max) {
+                return bad(
+                    "learning.betaMax",
+                    "and `learning.betaMin` must be numbers from 0 to 100 with betaMin ≤ betaMax"
+                        .into(),
+                );
+            }
+            if !(l.beta_min..=l.beta_max).contains(&beta) {
+                return bad(
+                    "strategy.beta",
+                    format!(
+                        "must lie in the learning range [{}, {}]",
+                        l.beta_min, l.beta_max
+                    ),
+                );
+            }
+            if !(l.max_beta_step.is_finite() && l.max_beta_step > 0.0) {
+                return bad("learning.maxBetaStep", "must be a number above 0".into());
+            }
+            if !(l.max_interval_width.is_finite() && l.max_interval_width > 0.0) {
+                return bad(
+                    "learning.maxIntervalWidth",
+                    "must be a number above 0".into(),
+                );
+            }
+            if l.min_reports == 0 {
+                return bad("learning.minReports", "must be at least 1".into());
+            }
+            if !(self.quote_ttl_ms..=WEEK_MS).contains(&l.grace_ms) {
+                return bad("learning.graceMs", "must be whole milliseconds from quoteTtlMs to one week: quotes of a replaced version must verify until they expire".into());
+            }
         }
         Ok(self)
     }

@@ -29,6 +29,9 @@ function rules() {
 }
 
 const ESTIMATES_TOKEN = 'estimates-token-for-tests';
+const ADMIN_TOKEN = 'admin-token-for-the-worker-tests';
+/** wrangler.jsonc without its comment lines. */
+const CONFIG = JSON.parse(readFileSync(join(ROOT, 'worker', 'wrangler.jsonc'), 'utf8').replace(/^\s*\/\/.*$/gm, ''));
 
 before(async () => {
   const out = bundleWorker();
@@ -41,9 +44,10 @@ before(async () => {
     modulesRoot: out,
     modulesRules: rules(),
     compatibilityDate: '2025-06-01',
-    bindings: { PRICELET_SIGNING_KEY: KEY, PRICELET_KEY_ID: 'k2', PRICELET_PREVIOUS_KEYS: JSON.stringify({ k1: 'an-older-key-0123456789' }), PRICELET_ESTIMATES_TOKEN: ESTIMATES_TOKEN },
-    durableObjects: { REPORTS: { className: 'ReportTally', useSQLite: true } },
-    assets: { directory: stageAssets(), binding: 'ASSETS', routerConfig: { has_user_worker: true, invoke_user_worker_ahead_of_assets: false, static_routing: { user_worker: ['/price', '/verify', '/health', '/report', '/estimates'] } } },
+    bindings: { PRICELET_SIGNING_KEY: KEY, PRICELET_KEY_ID: 'k2', PRICELET_PREVIOUS_KEYS: JSON.stringify({ k1: 'an-older-key-0123456789' }), PRICELET_ESTIMATES_TOKEN: ESTIMATES_TOKEN, PRICELET_ADMIN_TOKEN: ADMIN_TOKEN },
+    durableObjects: { REPORTS: { className: 'ReportTally', useSQLite: true }, POLICY: { className: 'PolicyStore', useSQLite: true } },
+    // The API routes reach the Worker ahead of the assets exactly as wrangler.jsonc lists them.
+    assets: { directory: stageAssets(), binding: 'ASSETS', routerConfig: { has_user_worker: true, invoke_user_worker_ahead_of_assets: false, static_routing: { user_worker: CONFIG.assets.run_worker_first } } },
     host: '127.0.0.1',
     port: 0,
     cf: false,
@@ -218,6 +222,11 @@ test('a missing secret is a clear 503, not a crash', async () => {
     const res = await bare.dispatchFetch('http://localhost/price', { method: 'POST', body: JSON.stringify({ items: ITEMS }) });
     assert.equal(res.status, 503);
     assert.equal((await res.json()).code, 'signing_key_missing');
+    const admin = await bare.dispatchFetch('http://localhost/policy/propose', { method: 'POST', headers: { authorization: 'Bearer anything' } });
+    assert.equal(admin.status, 503);
+    const body = await admin.json();
+    assert.equal(body.code, 'admin_token_missing');
+    assert.match(body.message, /wrangler secret put PRICELET_ADMIN_TOKEN/);
   } finally {
     await bare.dispose();
   }
@@ -249,12 +258,19 @@ test('the storefront and the package files are served as static assets', async (
   assert.equal((await wasm.arrayBuffer()).byteLength, statSync(join(ROOT, 'dist', 'pricelet_bg.wasm')).size);
 });
 
-test('the Worker keeps and logs nothing of requests: only the report tally is stored, no console call in its code or the package', () => {
+test('the Worker keeps and logs nothing of requests: only the report tally and the policy store are stored, no console call in its code or the package', () => {
   const config = readFileSync(join(ROOT, 'worker', 'wrangler.jsonc'), 'utf8');
   assert.doesNotMatch(config, /kv_namespaces|d1_databases|r2_buckets|queues|analytics_engine|logpush|tail_consumers/,
     'no binding that could keep a request');
-  const objects = JSON.parse(config.replace(/^\s*\/\/.*$/gm, '')).durable_objects.bindings;
-  assert.deepEqual(objects, [{ name: 'REPORTS', class_name: 'ReportTally' }], 'the one stored thing is the tally of randomized reports');
+  assert.deepEqual(CONFIG.durable_objects.bindings, [{ name: 'REPORTS', class_name: 'ReportTally' }, { name: 'POLICY', class_name: 'PolicyStore' }],
+    'the stored things are the tally of randomized reports and the served policy with its audit log');
+  assert.deepEqual(CONFIG.migrations.flatMap((m) => m.new_sqlite_classes), ['ReportTally', 'PolicyStore']);
+  // /report's per-client limit is Cloudflare's rate limiter (counters for its period only), keyed by the connecting IP.
+  assert.deepEqual(CONFIG.ratelimits.map((r) => [r.name, r.simple.period]), [['REPORT_LIMIT', 60]]);
+  assert.ok(CONFIG.triggers.crons.length === 1, 'the learning loop\'s proposer runs on a Cron Trigger');
+  const worker = readFileSync(join(ROOT, 'worker', 'src', 'index.js'), 'utf8');
+  assert.equal(worker.match(/cf-connecting-ip/gi)?.length, 1, 'the IP is read in one place only: the rate limiter\'s key');
+  for (const path of Object.keys(ROUTES_OF(worker))) assert.ok(CONFIG.assets.run_worker_first.includes(path), `${path} reaches the Worker ahead of the assets`);
   assert.match(config, /"observability":\s*\{\s*"enabled":\s*false\s*\}/, 'Workers Logs off');
   const sources = [
     ...readdirSync(join(ROOT, 'worker', 'src')).map((f) => join(ROOT, 'worker', 'src', f)),
@@ -293,13 +309,18 @@ test('measurement: device reports POSTed to /report give the same estimates at G
   const before = await fetch(`${url}/estimates`, { headers: { authorization: `Bearer ${ESTIMATES_TOKEN}` } });
   assert.equal(before.status, 404, 'no reports yet');
   assert.equal((await before.json()).code, 'no_reports');
+  // One device's reports per request: at most dailyEpsilon / epsilon = 4 under the default policy.
+  const tooMany = await post('/report', { reports: reports.slice(0, 5) });
+  assert.equal(tooMany.status, 429);
+  assert.equal(tooMany.headers.get('retry-after'), '86400');
+  assert.equal((await tooMany.json()).code, 'too_many_reports');
   let total = 0;
-  for (let k = 0; k < reports.length; k += 200) {
-    const res = await post('/report', { reports: reports.slice(k, k + 200) });
+  for (let k = 0; k < reports.length; k += 4) {
+    const res = await post('/report', { reports: reports.slice(k, k + 4) });
     assert.equal(res.status, 202);
-    total = (await res.json()).total;
+    ({ total } = await res.json());
   }
-  assert.equal(total, reports.length);
+  assert.equal(total, reports.length, 'one shard (PRICELET_TALLY_SHARDS unset) holds every report');
   // A batch with one report from another setup is refused whole; the tally does not move.
   const foreign = [reports[0], { ...reports[1], epsilon: 8 }];
   const refusal = await post('/report', { reports: foreign });
@@ -318,12 +339,45 @@ test('measurement: device reports POSTed to /report give the same estimates at G
   }
   const res = await fetch(`${url}/estimates`, { headers: { authorization: `Bearer ${ESTIMATES_TOKEN}` } });
   assert.equal(res.status, 200);
+  assert.equal(res.headers.get('pricelet-tally-shards'), '1');
   const edge = await res.json();
   const local = await estimates(await tallyReports(reports));
   assert.equal(edge.reports, reports.length);
   assert.deepEqual(edge, local, 'the Worker de-biases exactly like the package');
   assert.equal(edge.arms.length, 2);
   for (const arm of edge.arms) if (arm.conversion) assert.ok(arm.conversion.lo <= arm.conversion.estimate && arm.conversion.estimate <= arm.conversion.hi);
+});
+
+/** The Worker's routes, from its ROUTES table. */
+function ROUTES_OF(source) {
+  const table = source.match(/const ROUTES = \{([\s\S]*?)\};/)[1];
+  return Object.fromEntries([...table.matchAll(/'(\/[\w/]*)':/g)].map((m) => [m[1], true]));
+}
+
+test('GET /policy serves the default policy with ETag, cache headers and 304; without "learning" the proposer is off (409)', async () => {
+  const res = await fetch(`${url}/policy`);
+  assert.equal(res.status, 200);
+  const policy = await res.json();
+  const local = await createPricer({ model: null });
+  assert.deepEqual(policy, local.policy, 'the package\'s default policy');
+  local.free();
+  assert.equal(res.headers.get('etag'), `"${policy.version}"`);
+  assert.equal(res.headers.get('cache-control'), 'public, max-age=60');
+  const cached = await fetch(`${url}/policy`, { headers: { 'if-none-match': `"${policy.version}"` } });
+  assert.equal(cached.status, 304);
+  assert.equal(cached.headers.get('etag'), `"${policy.version}"`);
+  assert.equal((await fetch(`${url}/policy`, { headers: { 'if-none-match': '"default-0"' } })).status, 200);
+  assert.equal((await post('/policy/propose', {})).status, 401);
+  assert.equal((await post('/policy/propose', {}, { authorization: `Bearer ${ESTIMATES_TOKEN}` })).status, 401, 'another secret is not the admin token');
+  const off = await post('/policy/propose', {}, { authorization: `Bearer ${ADMIN_TOKEN}` });
+  assert.equal(off.status, 409);
+  const why = await off.json();
+  assert.equal(why.code, 'learning_off');
+  assert.match(why.message, /no "learning" section.*PRICELET_POLICY/);
+  // The Cron Trigger has nothing to run then, and fails nothing.
+  assert.equal((await (await mf.getWorker()).scheduled({ cron: CONFIG.triggers.crons[0] })).outcome, 'ok');
+  const log = await (await fetch(`${url}/policy/log`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).json();
+  assert.deepEqual(log.entries.map((e) => e.action), ['start']);
 });
 
 test('secrets are compared in constant time: the token through timingSafeEqual, signatures through the HMAC verifier', () => {

@@ -5,7 +5,9 @@ mod commands;
 mod render;
 
 use clap::{Parser, Subcommand};
-use commands::{aggregate, evaluate, fairness, ldp_simulate, price, simulate, verify};
+use commands::{
+    aggregate, evaluate, fairness, ldp_simulate, loop_simulate, price, simulate, verify,
+};
 use pricelet::scorer::ModelKind;
 use pricelet::{Error, Policy};
 use pricelet_onnx::Model;
@@ -221,6 +223,38 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// The learning loop end to end: Online Shoppers sessions priced by the engine, purchases drawn
+    /// from a known price response, explore quotes reported under local DP, and the proposer
+    /// updating the policy each round (docs/measurement.md §7). Prints JSON.
+    LoopSimulate {
+        /// Online Shoppers CSV (default: $PRICELET_DATA or ../shared/data, online_shoppers_intention.csv).
+        #[arg(long)]
+        data: Option<PathBuf>,
+        /// The true price response β: P(buy | d) = σ(logit interest + β·d).
+        #[arg(long)]
+        true_beta: f64,
+        /// ε per report.
+        #[arg(long, default_value_t = 2.0)]
+        epsilon: f64,
+        /// oue or grr (default: the better one for the domain and ε).
+        #[arg(long)]
+        mechanism: Option<String>,
+        #[arg(long, default_value_t = 10)]
+        rounds: usize,
+        #[arg(long, default_value_t = 100_000)]
+        shoppers_per_round: usize,
+        #[arg(long, default_value_t = 20261201)]
+        seed: u64,
+        /// Interest model (.onnx).
+        #[arg(long, default_value = "models/interest.onnx")]
+        model: PathBuf,
+        /// Starting policy with a `learning` section (default: policy/learning.json).
+        #[arg(long)]
+        policy: Option<PathBuf>,
+        /// The clock of the first round, ms since the epoch (a round is a day).
+        #[arg(long, default_value_t = 1_795_950_160_000)]
+        now: i64,
+    },
     /// Price a catalog for every Online Shoppers session through the production path and report the
     /// discount distribution by segment, the share offered any discount and the price spread per item.
     Fairness {
@@ -400,6 +434,29 @@ fn main() -> ExitCode {
             precision_pp,
             reports_out,
             json,
+        }),
+        Command::LoopSimulate {
+            data,
+            true_beta,
+            epsilon,
+            mechanism,
+            rounds,
+            shoppers_per_round,
+            seed,
+            model,
+            policy,
+            now,
+        } => loop_simulate::run(loop_simulate::LoopSimulateArgs {
+            data,
+            model: &model,
+            policy: policy.as_deref(),
+            true_beta,
+            epsilon,
+            mechanism,
+            rounds,
+            shoppers_per_round,
+            seed,
+            now,
         }),
         Command::Fairness {
             data,

@@ -1,6 +1,6 @@
 //! Text tables of the collector's read-out and of the study planner.
 
-use pricelet::ldp::{Arm, Segment};
+use pricelet::ldp::Arm;
 use pricelet_lab::fairness::FairnessReport;
 use pricelet_lab::plan::SimReport;
 use pricelet_measure::{Estimate, Readout};
@@ -52,6 +52,7 @@ pub fn readout(r: &Readout) -> String {
             match a.arm {
                 Arm::Control => "control",
                 Arm::Treatment => "treatment",
+                Arm::Explore => "explore",
             },
             a.exposures,
             pct(&a.conversion),
@@ -95,11 +96,8 @@ pub fn readout(r: &Readout) -> String {
     out += "\nconversion by segment\n";
     for s in &r.segments {
         out += &format!(
-            "  {:<10} {:>10.0}   {}\n",
-            match s.segment {
-                Segment::New => "new",
-                Segment::Returning => "returning",
-            },
+            "  {:<18} {:>10.0}   {}\n",
+            s.segment,
             s.exposures,
             pct(&s.conversion)
         );

@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 /// control converts 10 %, treatment steps uniform with conversion σ(logit 0.1 + 4·d). Returns the
 /// JSON lines and the true (control, treatment) conversion.
 fn known_reports(policy: &pricelet::Policy, n: usize, seed: u64) -> (String, f64, f64) {
-    use pricelet::ldp::{self, Arm, Domain, Segment, Tuple};
+    use pricelet::ldp::{self, Arm, Domain, Group, Segment, Tuple};
     let r = policy.reporting.as_ref().unwrap();
     let domain = Domain::for_policy(policy);
     let mut rng = pricelet_lab::rng::Rng::new(seed);
@@ -34,11 +34,11 @@ fn known_reports(policy: &pricelet::Policy, n: usize, seed: u64) -> (String, f64
             },
             step,
             converted: ldp::uniform(&mut rng) < rate(step),
-            segment: if ldp::uniform(&mut rng) < 0.3 {
+            group: Group::Segment(if ldp::uniform(&mut rng) < 0.3 {
                 Segment::New
             } else {
                 Segment::Returning
-            },
+            }),
         };
         let payload = ldp::randomize(
             domain.encode(&t),

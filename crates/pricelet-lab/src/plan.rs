@@ -4,7 +4,7 @@
 
 use crate::datasets::{HillstromCustomer, ShopperSession};
 use crate::rng::Rng;
-use pricelet::ldp::{self, Arm, Domain, Mechanism, Payload, Report, Segment, Tuple};
+use pricelet::ldp::{self, Arm, Domain, Group, Mechanism, Payload, Report, Segment, Tuple};
 use pricelet_measure::*;
 use serde::Serialize;
 
@@ -65,7 +65,7 @@ impl Population {
                     },
                     step,
                     converted,
-                    segment,
+                    group: Group::Segment(segment),
                 })
             }
         }
@@ -114,7 +114,7 @@ pub fn online_shoppers_population(
                 arm,
                 step,
                 converted,
-                segment,
+                group: Group::Segment(segment),
             })
         };
         pi[cell(Arm::Control, 0, bought)] += per_row * control_share;
@@ -175,7 +175,7 @@ pub fn hillstrom_population(
             arm,
             step: 0,
             converted,
-            segment,
+            group: Group::Segment(segment),
         }));
     }
     if out.is_empty() {

@@ -35,7 +35,7 @@ impl Expected {
         };
         let (p, q) = r
             .mechanism
-            .probabilities(r.epsilon, Domain::for_policy(policy).size());
+            .probabilities(r.epsilon, Domain::for_policy(policy).randomized_size());
         // NaN (an ε so large that e^ε overflows) is refused too.
         if (p - q).is_nan() || p - q <= 1e-9 {
             return Err(pricelet::Error::at(
@@ -97,6 +97,10 @@ pub struct Tally {
     pairs: Vec<u64>,
     pub first_day: Option<String>,
     pub last_day: Option<String>,
+    /// Domain version 2: reports per (clear) step; each step's block of cells is randomized
+    /// separately. Empty for version 1.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub step_reports: Vec<u64>,
 }
 
 impl Tally {
@@ -108,7 +112,50 @@ impl Tally {
             pairs: Vec::new(),
             first_day: None,
             last_day: None,
+            step_reports: Vec::new(),
         }
+    }
+
+    /// An empty tally of a domain (version 2 counts reports per step).
+    pub fn for_domain(domain: &Domain) -> Tally {
+        let mut t = Tally::new(domain.size());
+        if domain.version() != pricelet::ldp::DOMAIN_VERSION {
+            t.step_reports = vec![0; domain.steps()];
+        }
+        t
+    }
+
+    /// Whether the tally is one of `domain` with possible counts.
+    pub fn fits_domain(&self, domain: &Domain) -> bool {
+        let steps = if domain.version() == pricelet::ldp::DOMAIN_VERSION {
+            0
+        } else {
+            domain.steps()
+        };
+        self.fits(domain.size())
+            && self.step_reports.len() == steps
+            && (steps == 0
+                || self
+                    .step_reports
+                    .iter()
+                    .try_fold(0u64, |a, &b| a.checked_add(b))
+                    == Some(self.n))
+    }
+
+    /// Adds a version-2 report: its payload is over the block of cells of `step`.
+    pub fn add_in_step(&mut self, step: usize, payload: &Payload) {
+        self.add_in_step_times(step, payload, 1);
+    }
+
+    /// Adds `k` identical version-2 reports (the lab's simulated attacks).
+    pub fn add_in_step_times(&mut self, step: usize, payload: &Payload, k: u64) {
+        let block = self.size / self.step_reports.len().max(1);
+        let shifted = match payload {
+            Payload::Value(v) => Payload::Value(step * block + v),
+            Payload::Bits(bits) => Payload::Bits(bits.iter().map(|j| step * block + j).collect()),
+        };
+        self.add_times(&shifted, k);
+        self.step_reports[step] += k;
     }
 
     /// Whether this tally (perhaps read back from storage, perhaps edited) is one of a domain of
@@ -123,22 +170,70 @@ impl Tally {
     }
 
     pub fn add(&mut self, payload: &Payload) {
-        self.n += 1;
+        self.add_times(payload, 1);
+    }
+
+    /// Adds `k` identical reports (the lab's simulated attacks).
+    pub fn add_times(&mut self, payload: &Payload, k: u64) {
+        self.n += k;
         match payload {
-            Payload::Value(v) => self.ones[*v] += 1,
+            Payload::Value(v) => self.ones[*v] += k,
             Payload::Bits(bits) => {
                 if self.pairs.is_empty() {
                     self.pairs = vec![0; self.size * self.size];
                 }
                 for (a, &j) in bits.iter().enumerate() {
-                    self.ones[j] += 1;
+                    self.ones[j] += k;
                     let row = j * self.size;
-                    for &k in &bits[a..] {
-                        self.pairs[row + k] += 1;
+                    for &l in &bits[a..] {
+                        self.pairs[row + l] += k;
                     }
                 }
             }
         }
+    }
+
+    /// Adds the counts of another tally of the same domain (the shards of a collector): sums merge
+    /// exactly, so K shards read the same as one tally of all the reports.
+    pub fn merge(&mut self, other: &Tally) -> pricelet::Result<()> {
+        if !(self.fits(self.size) && other.fits(self.size)) {
+            return Err(invalid(format!(
+                "tallies of {} and {} cells cannot be merged (or one has impossible counts): merge the shards of one reporting setup",
+                self.size, other.size
+            )));
+        }
+        let n = self.n.checked_add(other.n).filter(|n| *n < u64::MAX);
+        let Some(n) = n else {
+            return Err(invalid(
+                "the merged tally would count too many reports".into(),
+            ));
+        };
+        if self.step_reports.len() != other.step_reports.len() {
+            return Err(invalid(
+                "tallies of two domain versions cannot be merged".into(),
+            ));
+        }
+        self.n = n;
+        self.ones
+            .iter_mut()
+            .zip(&other.ones)
+            .for_each(|(a, b)| *a += b);
+        self.step_reports
+            .iter_mut()
+            .zip(&other.step_reports)
+            .for_each(|(a, b)| *a += b);
+        if self.pairs.is_empty() {
+            self.pairs = other.pairs.clone();
+        } else if !other.pairs.is_empty() {
+            self.pairs
+                .iter_mut()
+                .zip(&other.pairs)
+                .for_each(|(a, b)| *a += b);
+        }
+        for day in [&other.first_day, &other.last_day].into_iter().flatten() {
+            self.note_day(day);
+        }
+        Ok(())
     }
 
     fn pair(&self, j: usize, k: usize) -> u64 {
@@ -156,24 +251,48 @@ impl Tally {
     }
 
     /// De-biased cell shares and their per-report covariance, estimated from the reports.
+    ///
+    /// Version 2: each step's block is randomized on its own and the reports per step are known,
+    /// so report i of step s de-biases to x̂ᵢ = (yᵢ − q)/(p − q) inside its block and 0 outside;
+    /// π̂ is their mean over all reports and Σ̂ their empirical covariance (blocks do not co-occur).
     pub fn frequencies(&self, noise: Noise) -> Frequencies {
         let d = self.size;
         let n = self.n as f64;
-        let (p, q) = noise.pq(d);
-        let mean: Vec<f64> = self.ones.iter().map(|&c| c as f64 / n.max(1.0)).collect();
-        let pi = mean.iter().map(|m| (m - q) / (p - q)).collect();
+        let steps = self.step_reports.len().max(1);
+        let block = d / steps;
+        let (p, q) = noise.pq(block);
+        let blocked = !self.step_reports.is_empty();
+        // Reports that could have set cell j: those of its step (version 2), else all.
+        let exposed = |j: usize| {
+            if blocked {
+                self.step_reports[j / block] as f64
+            } else {
+                n
+            }
+        };
+        let pi: Vec<f64> = (0..d)
+            .map(|j| (self.ones[j] as f64 - exposed(j) * q) / ((p - q) * n.max(1.0)))
+            .collect();
         let scale = if n > 1.0 { n / (n - 1.0) } else { 1.0 } / ((p - q) * (p - q));
         let mut cov = vec![0.0; d * d];
         for j in 0..d {
             for k in 0..d {
-                let second = if noise.unary() {
-                    self.pair(j, k) as f64 / n.max(1.0)
+                if blocked && j / block != k / block {
+                    cov[j * d + k] = -pi[j] * pi[k] * if n > 1.0 { n / (n - 1.0) } else { 1.0 };
+                    continue;
+                }
+                let both = if noise.unary() {
+                    self.pair(j, k) as f64
                 } else if j == k {
-                    mean[j]
+                    self.ones[j] as f64
                 } else {
                     0.0
                 };
-                cov[j * d + k] = (second - mean[j] * mean[k]) * scale;
+                // Σᵢ (yᵢⱼ − q)(yᵢₖ − q) over the reports of the block, per report.
+                let second = (both - q * (self.ones[j] + self.ones[k]) as f64 + exposed(j) * q * q)
+                    / n.max(1.0);
+                cov[j * d + k] =
+                    second * scale - pi[j] * pi[k] * if n > 1.0 { n / (n - 1.0) } else { 1.0 };
             }
         }
         Frequencies { n, pi, cov }
@@ -316,11 +435,12 @@ pub fn cells(domain: &Domain, f: impl Fn(&Tuple) -> bool) -> Vec<f64> {
         .collect()
 }
 
-/// Conversion of an arm: converted / all, as weights (numerator, denominator).
+/// Conversion of an A/B arm (explore quotes count as treatment): converted / all, as weights
+/// (numerator, denominator).
 pub fn arm_conversion(domain: &Domain, arm: Arm) -> (Vec<f64>, Vec<f64>) {
     (
-        cells(domain, |t| t.arm == arm && t.converted),
-        cells(domain, |t| t.arm == arm),
+        cells(domain, |t| t.arm.experiment_arm() == arm && t.converted),
+        cells(domain, |t| t.arm.experiment_arm() == arm),
     )
 }
 
@@ -330,14 +450,14 @@ pub fn arm_revenue_share(domain: &Domain, arm: Arm) -> (Vec<f64>, Vec<f64>) {
     let num = (0..domain.size())
         .map(|i| {
             let t = domain.decode(i);
-            if t.arm == arm && t.converted {
+            if t.arm.experiment_arm() == arm && t.converted {
                 1.0 - domain.steps_percent[t.step] / 100.0
             } else {
                 0.0
             }
         })
         .collect();
-    (num, cells(domain, |t| t.arm == arm))
+    (num, cells(domain, |t| t.arm.experiment_arm() == arm))
 }
 
 /// The A/B read-out: treatment conversion − control conversion.

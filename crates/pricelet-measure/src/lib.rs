@@ -19,8 +19,10 @@
 
 mod beta;
 mod estimate;
+mod propose;
 mod readout;
 
 pub use beta::{fit_beta, BetaFit};
 pub use estimate::*;
+pub use propose::{break_even_beta, propose, Action, Evidence, Proposal};
 pub use readout::*;

@@ -2,7 +2,7 @@
 
 use crate::beta::{fit_beta, BetaFit};
 use crate::estimate::*;
-use pricelet::ldp::{self, Arm, Mechanism, Report, Segment};
+use pricelet::ldp::{self, Arm, Group, Mechanism, Report, Segment};
 use pricelet::Result;
 use serde::Serialize;
 
@@ -11,7 +11,7 @@ use serde::Serialize;
 
 /// Reads JSON-lines reports, refusing any that was not made under `expected`.
 pub fn read_reports(text: &str, expected: &Expected) -> Result<Tally> {
-    let mut tally = Tally::new(expected.domain.size());
+    let mut tally = Tally::for_domain(&expected.domain);
     for (i, line) in text.lines().enumerate() {
         if line.trim().is_empty() {
             continue;
@@ -34,7 +34,7 @@ pub fn add_report(tally: &mut Tally, r: &Report, expected: &Expected) -> Result<
     let size = expected.domain.size();
     let description = expected.domain.description();
     let redo = "aggregate the reports of one reporting setup at a time: pass the policy they were made under with --policy, or split the file by epsilon, mechanism and domain first";
-    if !tally.fits(size) {
+    if !tally.fits_domain(&expected.domain) {
         return Err(invalid(format!(
             "the tally (of {} cells) does not fit the policy {}'s domain of {size}, or its counts are impossible (edited?): start a new tally",
             tally.size, expected.policy_version
@@ -54,11 +54,11 @@ pub fn add_report(tally: &mut Tally, r: &Report, expected: &Expected) -> Result<
             r.epsilon, expected.policy_version, expected.epsilon
         )));
     }
-    if r.domain_version != ldp::DOMAIN_VERSION {
+    if r.domain_version != expected.domain.version() {
         return Err(invalid(format!(
-            "domain version {} is not the version {} this pricelet reads: aggregate with the pricelet release that made the reports",
+            "domain version {} is not the policy's version {} (version 2 when the policy has reporting.interestBuckets): {redo}",
             r.domain_version,
-            ldp::DOMAIN_VERSION
+            expected.domain.version()
         )));
     }
     if r.domain != description {
@@ -83,8 +83,29 @@ pub fn add_report(tally: &mut Tally, r: &Report, expected: &Expected) -> Result<
             r.day
         )));
     }
-    let payload = r.payload(size)?;
-    tally.add(&payload);
+    let payload = r.payload(expected.domain.randomized_size())?;
+    match (r.step, expected.domain.version()) {
+        (None, ldp::DOMAIN_VERSION) => tally.add(&payload),
+        (Some(step), ldp::DOMAIN_VERSION_LEARNING) if step < expected.domain.steps() => {
+            tally.add_in_step(step, &payload)
+        }
+        (Some(step), ldp::DOMAIN_VERSION_LEARNING) => {
+            return Err(invalid(format!(
+                "`step` {step} is not a step of the policy (0 to {})",
+                expected.domain.steps() - 1
+            )))
+        }
+        (None, _) => {
+            return Err(invalid(
+                "a report of domain version 2 carries its explore `step`".into(),
+            ))
+        }
+        (Some(_), _) => {
+            return Err(invalid(
+                "a report of domain version 1 carries no `step`".into(),
+            ))
+        }
+    }
     tally.note_day(&r.day);
     Ok(())
 }
@@ -115,7 +136,8 @@ pub struct StepRow {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SegmentRow {
-    pub segment: Segment,
+    /// `new` or `returning` (domain version 1), or the interest bucket, e.g. `interest 0.1-0.3`.
+    pub segment: String,
     pub exposures: f64,
     pub conversion: Option<Estimate>,
 }
@@ -168,7 +190,7 @@ pub fn readout(tally: &Tally, expected: &Expected) -> Readout {
         Ok(b) => (Some(b), None),
         Err(e) => (None, Some(e.message)),
     };
-    let treatment = cells(domain, |t| t.arm == Arm::Treatment);
+    let treatment = cells(domain, |t| t.arm.experiment_arm() == Arm::Treatment);
     let steps = (0..domain.steps())
         .map(|s| {
             let at = cells(domain, |t| t.step == s);
@@ -177,7 +199,9 @@ pub fn readout(tally: &Tally, expected: &Expected) -> Readout {
                 discount_percent: domain.steps_percent[s],
                 exposures: f.count(&at),
                 treatment_share: f.ratio(
-                    &cells(domain, |t| t.arm == Arm::Treatment && t.step == s),
+                    &cells(domain, |t| {
+                        t.arm.experiment_arm() == Arm::Treatment && t.step == s
+                    }),
                     &treatment,
                 ),
                 conversion: f.ratio(&cells(domain, |t| t.step == s && t.converted), &at),
@@ -185,14 +209,25 @@ pub fn readout(tally: &Tally, expected: &Expected) -> Readout {
             }
         })
         .collect();
-    let segments = [Segment::New, Segment::Returning]
+    let groups: Vec<(Group, String)> = if domain.version() == ldp::DOMAIN_VERSION {
+        vec![
+            (Group::Segment(Segment::New), "new".into()),
+            (Group::Segment(Segment::Returning), "returning".into()),
+        ]
+    } else {
+        let names = domain.bucket_names();
+        (0..domain.groups())
+            .map(|b| (Group::Interest(b), format!("interest {}", names[b])))
+            .collect()
+    };
+    let segments = groups
         .into_iter()
-        .map(|seg| {
-            let all = cells(domain, |t| t.segment == seg);
+        .map(|(group, segment)| {
+            let all = cells(domain, |t| t.group == group);
             SegmentRow {
-                segment: seg,
+                segment,
                 exposures: f.count(&all),
-                conversion: f.ratio(&cells(domain, |t| t.segment == seg && t.converted), &all),
+                conversion: f.ratio(&cells(domain, |t| t.group == group && t.converted), &all),
             }
         })
         .collect();
@@ -204,7 +239,7 @@ pub fn readout(tally: &Tally, expected: &Expected) -> Readout {
         mechanism: expected.mechanism,
         epsilon: expected.epsilon,
         domain: domain.description(),
-        domain_version: ldp::DOMAIN_VERSION,
+        domain_version: domain.version(),
         intervals: "95 % delta-method intervals; they include the privacy noise and the sampling of shoppers",
         arms,
         incremental_conversion: incremental(&f, domain),
@@ -214,7 +249,7 @@ pub fn readout(tally: &Tally, expected: &Expected) -> Readout {
         beta,
         beta_problem,
         policy_beta: expected.policy_beta,
-        caveat: "Conversion by step is causal only where the step was randomized (the control arm, explore quotes); personalized discounts go to hesitant shoppers, so without randomization the curve, and β fitted to it, mix the price effect with who was offered what.",
+        caveat: if domain.version() == ldp::DOMAIN_VERSION_LEARNING { "β is fitted to the explore reports only (discounts drawn at random among the allowed prices), with one intercept per interest bucket: a randomized estimate. Conversion by step over all reports is causal only in the explore arm and at step 0 of the control arm." } else { "Conversion by step is causal only where the step was randomized (the control arm, explore quotes); personalized discounts go to hesitant shoppers, so without randomization the curve, and β fitted to it, mix the price effect with who was offered what." },
         cell_counts: (0..domain.size())
             .map(|j| f.n * f.pi[j])
             .collect(),
@@ -297,7 +332,7 @@ mod tests {
                     arm: Arm::Treatment,
                     step: s,
                     converted: conv,
-                    segment: Segment::New,
+                    group: Group::Segment(Segment::New),
                 };
                 pi[d.encode(&t)] = w / d.steps() as f64;
             }

@@ -65,7 +65,7 @@ fn reporting_setup(policy: &JsValue) -> Result<Expected, JsValue> {
 fn tally_of(tally: &JsValue, expected: &Expected) -> Result<Tally, JsValue> {
     let size = expected.domain.size();
     let Some(t) = convert::optional_document(tally, Code::InvalidReport, "the tally")? else {
-        return Ok(Tally::new(size));
+        return Ok(Tally::for_domain(&expected.domain));
     };
     let t: Tally = serde_json::from_value(t).map_err(|e| {
         error(Error::at(
@@ -76,7 +76,7 @@ fn tally_of(tally: &JsValue, expected: &Expected) -> Result<Tally, JsValue> {
             ),
         ))
     })?;
-    if !t.fits(size) {
+    if !t.fits_domain(&expected.domain) {
         return Err(error(Error::at(Code::InvalidReport, "tally", format!("the tally does not fit the policy's reporting domain ({size} cells), or its counts are impossible (edited?): pass null to start a new tally"))));
     }
     Ok(t)
@@ -142,5 +142,53 @@ pub fn sign_quote(quote: JsValue, key_id: JsValue, key: JsValue) -> Result<JsVal
     let key = convert::text(&key, "key")?;
     q.sign(&key_id, key.as_bytes())
         .map(|q| convert::json(&q))
+        .map_err(error)
+}
+
+/// Merges the tallies of a collector's shards (sums merge exactly: the same read-out as one tally).
+#[wasm_bindgen(js_name = mergeTallies)]
+pub fn merge_tallies(tallies: JsValue, policy: JsValue) -> Result<JsValue, JsValue> {
+    let expected = reporting_setup(&policy)?;
+    let Value::Array(list) = convert::document(&tallies, Code::InvalidReport, "the tallies")?
+    else {
+        return Err(error(Error::at(
+            Code::InvalidReport,
+            "tallies",
+            "mergeTallies takes an array of tallies (null entries are empty shards)",
+        )));
+    };
+    let mut merged = Tally::for_domain(&expected.domain);
+    for (i, v) in list.into_iter().enumerate() {
+        let shard = tally_of(&convert::json(&v), &expected)
+            .map_err(|_| error(Error::at(Code::InvalidReport, format!("tallies[{i}]"), format!("tallies[{i}] is not a tally of the policy's reporting domain ({} cells): pass what tallyReports returned, or null", expected.domain.size()))))?;
+        merged.merge(&shard).map_err(error)?;
+    }
+    Ok(convert::json(&merged))
+}
+
+/// The learning loop's proposer: from a tally of the policy's reports, keep the policy or propose
+/// the next version (docs/measurement.md §7). Returns the decision with its evidence (an audit
+/// log entry) and, for a new version, the policy.
+#[wasm_bindgen(js_name = proposePolicy)]
+pub fn propose_policy(
+    policy: JsValue,
+    tally: JsValue,
+    now_ms: JsValue,
+) -> Result<JsValue, JsValue> {
+    let expected = reporting_setup(&policy)?;
+    let tally = tally_of(&tally, &expected)?;
+    let policy = parse_policy(&policy)?;
+    let now = match now_ms.as_f64() {
+        Some(t) if t.is_finite() && t.fract() == 0.0 && t.abs() < 9.0e15 => t as i64,
+        _ => {
+            return Err(error(Error::at(
+                Code::InvalidArgument,
+                "now",
+                "`now` must be whole milliseconds since the epoch",
+            )))
+        }
+    };
+    pricelet_measure::propose(&policy, &tally, now)
+        .map(|p| convert::json(&p))
         .map_err(error)
 }
