@@ -12,6 +12,10 @@
 //! * **GRR** (generalized randomized response): the true value with p = e^ε / (e^ε + |D| − 1), else one
 //!   of the other |D| − 1 values uniformly; the ratio is p / q = e^ε.
 //!
+//! A policy with `reporting.interestBuckets` (the learning loop) uses domain version 2 instead: only
+//! explore quotes are reported, the drawn step in the clear and (converted, interest bucket)
+//! randomized ([`DOMAIN_VERSION_LEARNING`]).
+//!
 //! Per local day a device spends at most the policy's `dailyEpsilon` (sequential composition: k reports
 //! of ε each cost k·ε); beyond that no report is made and the reason says so. A report carries no
 //! identifier, no item id and no time finer than the local day. Randomness comes in as a parameter

@@ -266,13 +266,16 @@ fn the_closed_form_variance_predicts_the_spread_of_the_estimates() {
 // Domain version 2 (the learning loop): β from explore reports is unbiased and its interval covers.
 
 /// Explore reports of a population with known rates: steps drawn uniformly (the device's explore
-/// draw), interest buckets of unequal size and base rate, conversion σ(α_b + β·d) within a bucket.
+/// draw), conversion σ(α_b + β·d) within an interest bucket, the buckets as the shipped model makes
+/// them on Online Shoppers (shares 57, 14, 7, 6, 16 %; base rates 1, 7, 15, 30, 65 %).
 fn explore_population(domain: &Domain, beta: f64) -> Vec<f64> {
     let mut pi = vec![0.0; domain.size()];
     let groups = domain.groups();
+    assert_eq!(groups, 5);
+    let shares = [0.57, 0.136, 0.073, 0.062, 0.159];
+    let rates: [f64; 5] = [0.01, 0.07, 0.15, 0.30, 0.65];
     for b in 0..groups {
-        let weight = (groups - b) as f64 / (groups * (groups + 1) / 2) as f64;
-        let alpha = -3.2 + 0.7 * b as f64;
+        let (weight, alpha) = (shares[b], pricelet::math::logit(rates[b]));
         for s in 0..domain.steps() {
             let p = pricelet::math::sigmoid(alpha + beta * domain.steps_percent[s] / 100.0);
             for (converted, w) in [(true, p), (false, 1.0 - p)] {
@@ -293,19 +296,19 @@ fn beta_from_explore_reports_is_unbiased_and_its_interval_covers() {
     let policy = Policy::from_json_str(include_str!("../policy/learning.json")).unwrap();
     let domain = Domain::for_policy(&policy);
     assert_eq!((domain.version(), domain.randomized_size()), (2, 10));
-    let beta = 6.0;
-    let pi = explore_population(&domain, beta);
-    let cum: Vec<f64> = pi
-        .iter()
-        .scan(0.0, |s, x| {
-            *s += x;
-            Some(*s)
-        })
-        .collect();
-    for (mechanism, eps, n, seed) in [
-        (Mechanism::Oue, 2.0, 30_000, 5),
-        (Mechanism::Grr, 4.0, 10_000, 6),
+    for (mechanism, eps, n, beta, seed) in [
+        (Mechanism::Oue, 2.0, 30_000, 6.0, 5),
+        (Mechanism::Grr, 4.0, 10_000, 6.0, 6),
+        (Mechanism::Oue, 2.0, 100_000, 0.0, 7),
     ] {
+        let pi = explore_population(&domain, beta);
+        let cum: Vec<f64> = pi
+            .iter()
+            .scan(0.0, |s, x| {
+                *s += x;
+                Some(*s)
+            })
+            .collect();
         let reps = 300;
         let mut rng = SplitMix64::new(seed);
         let (mut hits, mut estimates) = (0, Vec::new());

@@ -262,10 +262,10 @@ impl Policy {
                     )
                 }
             };
-            if !self
+            if self
                 .reporting
                 .as_ref()
-                .is_some_and(|r| r.interest_buckets.is_some())
+                .is_none_or(|r| r.interest_buckets.is_none())
             {
                 return bad("learning", "needs `reporting.interestBuckets`: β is estimated from explore reports per interest bucket (domain version 2)".into());
             }

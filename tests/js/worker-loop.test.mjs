@@ -26,7 +26,8 @@ const POLICY = {
   version: 'loop-test-1',
   quoteTtlMs: GRACE_MS,
   experiment: { ...LEARNING.experiment, explorationPercent: 100 },
-  reporting: { epsilon: 8, dailyEpsilon: 80, mechanism: 'grr', interestBuckets: LEARNING.reporting.interestBuckets },
+  // Three buckets, one per kind of visit browse() makes.
+  reporting: { epsilon: 8, dailyEpsilon: 80, mechanism: 'grr', interestBuckets: [0.1, 0.3] },
   learning: { ...LEARNING.learning, minReports: 200, maxIntervalWidth: 20, graceMs: GRACE_MS },
 };
 const PER_DEVICE = POLICY.reporting.dailyEpsilon / POLICY.reporting.epsilon;

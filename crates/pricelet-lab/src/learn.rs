@@ -39,7 +39,7 @@ pub fn loop_item() -> Value {
 pub struct LoopSettings {
     pub true_beta: f64,
     pub epsilon: f64,
-    /// None: OUE when the domain is large for ε (|D| ≥ 3e^ε + 2, Wang et al.), else GRR.
+    /// None: OUE when the randomized domain is large for ε (|D| ≥ 3e^ε + 2, Wang et al.), else GRR.
     pub mechanism: Option<Mechanism>,
     pub rounds: usize,
     pub shoppers_per_round: usize,
@@ -151,13 +151,13 @@ pub fn loop_simulate(
     let mut policy = {
         let mut v = policy.to_json();
         let domain = Domain::for_policy(policy);
-        let mechanism =
-            s.mechanism
-                .unwrap_or(if (domain.size() as f64) >= 3.0 * s.epsilon.exp() + 2.0 {
-                    Mechanism::Oue
-                } else {
-                    Mechanism::Grr
-                });
+        let mechanism = s.mechanism.unwrap_or(
+            if (domain.randomized_size() as f64) >= 3.0 * s.epsilon.exp() + 2.0 {
+                Mechanism::Oue
+            } else {
+                Mechanism::Grr
+            },
+        );
         v["reporting"]["epsilon"] = json!(s.epsilon);
         v["reporting"]["dailyEpsilon"] = json!(s
             .epsilon

@@ -51,9 +51,16 @@ pub fn fit_beta(f: &Frequencies, domain: &Domain) -> pricelet::Result<BetaFit> {
         }
     }
     let used = |g: usize, s: usize| n[g][s] > 1e-12;
-    // A group's intercept is identified only with exposures at some step; β needs two steps.
+    // A group's intercept is identified only when its de-biased conversion is inside (0, 100 %);
+    // outside, the privacy noise swamps the group (few reports, or a rate near 0), and it is left
+    // out rather than let its intercept run to ±∞. β needs two steps.
     let live: Vec<usize> = (0..groups)
-        .filter(|&g| (0..steps).any(|s| used(g, s)))
+        .filter(|&g| {
+            let (tn, tc) = (0..steps)
+                .filter(|&s| used(g, s))
+                .fold((0.0, 0.0), |(a, b), s| (a + n[g][s], b + c[g][s]));
+            tn > 1e-12 && tc > 0.0 && tc < tn
+        })
         .collect();
     let distinct = (0..steps)
         .filter(|&s| live.iter().any(|&g| used(g, s)))
@@ -166,15 +173,17 @@ fn solve(a: &[f64], b: &[f64], k: usize) -> Option<Vec<f64>> {
         .collect();
     for col in 0..k {
         let pivot = (col..k).max_by(|&x, &y| m[x][col].abs().total_cmp(&m[y][col].abs()))?;
-        if !(m[pivot][col].abs() > 1e-300) {
+        let size = m[pivot][col].abs();
+        if size.is_nan() || size <= 1e-300 {
             return None;
         }
         m.swap(col, pivot);
-        for r in 0..k {
+        let pivot_row = m[col].clone();
+        for (r, row) in m.iter_mut().enumerate() {
             if r != col {
-                let factor = m[r][col] / m[col][col];
-                for c in col..=k {
-                    m[r][c] -= factor * m[col][c];
+                let factor = row[col] / pivot_row[col];
+                for (x, p) in row.iter_mut().zip(&pivot_row).skip(col) {
+                    *x -= factor * p;
                 }
             }
         }
