@@ -369,14 +369,16 @@ fn version_2_reports_carry_the_explore_step_and_are_refused_in_the_wrong_shape()
         "2026-12-01".into(),
         domain,
         domain.encode(&t),
-        Mechanism::Oue,
-        2.0,
+        expected.mechanism,
+        expected.epsilon,
         &mut rng,
     );
+    assert_eq!(expected.mechanism, Mechanism::Grr);
     assert_eq!(
-        (r.step, r.domain_version, r.bits.as_ref().map(String::len)),
-        (Some(3), 2, Some(10))
+        (r.step, r.domain_version, r.bits.is_none()),
+        (Some(3), 2, true)
     );
+    assert!(r.value.unwrap() < 10, "a value of converted × 5 buckets");
     let mut tally = Tally::for_domain(domain);
     aggregate::add_report(&mut tally, &r, &expected).unwrap();
     assert_eq!((tally.n, tally.step_reports[3]), (1, 1));
@@ -397,10 +399,10 @@ fn version_2_reports_carry_the_explore_step_and_are_refused_in_the_wrong_shape()
         ),
         (
             ldp::Report {
-                bits: Some("1".repeat(30)),
+                value: Some(10),
                 ..r.clone()
             },
-            "must be 10 characters",
+            "outside the domain",
         ),
         (
             ldp::Report {
