@@ -267,13 +267,13 @@ fn the_closed_form_variance_predicts_the_spread_of_the_estimates() {
 
 /// Explore reports of a population with known rates: steps drawn uniformly (the device's explore
 /// draw), conversion σ(α_b + β·d) within an interest bucket, the buckets as the shipped model makes
-/// them on Online Shoppers (shares 57, 14, 7, 6, 16 %; base rates 1, 7, 15, 30, 65 %).
+/// them on Online Shoppers (shares 57, 18, 7, 5, 6, 7 %; base rates 1, 8, 21, 40, 60, 85 %).
 fn explore_population(domain: &Domain, beta: f64) -> Vec<f64> {
     let mut pi = vec![0.0; domain.size()];
     let groups = domain.groups();
-    assert_eq!(groups, 5);
-    let shares = [0.57, 0.136, 0.073, 0.062, 0.159];
-    let rates: [f64; 5] = [0.01, 0.07, 0.15, 0.30, 0.65];
+    assert_eq!(groups, 6);
+    let shares = [0.57, 0.177, 0.07, 0.049, 0.063, 0.071];
+    let rates: [f64; 6] = [0.012, 0.082, 0.213, 0.402, 0.602, 0.847];
     for b in 0..groups {
         let (weight, alpha) = (shares[b], pricelet::math::logit(rates[b]));
         for s in 0..domain.steps() {
@@ -295,7 +295,7 @@ fn explore_population(domain: &Domain, beta: f64) -> Vec<f64> {
 fn beta_from_explore_reports_is_unbiased_and_its_interval_covers() {
     let policy = Policy::from_json_str(include_str!("../policy/learning.json")).unwrap();
     let domain = Domain::for_policy(&policy);
-    assert_eq!((domain.version(), domain.randomized_size()), (2, 10));
+    assert_eq!((domain.version(), domain.randomized_size()), (2, 12));
     for (mechanism, eps, n, beta, seed) in [
         (Mechanism::Oue, 2.0, 30_000, 6.0, 5),
         (Mechanism::Grr, 4.0, 10_000, 6.0, 6),
@@ -378,7 +378,7 @@ fn version_2_reports_carry_the_explore_step_and_are_refused_in_the_wrong_shape()
         (r.step, r.domain_version, r.bits.is_none()),
         (Some(3), 2, true)
     );
-    assert!(r.value.unwrap() < 10, "a value of converted × 5 buckets");
+    assert!(r.value.unwrap() < 12, "a value of converted × 6 buckets");
     let mut tally = Tally::for_domain(domain);
     aggregate::add_report(&mut tally, &r, &expected).unwrap();
     assert_eq!((tally.n, tally.step_reports[3]), (1, 1));
@@ -399,7 +399,7 @@ fn version_2_reports_carry_the_explore_step_and_are_refused_in_the_wrong_shape()
         ),
         (
             ldp::Report {
-                value: Some(10),
+                value: Some(12),
                 ..r.clone()
             },
             "outside the domain",

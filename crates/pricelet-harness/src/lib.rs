@@ -10,7 +10,7 @@ use pricelet::scorer::{ModelKind, ModelSlot};
 use pricelet::state::{self, LoadOutcome};
 use pricelet::time::Clock;
 use pricelet::Item;
-use pricelet_measure::{add_report, readout, Expected, Tally};
+use pricelet_measure::{add_report, propose, readout, Expected, Tally};
 use pricelet_onnx::Model;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -250,19 +250,28 @@ pub fn edge_request(data: &[u8]) {
 /// accepted one keeps it consistent, and the read-out never panics.
 pub fn report_tally(data: &[u8]) {
     let Some(v) = json(data) else { return };
-    let expected =
-        Expected::from_policy(&Policy::default_policy()).expect("the default policy reports");
-    let size = expected.domain.size();
+    // Both report domains: version 1 (the default policy) and version 2 (the learning loop).
+    let learning = Policy::from_json_str(LEARNING_POLICY).expect("policy/learning.json is valid");
+    for policy in [Policy::default_policy(), learning] {
+        tally_and_propose(&v, &policy);
+    }
+}
+
+const LEARNING_POLICY: &str = include_str!("../../../policy/learning.json");
+
+fn tally_and_propose(v: &Value, policy: &Policy) {
+    let expected = Expected::from_policy(policy).expect("the policy reports");
+    let domain = &expected.domain;
     let mut tally = match v.get("tally") {
-        None | Some(Value::Null) => Tally::new(size),
+        None | Some(Value::Null) => Tally::for_domain(domain),
         Some(t) => match serde_json::from_value::<Tally>(t.clone()) {
-            Ok(t) if t.fits(size) => t,
+            Ok(t) if t.fits_domain(domain) => t,
             _ => return,
         },
     };
     let reports = match v.get("reports") {
         Some(Value::Array(list)) => list.clone(),
-        _ => vec![v],
+        _ => vec![v.clone()],
     };
     for r in reports {
         let Ok(r) = serde_json::from_value::<Report>(r) else {
@@ -270,14 +279,29 @@ pub fn report_tally(data: &[u8]) {
         };
         let before = tally.clone();
         match add_report(&mut tally, &r, &expected) {
-            Ok(()) => assert!(tally.fits(size) && tally.n == before.n + 1),
+            Ok(()) => assert!(tally.fits_domain(domain) && tally.n == before.n + 1),
             Err(_) => assert_eq!(tally, before, "a refused report changed the tally"),
         }
     }
     if tally.n > 0 {
         let out = readout(&tally, &expected);
         assert_eq!(out.reports, tally.n);
-        assert_eq!(out.cell_counts.len(), size);
+        assert_eq!(out.cell_counts.len(), domain.size());
+        // Shards merge exactly: a tally merged with itself counts every report twice.
+        let mut twice = tally.clone();
+        if twice.merge(&tally).is_ok() {
+            assert!(twice.fits_domain(domain) && twice.n == 2 * tally.n);
+        }
+    }
+    // The proposer decides on any tally without panicking, and a new version stays a valid
+    // policy that differs only in β, version and previousVersion.
+    if let Ok(p) = propose(policy, &tally, 1_795_950_160_000) {
+        if let Some(next) = &p.policy {
+            let next = Policy::from_json(next).expect("a proposed policy is valid");
+            assert_eq!(next.caps, policy.caps);
+            assert_eq!(next.discount_steps, policy.discount_steps);
+            assert_eq!(next.exclusions, policy.exclusions);
+        }
     }
 }
 
