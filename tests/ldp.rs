@@ -299,7 +299,7 @@ fn beta_from_explore_reports_is_unbiased_and_its_interval_covers() {
     for (mechanism, eps, n, beta, seed) in [
         (Mechanism::Oue, 2.0, 30_000, 6.0, 5),
         (Mechanism::Grr, 4.0, 10_000, 6.0, 6),
-        (Mechanism::Oue, 2.0, 100_000, 0.0, 7),
+        (Mechanism::Grr, 2.0, 60_000, 0.0, 7),
     ] {
         let pi = explore_population(&domain, beta);
         let cum: Vec<f64> = pi
