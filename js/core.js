@@ -321,7 +321,6 @@ export function makeApi(platform) {
     const unavailable = serverOnly('mergeTallies');
     if (unavailable) throw unavailable;
     await ensureEngine(wasmOption(options, 'invalid_report'));
-    if (!Array.isArray(tallies)) throw pricerError('invalid_report', 'mergeTallies takes an array of tallies (what tallyReports returned; null for an empty shard)');
     try {
       return JSON.parse(engine.mergeTallies(wire(tallies, 'invalid_report', 'the tallies'), wire(options?.policy ?? null, 'invalid_policy', 'the policy')));
     } catch (e) {

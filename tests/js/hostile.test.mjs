@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { ROOT } from '../../scripts/setup.mjs';
-import { createPricer, estimates, listQuote, signQuote, tallyReports, toCheckout, verifyQuote } from '../../js/node.js';
+import { createPricer, estimates, listQuote, mergeTallies, proposePolicy, signQuote, tallyReports, toCheckout, verifyQuote } from '../../js/node.js';
 
 const NOW = 1795950160000;
 const ITEMS = JSON.parse(readFileSync(join(ROOT, 'tests/fixtures/items.json'), 'utf8'));
@@ -340,6 +340,8 @@ test('property: every export called with random JS values gives a coded error or
     signQuote: (a, b, c) => signQuote(a, b, c),
     tallyReports: (a, b, c) => tallyReports(a, b, c),
     estimates: (a, b) => estimates(a, b),
+    mergeTallies: (a, b) => mergeTallies(a, b),
+    proposePolicy: (a, b, c) => proposePolicy(a, b, c),
     createPricer: (a) => createPricer(a).then((p) => p.free()),
   };
   let results = 0;
