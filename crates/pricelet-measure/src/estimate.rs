@@ -273,12 +273,14 @@ impl Tally {
         let pi: Vec<f64> = (0..d)
             .map(|j| (self.ones[j] as f64 - exposed(j) * q) / ((p - q) * n.max(1.0)))
             .collect();
-        let scale = if n > 1.0 { n / (n - 1.0) } else { 1.0 } / ((p - q) * (p - q));
+        // The unbiased (n − 1) covariance of the de-biased indicators.
+        let bessel = if n > 1.0 { n / (n - 1.0) } else { 1.0 };
+        let scale = bessel / ((p - q) * (p - q));
         let mut cov = vec![0.0; d * d];
         for j in 0..d {
             for k in 0..d {
                 if blocked && j / block != k / block {
-                    cov[j * d + k] = -pi[j] * pi[k] * if n > 1.0 { n / (n - 1.0) } else { 1.0 };
+                    cov[j * d + k] = -pi[j] * pi[k] * bessel;
                     continue;
                 }
                 let both = if noise.unary() {
@@ -291,8 +293,7 @@ impl Tally {
                 // Σᵢ (yᵢⱼ − q)(yᵢₖ − q) over the reports of the block, per report.
                 let second = (both - q * (self.ones[j] + self.ones[k]) as f64 + exposed(j) * q * q)
                     / n.max(1.0);
-                cov[j * d + k] =
-                    second * scale - pi[j] * pi[k] * if n > 1.0 { n / (n - 1.0) } else { 1.0 };
+                cov[j * d + k] = second * scale - pi[j] * pi[k] * bessel;
             }
         }
         Frequencies { n, pi, cov }

@@ -71,11 +71,12 @@ pub fn break_even_beta(policy: &Policy) -> f64 {
 }
 
 fn next_version(version: &str) -> String {
-    match version.rsplit_once("+loop.") {
-        Some((base, n)) if n.parse::<u64>().is_ok() => {
-            format!("{base}+loop.{}", n.parse::<u64>().unwrap_or(0) + 1)
-        }
-        _ => format!("{version}+loop.1"),
+    match version
+        .rsplit_once("+loop.")
+        .and_then(|(base, n)| Some((base, n.parse::<u64>().ok()?)))
+    {
+        Some((base, n)) => format!("{base}+loop.{}", n.saturating_add(1)),
+        None => format!("{version}+loop.1"),
     }
 }
 
