@@ -50,7 +50,7 @@ fn last(v: &Value, k: &str) -> f64 {
 
 #[test]
 fn when_discounts_do_not_work_the_loop_retreats_to_list_price() {
-    let v = simulate("0", "4", "30000");
+    let v = simulate("0", "4", "100000");
     let (profit, list) = (last(&v, "profitPer1000"), last(&v, "listProfitPer1000"));
     // The policy starts at β = 4 and gives margin away; the loop takes it back.
     let first = &v["rounds"][0];
@@ -70,7 +70,7 @@ fn when_discounts_do_not_work_the_loop_retreats_to_list_price() {
 
 #[test]
 fn when_shoppers_respond_the_loop_converges_near_the_oracle() {
-    let v = simulate("8", "4", "30000");
+    let v = simulate("8", "4", "100000");
     let (lo, hi) = (last(&v, "betaLow"), last(&v, "betaHigh"));
     assert!(
         lo <= 8.0 && 8.0 <= hi,
