@@ -144,6 +144,25 @@ struct ItemAcc {
     cap: f64,
 }
 
+/// A pricer for the lab's studies of the Worker's path (`Pricer::price_from_features`): consent
+/// granted, no stability window (every call is priced afresh), a seeded generator.
+pub fn edge_pricer(policy: &Policy, model: Model, anon_id: &str, now_ms: i64) -> Result<Pricer> {
+    Pricer::new(
+        policy.clone(),
+        ModelSlot::Ready(Box::new(model)),
+        ModelSlot::Absent,
+        None,
+        PricerConfig {
+            consent: Consent::Granted,
+            gpc_opt_out: false,
+            anon_id: Some(anon_id.into()),
+            stability_ttl_ms: Some(0),
+        },
+        now_ms,
+        Box::new(Rng::new(0)),
+    )
+}
+
 /// Prices `items` for every row through the production path and summarizes who got what.
 pub fn fairness_report(
     model: Model,
@@ -155,20 +174,7 @@ pub fn fairness_report(
     let names = model.info().features.clone();
     let model_version = model.info().version.clone();
     let specs = Registry::builtin().resolve(&names)?;
-    let mut pricer = Pricer::new(
-        policy.clone(),
-        ModelSlot::Ready(Box::new(model)),
-        ModelSlot::Absent,
-        None,
-        PricerConfig {
-            consent: Consent::Granted,
-            gpc_opt_out: false,
-            anon_id: Some("fairness".into()),
-            stability_ttl_ms: Some(0),
-        },
-        clock.now_ms,
-        Box::new(Rng::new(0)),
-    )?;
+    let mut pricer = edge_pricer(policy, model, "fairness", clock.now_ms)?;
     let mut catalog: Vec<ItemAcc> = Vec::new();
     let mut item_json = Vec::new();
     let mut skipped = Vec::new();

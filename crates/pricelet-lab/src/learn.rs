@@ -19,10 +19,10 @@ use pricelet::item::Item;
 use pricelet::ldp::{self, Domain, Payload, Report};
 use pricelet::math::{logit, sigmoid};
 use pricelet::policy::{Mechanism, Policy, Strategy};
-use pricelet::pricer::{Consent, EdgeRequest, Pricer, PricerConfig};
+use pricelet::pricer::EdgeRequest;
 use pricelet::pricing;
 use pricelet::quote::{Quote, Reason};
-use pricelet::scorer::{ModelKind, ModelSlot};
+use pricelet::scorer::ModelKind;
 use pricelet::time::{Clock, DAY_MS};
 use pricelet_measure::{add_report, propose, Action, Expected, Noise, Tally};
 use pricelet_onnx::Model;
@@ -101,20 +101,7 @@ fn chosen_quotes(
     clock: &Clock,
 ) -> Result<Vec<Quote>> {
     let model = Model::load(model_bytes, ModelKind::Interest)?;
-    let mut pricer = Pricer::new(
-        policy.clone(),
-        ModelSlot::Ready(Box::new(model)),
-        ModelSlot::Absent,
-        None,
-        PricerConfig {
-            consent: Consent::Granted,
-            gpc_opt_out: false,
-            anon_id: Some("loop".into()),
-            stability_ttl_ms: Some(0),
-        },
-        clock.now_ms,
-        Box::new(Rng::new(0)),
-    )?;
+    let mut pricer = crate::fairness::edge_pricer(policy, model, "loop", clock.now_ms)?;
     rows.iter()
         .map(|row| {
             let request = EdgeRequest {
