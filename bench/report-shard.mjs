@@ -11,7 +11,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Miniflare } from 'miniflare';
 import { ROOT, log } from '../scripts/setup.mjs';
-import { bundleWorker } from '../scripts/worker.mjs';
+import { BUNDLE_RULES, bundleWorker } from '../scripts/worker.mjs';
 import { createPricer, tallyReports } from '../js/node.js';
 import { WORKERD_VERSION, workerdUsage } from './edge.mjs';
 
@@ -44,7 +44,7 @@ const mf = new Miniflare({
   modules: true,
   scriptPath: join(out, 'index.js'),
   modulesRoot: out,
-  modulesRules: [{ type: 'ESModule', include: ['**/*.js'] }, { type: 'CompiledWasm', include: ['**/*.wasm'] }, { type: 'Data', include: ['**/*.onnx'] }],
+  modulesRules: BUNDLE_RULES,
   compatibilityDate: '2025-06-01',
   bindings: { PRICELET_SIGNING_KEY: 'bench-signing-key-0123456789', PRICELET_POLICY: POLICY, PRICELET_TALLY_SHARDS: 1 },
   durableObjects: { REPORTS: { className: 'ReportTally', useSQLite: true }, POLICY: { className: 'PolicyStore', useSQLite: true } },

@@ -27,6 +27,13 @@ export function stageAssets() {
 }
 
 /** Bundles the Worker as `wrangler deploy` would upload it; returns the output folder. */
+/** How Miniflare loads the modules of `bundleWorker`'s output (as wrangler's rules do at deploy). */
+export const BUNDLE_RULES = [
+  { type: 'ESModule', include: ['**/*.js'] },
+  { type: 'CompiledWasm', include: ['**/*.wasm'] },
+  { type: 'Data', include: ['**/*.onnx', '**/*.bin'] },
+];
+
 export function bundleWorker(outdir = join(WORKER, 'dist', 'bundle')) {
   build();
   stageAssets();

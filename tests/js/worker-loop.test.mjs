@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { Miniflare } from 'miniflare';
 import { ROOT } from '../../scripts/setup.mjs';
-import { bundleWorker } from '../../scripts/worker.mjs';
+import { BUNDLE_RULES, bundleWorker } from '../../scripts/worker.mjs';
 import { createPricer, estimates, listQuote, signQuote, tallyReports, toCheckout, verifyQuote } from '../../js/node.js';
 
 const KEY = 'loop-test-signing-key-0123456789';
@@ -52,11 +52,7 @@ function start({ bindings = {}, ratelimits, durable = true } = {}) {
     modules: true,
     scriptPath: join(out, 'index.js'),
     modulesRoot: out,
-    modulesRules: [
-      { type: 'ESModule', include: ['**/*.js'] },
-      { type: 'CompiledWasm', include: ['**/*.wasm'] },
-      { type: 'Data', include: ['**/*.onnx', '**/*.bin'] },
-    ],
+    modulesRules: BUNDLE_RULES,
     compatibilityDate: '2025-06-01',
     bindings: { PRICELET_SIGNING_KEY: KEY, PRICELET_ADMIN_TOKEN: ADMIN, PRICELET_POLICY: POLICY, PRICELET_TALLY_SHARDS: SHARDS, ...bindings },
     durableObjects: { REPORTS: { className: 'ReportTally', useSQLite: true }, POLICY: { className: 'PolicyStore', useSQLite: true } },

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { Miniflare } from 'miniflare';
 import { ROOT } from '../../scripts/setup.mjs';
-import { bundleWorker, folderSize, stageAssets } from '../../scripts/worker.mjs';
+import { BUNDLE_RULES, bundleWorker, folderSize, stageAssets } from '../../scripts/worker.mjs';
 import { createPricer, estimates, signQuote, tallyReports, toCheckout, verifyQuote } from '../../js/node.js';
 
 const KEY = 'test-signing-key-0123456789abcdef';
@@ -19,14 +19,6 @@ const ITEMS = JSON.parse(readFileSync(join(ROOT, 'tests/fixtures/items.json'), '
 const outbound = [];
 let mf;
 let url;
-
-function rules() {
-  return [
-    { type: 'ESModule', include: ['**/*.js'] },
-    { type: 'CompiledWasm', include: ['**/*.wasm'] },
-    { type: 'Data', include: ['**/*.onnx', '**/*.bin'] },
-  ];
-}
 
 const ESTIMATES_TOKEN = 'estimates-token-for-tests';
 const ADMIN_TOKEN = 'admin-token-for-the-worker-tests';
@@ -42,7 +34,7 @@ before(async () => {
     modules: true,
     scriptPath: join(out, 'index.js'),
     modulesRoot: out,
-    modulesRules: rules(),
+    modulesRules: BUNDLE_RULES,
     compatibilityDate: '2025-06-01',
     bindings: { PRICELET_SIGNING_KEY: KEY, PRICELET_KEY_ID: 'k2', PRICELET_PREVIOUS_KEYS: JSON.stringify({ k1: 'an-older-key-0123456789' }), PRICELET_ESTIMATES_TOKEN: ESTIMATES_TOKEN, PRICELET_ADMIN_TOKEN: ADMIN_TOKEN },
     durableObjects: { REPORTS: { className: 'ReportTally', useSQLite: true }, POLICY: { className: 'PolicyStore', useSQLite: true } },
@@ -215,7 +207,7 @@ test('bad input: JSON errors with the right status, never a stack trace', async 
 test('a missing secret is a clear 503, not a crash', async () => {
   const bare = new Miniflare({
     modules: true, scriptPath: join(ROOT, 'worker', 'dist', 'bundle', 'index.js'), modulesRoot: join(ROOT, 'worker', 'dist', 'bundle'),
-    modulesRules: rules(), compatibilityDate: '2025-06-01', host: '127.0.0.1', port: 0, cf: false,
+    modulesRules: BUNDLE_RULES, compatibilityDate: '2025-06-01', host: '127.0.0.1', port: 0, cf: false,
     outboundService: (r) => { outbound.push(r.url); return new Response('blocked', { status: 599 }); },
   });
   try {
@@ -234,7 +226,7 @@ test('a missing secret is a clear 503, not a crash', async () => {
   for (const previous of [{ old: '' }, { old: 'short' }, { old: 42 }, ['x'], 'not json']) {
     const weak = new Miniflare({
       modules: true, scriptPath: join(ROOT, 'worker', 'dist', 'bundle', 'index.js'), modulesRoot: join(ROOT, 'worker', 'dist', 'bundle'),
-      modulesRules: rules(), compatibilityDate: '2025-06-01', host: '127.0.0.1', port: 0, cf: false,
+      modulesRules: BUNDLE_RULES, compatibilityDate: '2025-06-01', host: '127.0.0.1', port: 0, cf: false,
       bindings: { PRICELET_SIGNING_KEY: KEY, PRICELET_PREVIOUS_KEYS: typeof previous === 'string' ? previous : JSON.stringify(previous) },
       outboundService: (r) => { outbound.push(r.url); return new Response('blocked', { status: 599 }); },
     });
