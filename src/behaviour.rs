@@ -10,6 +10,7 @@ use crate::time::DAY_MS;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::Value;
+use std::collections::HashMap;
 
 /// Inactivity that ends a session (Google Analytics' definition, which the training data uses).
 pub const SESSION_GAP_MS: i64 = 30 * 60 * 1000;
@@ -330,6 +331,53 @@ impl BehaviourLog {
         evicted
     }
 
+    /// Adds the events of `known` that this log lacks, except those in `fresh` (added by the
+    /// caller with `push`). Events are matched by their stored form and counted, so an event held
+    /// twice is kept twice. Expired events are skipped and the bounds hold; what the bounds push
+    /// out was evicted by the writer whose copy this is, so it is not counted again.
+    pub(crate) fn absorb(
+        &mut self,
+        known: &BehaviourLog,
+        fresh: &[Event],
+        now: i64,
+        retention: Retention,
+    ) {
+        let mut skip = form_counts(self.encoded.iter().map(|j| j.get().to_string()));
+        for (form, n) in form_counts(fresh.iter().map(|e| e.encode().get().to_string())) {
+            *skip.entry(form).or_default() += n;
+        }
+        let mut added = false;
+        for (ev, json) in known.events.iter().zip(&known.encoded) {
+            match skip.get_mut(json.get()) {
+                Some(n) if *n > 0 => *n -= 1,
+                _ if ev.kept_by(&retention, now) => {
+                    self.insert_sorted(ev.clone());
+                    added = true;
+                }
+                _ => {}
+            }
+        }
+        while self.events.len() > limits::MAX_EVENTS || self.bytes > limits::MAX_STATE_BYTES - 1024
+        {
+            self.remove_oldest();
+        }
+        if added {
+            self.revision += 1;
+        }
+    }
+
+    /// Whether this log holds an event that `other` lacks (by stored form, counted).
+    pub(crate) fn holds_more_than(&self, other: &BehaviourLog) -> bool {
+        let mut theirs = form_counts(other.encoded.iter().map(|j| j.get().to_string()));
+        self.encoded.iter().any(|j| match theirs.get_mut(j.get()) {
+            Some(n) if *n > 0 => {
+                *n -= 1;
+                false
+            }
+            _ => true,
+        })
+    }
+
     /// Drops events older than the retention allows. Returns how many were dropped.
     pub fn prune(&mut self, now: i64, retention: Retention) -> usize {
         let before = self.events.len();
@@ -357,6 +405,15 @@ impl BehaviourLog {
         self.evicted = 0;
         self.revision += 1;
     }
+}
+
+/// How often each stored form occurs.
+fn form_counts(forms: impl Iterator<Item = String>) -> HashMap<String, usize> {
+    let mut counts = HashMap::new();
+    for form in forms {
+        *counts.entry(form).or_default() += 1;
+    }
+    counts
 }
 
 /// The current session: the newest run of events without a 30-minute gap, if it is still open at

@@ -144,3 +144,97 @@ fn a_tab_that_only_read_the_shared_state_still_honours_a_later_forget() {
     b.track(&mut shared, "b2");
     assert_eq!(stored_pages(&shared), ["b2"]);
 }
+
+/// Tabs in other processes see each other's localStorage writes late: B may write from a copy
+/// that misses A's last event. A's next read of storage keeps that event and asks to write it
+/// back; nothing is lost and nothing is counted twice.
+#[test]
+fn a_write_from_a_stale_copy_loses_no_event() {
+    let mut shared = None;
+    let (mut a, mut b) = (Tab::open(&shared), Tab::open(&shared));
+    a.track(&mut shared, "a0");
+    b.track(&mut shared, "b0");
+    let stale = shared.clone(); // what B's process still sees after A's next write
+    a.track(&mut shared, "a1");
+    let mut seen_by_b = stale;
+    b.track(&mut seen_by_b, "b1");
+    shared = seen_by_b; // B's write lands last and lacks a1
+    let mut pages = stored_pages(&shared);
+    pages.sort();
+    assert_eq!(pages, ["a0", "b0", "b1"], "the stale write did drop a1");
+    assert!(
+        a.p.sync(shared.as_deref(), NOW),
+        "A's storage event: storage lacks an event A holds, so A must write"
+    );
+    assert_eq!(status(&a.p)["events"], 4, "A kept a1 and took b1");
+    a.write(&mut shared);
+    let mut pages = stored_pages(&shared);
+    pages.sort();
+    assert_eq!(pages, ["a0", "a1", "b0", "b1"]);
+    assert!(
+        !b.p.sync(shared.as_deref(), NOW),
+        "B holds nothing storage lacks: no write back, so the tabs do not ping-pong"
+    );
+    assert_eq!(status(&b.p)["events"], 4);
+    // The same event tracked twice (two clicks in one millisecond) is kept twice.
+    a.track(&mut shared, "twice");
+    a.track(&mut shared, "twice");
+    b.track(&mut shared, "b2");
+    assert_eq!(
+        stored_pages(&shared)
+            .iter()
+            .filter(|p| *p == "twice")
+            .count(),
+        2
+    );
+    assert!(!a.p.sync(shared.as_deref(), NOW));
+    assert_eq!(status(&a.p)["events"], 7);
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+    /// Any interleaving of three tabs, each writing from a copy of storage up to three writes
+    /// old (a tab's copy never goes back in time, nor behind its own last write): once every tab
+    /// has handled the last `storage` event (writing back when `sync` asks), storage holds every
+    /// tracked event exactly once.
+    #[test]
+    fn stale_writes_lose_no_event_once_the_tabs_settle(
+        ops in proptest::collection::vec((0usize..3, 0usize..4), 1..24)
+    ) {
+        let mut versions: Vec<Option<String>> = vec![None];
+        let mut tabs = [Tab::open(&None), Tab::open(&None), Tab::open(&None)];
+        let mut seen = [0usize; 3];
+        let mut tracked = Vec::new();
+        for (n, (tab, lag)) in ops.into_iter().enumerate() {
+            let newest = versions.len() - 1;
+            let mut copy = versions[newest.saturating_sub(lag).max(seen[tab])].clone();
+            let page = format!("t{tab}-{n}");
+            tabs[tab].track(&mut copy, &page);
+            versions.push(copy);
+            seen[tab] = versions.len() - 1;
+            tracked.push(page);
+        }
+        let mut settled = false;
+        for _ in 0..6 {
+            let mut latest = versions.last().unwrap().clone();
+            let mut wrote = false;
+            for t in &mut tabs {
+                if t.p.sync(latest.as_deref(), NOW) {
+                    t.write(&mut latest);
+                    versions.push(latest.clone());
+                    wrote = true;
+                }
+            }
+            if !wrote {
+                settled = true;
+                break;
+            }
+        }
+        proptest::prop_assert!(settled, "the tabs kept writing back to each other");
+        let mut pages = stored_pages(versions.last().unwrap());
+        pages.sort();
+        tracked.sort();
+        proptest::prop_assert_eq!(pages, tracked);
+    }
+}

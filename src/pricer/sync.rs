@@ -76,16 +76,19 @@ impl Pricer {
     /// loses another's events. When the stored state is gone although this pricer saw one, or now
     /// has another anonymous id, another tab forgot the shopper (or withdrew consent): what this
     /// pricer had from storage is dropped too and only its unsynced events remain, so a `forget()`
-    /// in one tab is never undone by stale state in another.
-    pub fn sync(&mut self, text: Option<&str>, now_ms: i64) {
+    /// in one tab is never undone by stale state in another. Otherwise events this pricer holds
+    /// that storage lacks are kept (another tab wrote from a stale copy). Returns whether storage
+    /// lacks events this pricer now holds: the caller should write.
+    pub fn sync(&mut self, text: Option<&str>, now_ms: i64) -> bool {
         if self.persistence() == Persistence::None {
-            return;
+            return false;
         }
         if text.is_some() && text == self.store.last_text.as_deref() {
-            return; // nobody else wrote since
+            return !self.store.unsynced.is_empty(); // nobody else wrote since
         }
         if text.is_none() && self.store.seen_anon_id.is_none() {
-            return; // nothing stored, and nothing ever seen: this pricer's log is all there is
+            // Nothing stored, and nothing ever seen: this pricer's log is all there is.
+            return !self.log.events().is_empty();
         }
         let (stored, report) = state::read(text, now_ms, self.retention());
         let erased = match (&stored.anon_id, &self.store.seen_anon_id) {
@@ -93,14 +96,21 @@ impl Pricer {
             (Some(now), Some(seen)) => now != seen,
             _ => false,
         };
-        let mut log = if erased && stored.anon_id.is_none() {
+        let base = if erased && stored.anon_id.is_none() {
             BehaviourLog::default()
         } else {
             stored.log
         };
+        let mut log = base.clone();
+        if !erased {
+            // Another tab may have written from a copy that missed this pricer's last write (tabs
+            // in other processes see localStorage writes late): keep what either side holds.
+            log.absorb(&self.log, &self.store.unsynced, now_ms, self.retention());
+        }
         for ev in &self.store.unsynced {
             log.push(ev.clone(), now_ms, self.retention());
         }
+        let storage_lacks_events = log.holds_more_than(&base);
         self.log = log;
         self.report_budget = if erased {
             stored.report_budget
@@ -122,6 +132,7 @@ impl Pricer {
             self.load_report = report;
         }
         self.invalidate();
+        storage_lacks_events
     }
 
     /// Records a successful write of `written` (what [`Pricer::state_to_save`] gave): the unsynced

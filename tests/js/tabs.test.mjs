@@ -48,6 +48,16 @@ async function tab() {
 
 const track = (page, id) => page.evaluate((id) => window.pricer.track({ type: 'page_view', page: { kind: 'product', id } }), id);
 const stored = (page) => page.evaluate(() => JSON.parse(localStorage.getItem('pricelet:behaviour')));
+const ids = async (page) => (await stored(page))?.events.map((e) => e.page.id).sort() ?? null;
+
+/** Waits (up to 5 s) until `page`'s view of storage passes `check`: another tab's writes reach it late. */
+async function settles(page, check, message) {
+  const deadline = Date.now() + 5000;
+  while (!check(await ids(page))) {
+    if (Date.now() > deadline) assert.fail(`${message}; it sees ${JSON.stringify(await ids(page))}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
 
 test('two tabs on one localStorage keep each other\'s events; forget() and opt-out in one tab win', async () => {
   const [a, b] = [await tab(), await tab()];
@@ -55,19 +65,24 @@ test('two tabs on one localStorage keep each other\'s events; forget() and opt-o
     assert.equal((await track(a, `a${i}`)).persisted, true);
     assert.equal((await track(b, `b${i}`)).persisted, true);
   }
+  // Tabs in two processes see each other's writes late, so a tab may write from a copy that
+  // misses the other's last event; the tab that holds it writes it back on the storage event.
+  const all = ['a0', 'a1', 'a2', 'a3', 'a4', 'b0', 'b1', 'b2', 'b3', 'b4'];
+  for (const page of [a, b]) await settles(page, (seen) => seen?.length === 10, 'both tabs see all ten events in storage');
   const state = await stored(a);
-  assert.deepEqual(state.events.map((e) => e.page.id).sort(), ['a0', 'a1', 'a2', 'a3', 'a4', 'b0', 'b1', 'b2', 'b3', 'b4']);
+  assert.deepEqual(state.events.map((e) => e.page.id).sort(), all);
   assert.equal((await b.evaluate(() => window.pricer.exportData())).anonId, state.anonId, 'one anonymous id for both tabs');
   await a.evaluate(() => window.pricer.forget());
-  assert.equal(await stored(b), null, 'forget() removed the stored state');
+  await settles(b, (seen) => seen === null, 'forget() removed the stored state, as the other tab sees it');
   await track(b, 'b-after');
+  await settles(a, (seen) => seen !== null, 'the other tab\'s new write reaches this one');
   const after = await stored(a);
   assert.deepEqual(after.events.map((e) => e.page.id), ['b-after'], 'the other tab did not write the forgotten events back');
   assert.notEqual(after.anonId, state.anonId, 'nor the forgotten anonymous id');
   await track(a, 'a-after');
-  assert.equal((await stored(b)).events.length, 2);
+  await settles(b, (seen) => seen?.length === 2, 'the tab that forgot joins the other\'s new state');
   await a.evaluate(() => window.pricer.setConsent('denied'));
-  assert.equal(await stored(b), null, 'the opt-out erased the stored state');
+  await settles(b, (seen) => seen === null, 'the opt-out erased the stored state, as the other tab sees it');
   await track(b, 'b-last');
   assert.deepEqual((await stored(b)).events.map((e) => e.page.id), ['b-last']);
   assert.deepEqual([...a.errors, ...b.errors], []);

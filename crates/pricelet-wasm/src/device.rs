@@ -305,7 +305,11 @@ impl WasmPricer {
         if initial {
             self.core.load_state(state.as_deref(), clock.now_ms);
         } else {
-            self.core.sync(state.as_deref(), clock.now_ms);
+            // Another tab wrote. If it wrote from a copy that missed events this page holds, write
+            // them back now, so they are not lost when this tab closes without tracking again.
+            if self.core.sync(state.as_deref(), clock.now_ms) {
+                self.persist(clock.now_ms);
+            }
             return Ok(());
         }
         // Storage must hold what the engine uses: an unusable state is removed at once and a
