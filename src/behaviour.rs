@@ -293,6 +293,11 @@ impl BehaviourLog {
         self.encoded.insert(pos, json);
     }
 
+    /// More events or bytes than a stored state may hold (1 KiB is left for the rest of it).
+    fn over_bounds(&self) -> bool {
+        self.events.len() > limits::MAX_EVENTS || self.bytes > limits::MAX_STATE_BYTES - 1024
+    }
+
     fn remove_oldest(&mut self) {
         self.events.remove(0);
         self.bytes -= self.encoded.remove(0).get().len() + 1;
@@ -321,8 +326,7 @@ impl BehaviourLog {
         let pos = self.events.partition_point(|e| e.at_ms() <= at);
         self.insert(pos, ev);
         let mut evicted = 0;
-        while self.events.len() > limits::MAX_EVENTS || self.bytes > limits::MAX_STATE_BYTES - 1024
-        {
+        while self.over_bounds() {
             self.remove_oldest();
             evicted += 1;
         }
@@ -357,8 +361,7 @@ impl BehaviourLog {
                 _ => {}
             }
         }
-        while self.events.len() > limits::MAX_EVENTS || self.bytes > limits::MAX_STATE_BYTES - 1024
-        {
+        while self.over_bounds() {
             self.remove_oldest();
         }
         if added {
