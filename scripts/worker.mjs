@@ -26,7 +26,6 @@ export function stageAssets() {
   return pub;
 }
 
-/** Bundles the Worker as `wrangler deploy` would upload it; returns the output folder. */
 /** How Miniflare loads the modules of `bundleWorker`'s output (as wrangler's rules do at deploy). */
 export const BUNDLE_RULES = [
   { type: 'ESModule', include: ['**/*.js'] },
@@ -34,6 +33,7 @@ export const BUNDLE_RULES = [
   { type: 'Data', include: ['**/*.onnx', '**/*.bin'] },
 ];
 
+/** Bundles the Worker as `wrangler deploy` would upload it; returns the output folder. */
 export function bundleWorker(outdir = join(WORKER, 'dist', 'bundle')) {
   build();
   stageAssets();
