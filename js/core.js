@@ -188,7 +188,14 @@ export function makeApi(platform) {
     if (option === undefined || option === null) return null; // the engine's bundled default policy
     if (typeof option === 'string' || option instanceof URL) {
       try {
-        return new TextDecoder().decode(await platform.readBytes(option));
+        const bytes = await platform.readBytes(option);
+        try {
+          // Never U+FFFD for bytes that are not UTF-8: an exclusion spelled in Latin-1 would
+          // silently stop matching its items.
+          return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+        } catch {
+          throw new Error('it is not UTF-8 text; save the policy file as UTF-8 (JSON is always UTF-8)');
+        }
       } catch (e) {
         throw pricerError('invalid_policy', `the policy could not be loaded from ${option}: ${e.message}`, 'policy');
       }
@@ -328,16 +335,22 @@ export function makeApi(platform) {
     }
   }
 
-  /** The learning loop's proposer: keep `policy`, or the next version, from a tally of its reports (docs/measurement.md §7). */
-  async function proposePolicy(policy, tally, options = {}) {
+  /**
+   * The learning loop's proposer: keep `policy`, or the next version, from the tallies of its
+   * reports, one per collection round (docs/measurement.md §7). `options`: { baseVersion,
+   * sequence, now? } — the next version is named `<baseVersion>+loop.<sequence>`.
+   */
+  async function proposePolicy(policy, rounds, options = {}) {
     const unavailable = serverOnly('proposePolicy');
     if (unavailable) throw unavailable;
     await ensureEngine(wasmOption(options, 'invalid_policy'));
     if (policy === null || policy === undefined) throw pricerError('invalid_policy', 'proposePolicy needs the current policy (the one the reports were made under)');
     try {
-      return JSON.parse(engine.proposePolicy(wire(policy, 'invalid_policy', 'the policy'), wire(tally, 'invalid_report', 'the tally'), options?.now ?? Date.now()));
+      if (options === null || typeof options !== 'object') throw pricerError('invalid_argument', 'options must be { baseVersion, sequence, now? }', 'options');
+      const turn = { now: options.now ?? Date.now(), baseVersion: options.baseVersion, sequence: options.sequence };
+      return JSON.parse(engine.proposePolicy(wire(policy, 'invalid_policy', 'the policy'), wire(rounds, 'invalid_report', 'the rounds'), wire(turn, 'invalid_argument', 'the options')));
     } catch (e) {
-      throw coded(e, 'invalid_policy', 'the policy or tally');
+      throw coded(e, 'invalid_policy', 'the policy or tallies');
     }
   }
 
@@ -459,6 +472,8 @@ class Pricer {
   #epoch = -1;
   #ttl = 0;
   #now = Date.now;
+  /** A save of the shown quotes is queued (one per batch of prices, after the caller's render). */
+  #saveQueued = false;
 
   constructor(args) {
     this.#args = args;
@@ -534,11 +549,28 @@ class Pricer {
     }
   }
 
+  /**
+   * New quotes go into storage so other pages of the shop show the same price: once per batch, in
+   * a microtask after the caller's synchronous work (a page renders its prices, then one write).
+   */
+  #saveShownSoon(p) {
+    if (this.#saveQueued || !p.unsavedQuotes) return;
+    this.#saveQueued = true;
+    queueMicrotask(() => {
+      this.#saveQueued = false;
+      if (!this.#freed) this.#call((q) => q.saveQuotes(), () => {});
+    });
+  }
+
   priceFor(item) {
     const hit = this.#cachedQuote(item);
     if (hit !== null) return hit;
     const text = wire(item, 'invalid_item', 'the item');
-    const quote = JSON.parse(this.#call((p) => p.priceFor(text), (p) => p.listQuoteWithReason(text, 'engine_reset')));
+    const quote = JSON.parse(this.#call((p) => {
+      const out = p.priceFor(text);
+      this.#saveShownSoon(p);
+      return out;
+    }, (p) => p.listQuoteWithReason(text, 'engine_reset')));
     this.#remember(item, text, quote);
     return quote;
   }
@@ -569,7 +601,11 @@ class Pricer {
       throw pricerError('limit_exceeded', `the items are ${chars} characters of JSON, over the limit of ${limits.maxInputChars}; split the request`, 'items');
     }
     const epoch = this.#epoch;
-    const out = this.#call((p) => JSON.parse(p.pricesFor(`[${wired.join(',')}]`)), (p) => resetSlots(p, wired, list));
+    const out = this.#call((p) => {
+      const slots = JSON.parse(p.pricesFor(`[${wired.join(',')}]`));
+      this.#saveShownSoon(p);
+      return slots;
+    }, (p) => resetSlots(p, wired, list));
     // If the engine dropped or replaced quotes mid-batch, some of these are no longer in its cache.
     const keep = this.#epoch === epoch;
     return out.map((q, i) => {

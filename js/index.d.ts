@@ -169,6 +169,8 @@ export interface PolicyProposal {
     breakEvenBeta: number;
     firstDay: string | null;
     lastDay: string | null;
+    /** Collection rounds that hold reports (a change needs two at least). */
+    rounds: number;
   };
   /** The new policy version (propose, retreat), else null. */
   policy: Policy | null;
@@ -395,8 +397,13 @@ export function tallyReports(reports: MeasurementReport[], tally?: ReportTally |
 export function estimates(tally: ReportTally, options?: { policy?: Policy; wasm?: CreatePricerOptions['wasm'] }): Promise<Estimates>;
 /** Merges the tallies of a collector's shards (null = an empty shard): the same read-out as one tally. */
 export function mergeTallies(tallies: Array<ReportTally | null>, options?: { policy?: Policy; wasm?: CreatePricerOptions['wasm'] }): Promise<ReportTally>;
-/** The learning loop's proposer: from a tally of the policy's reports, keep it or propose the next version. */
-export function proposePolicy(policy: Policy, tally: ReportTally | null, options?: { now?: number; wasm?: CreatePricerOptions['wasm'] }): Promise<PolicyProposal>;
+/**
+ * The learning loop's proposer: from the tallies of the policy's reports, one per collection round
+ * (oldest first), keep it or propose the next version, named `<baseVersion>+loop.<sequence>`
+ * (shortened to fit the version limit). A change needs evidence that holds with any one round
+ * left out. Hand out each `sequence` once (the caller's store keeps the counter).
+ */
+export function proposePolicy(policy: Policy, rounds: Array<ReportTally | null>, options: { baseVersion: string; sequence: number; now?: number; wasm?: CreatePricerOptions['wasm'] }): Promise<PolicyProposal>;
 /** Loads the engine ahead of time (optional). */
 export function init(options?: { wasm?: CreatePricerOptions['wasm'] }): Promise<void>;
 

@@ -555,6 +555,9 @@ mod tests {
             log.push(ev(json!({"type": "add_to_cart", "itemId": long_id, "category": "c".repeat(60), "at": NOW - 5000 + i as i64})), NOW, KEEP);
         }
         assert!(log.stored_bytes() <= limits::MAX_STATE_BYTES);
-        assert!(crate::state::write(&log, Some("abc"), None).len() <= limits::MAX_STATE_BYTES);
+        assert!(
+            crate::state::write(&log, Some("abc"), &Default::default(), None).len()
+                <= limits::MAX_STATE_BYTES
+        );
     }
 }

@@ -4,7 +4,7 @@
 //! are dropped, each with a reason; reading never fails.
 
 use crate::behaviour::{BehaviourLog, Event};
-use crate::ldp::DailySpend;
+use crate::ldp::DailyBudget;
 use crate::limits;
 use crate::policy::Retention;
 use serde::{Deserialize, Serialize};
@@ -60,8 +60,10 @@ impl LoadReport {
 pub struct Stored {
     pub log: BehaviourLog,
     pub anon_id: Option<String>,
-    /// ε spent on measurement reports on the stored day (ldp.rs).
-    pub report_budget: Option<DailySpend>,
+    /// ε spent on measurement reports on the stored day, per writer (`ldp::DailyBudget`).
+    pub report_budget: DailyBudget,
+    /// Quotes shown on the shop's pages, as the pricer stored them (read leniently by the pricer).
+    pub shown: Option<Value>,
 }
 
 #[derive(Deserialize)]
@@ -77,6 +79,9 @@ struct StoredIn {
     /// leniently: a malformed record is ignored, never a reason to discard the log.
     #[serde(default)]
     report_budget: Option<Value>,
+    /// Optional (added in place, still version 1): quotes shown within the stability window.
+    #[serde(default)]
+    shown: Option<Value>,
 }
 
 /// The same document for writing: events go out as the JSON encoded when they entered the log, so
@@ -91,14 +96,17 @@ struct StoredOut<'a> {
     evicted: u64,
     events: &'a [Box<RawValue>],
     #[serde(skip_serializing_if = "Option::is_none")]
-    report_budget: Option<&'a DailySpend>,
+    report_budget: Option<&'a DailyBudget>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    shown: Option<&'a Value>,
 }
 
 /// Serializes the log (and the anonymous id, when it may persist) in the versioned schema.
 pub fn write(
     log: &BehaviourLog,
     anon_id: Option<&str>,
-    report_budget: Option<&DailySpend>,
+    report_budget: &DailyBudget,
+    shown: Option<&Value>,
 ) -> String {
     serde_json::to_string(&StoredOut {
         schema: STATE_SCHEMA,
@@ -106,7 +114,8 @@ pub fn write(
         anon_id,
         evicted: log.evicted(),
         events: log.encoded(),
-        report_budget,
+        report_budget: (!report_budget.is_empty()).then_some(report_budget),
+        shown,
     })
     .unwrap_or_default()
 }
@@ -179,9 +188,27 @@ pub fn read(text: Option<&str>, now: i64, retention: Retention) -> (Stored, Load
         report_budget: stored
             .report_budget
             .as_ref()
-            .and_then(DailySpend::from_stored),
+            .and_then(DailyBudget::from_stored)
+            .unwrap_or_default(),
+        shown: stored.shown,
     };
     (stored, report)
+}
+
+/// Only the report budget of a stored state (merged before every report): an unreadable state
+/// has none.
+pub fn read_budget(text: Option<&str>) -> DailyBudget {
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct BudgetOnly {
+        #[serde(default)]
+        report_budget: Option<Value>,
+    }
+    text.filter(|t| t.len() <= limits::MAX_STATE_BYTES)
+        .and_then(|t| serde_json::from_str::<BudgetOnly>(t).ok())
+        .and_then(|s| s.report_budget)
+        .and_then(|v| DailyBudget::from_stored(&v))
+        .unwrap_or_default()
 }
 
 /// Anonymous ids: 1–128 characters of `A-Z a-z 0-9 - _`.
@@ -196,7 +223,7 @@ pub fn valid_anon_id(id: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ldp::DailySpend;
+    use crate::ldp::DailyBudget;
     use serde_json::json;
 
     const NOW: i64 = 1_764_000_000_000;
@@ -218,7 +245,7 @@ mod tests {
             NOW,
             KEEP,
         );
-        let text = write(&log, Some("anon_1"), None);
+        let text = write(&log, Some("anon_1"), &DailyBudget::default(), None);
         let (back, report) = read(Some(&text), NOW, KEEP);
         assert_eq!(back.log.events(), log.events());
         assert_eq!(back.anon_id.as_deref(), Some("anon_1"));
@@ -229,21 +256,19 @@ mod tests {
     fn the_report_budget_is_stored_and_optional() {
         let mut log = BehaviourLog::default();
         log.push(ev(json!({"type": "purchase", "at": NOW})), NOW, KEEP);
-        let plain = write(&log, None, None);
+        let plain = write(&log, None, &DailyBudget::default(), None);
         assert!(
             !plain.contains("reportBudget"),
             "absent until reports are made: {plain}"
         );
-        let budget = DailySpend {
-            day: "2026-11-29".into(),
-            epsilon: 4.0,
-        };
-        let text = write(&log, None, Some(&budget));
+        let mut budget = DailyBudget::default();
+        budget.spend("2026-11-29", "w1", 4.0);
+        let text = write(&log, None, &budget, None);
         let (back, report) = read(Some(&text), NOW, KEEP);
         assert_eq!(report.outcome, LoadOutcome::Loaded);
-        assert_eq!(back.report_budget.as_ref().map(|b| b.epsilon), Some(4.0));
+        assert_eq!(back.report_budget.spent_on("2026-11-29"), 4.0);
         assert_eq!(
-            write(&back.log, None, back.report_budget.as_ref()),
+            write(&back.log, None, &back.report_budget, None),
             text,
             "round trip"
         );
@@ -253,11 +278,11 @@ mod tests {
             (r.outcome, old.log.events().len()),
             (LoadOutcome::Loaded, 1)
         );
-        let mangled = text.replace("\"epsilon\":4.0", "\"epsilon\":\"lots\"");
+        let mangled = text.replace("\"w1\":4.0", "\"w1\":\"lots\"");
         assert_ne!(mangled, text);
         let (m, r) = read(Some(&mangled), NOW, KEEP);
         assert_eq!((r.outcome, m.log.events().len()), (LoadOutcome::Loaded, 1));
-        assert_eq!(m.report_budget, None);
+        assert!(m.report_budget.is_empty());
     }
 
     #[test]

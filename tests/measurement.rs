@@ -83,12 +83,55 @@ fn shared_pricer(policy: Policy) -> Pricer {
     .unwrap()
 }
 
+/// The next device: a new pricer (its own log, id and report budget) with the models of the last.
 fn become_device(p: &mut Pricer, anon: &str) {
-    p.forget();
     let state =
         format!(r#"{{"schema":"pricelet/behaviour","version":1,"anonId":"{anon}","events":[]}}"#);
-    p.load_state(Some(&state), NOW);
+    let policy = p.policy().clone();
+    let placeholder = pricer_without_model(policy.clone());
+    let (interest, uplift) = std::mem::replace(p, placeholder).into_models();
+    *p = Pricer::new(
+        policy,
+        interest,
+        uplift,
+        Some(&state),
+        PricerConfig {
+            consent: Consent::Granted,
+            gpc_opt_out: false,
+            anon_id: None,
+            stability_ttl_ms: Some(0),
+        },
+        NOW,
+        // Each device randomizes its reports with its own stream.
+        common::seeded_rng(
+            0x5EED
+                ^ u64::from(
+                    anon.bytes()
+                        .fold(0u32, |h, b| h.wrapping_mul(31).wrapping_add(u32::from(b))),
+                ),
+        ),
+    )
+    .unwrap();
     assert_eq!(p.anon_id(), anon);
+}
+
+fn pricer_without_model(policy: Policy) -> Pricer {
+    let config = PricerConfig {
+        consent: Consent::Granted,
+        gpc_opt_out: false,
+        anon_id: None,
+        stability_ttl_ms: Some(0),
+    };
+    Pricer::new(
+        policy,
+        ModelSlot::Absent,
+        ModelSlot::Absent,
+        None,
+        config,
+        NOW,
+        test_rng(),
+    )
+    .unwrap()
 }
 
 fn sneaker() -> Value {
@@ -230,6 +273,103 @@ fn the_daily_budget_stops_reports_until_the_next_local_day() {
         Some("2026-11-30")
     );
     assert_eq!(next.epsilon_spent_today, 2.0);
+}
+
+/// A store several pricers share (tabs of a shop), used as the binding uses it: the stored budget
+/// is read before a report, and the state is merged and written after one.
+#[derive(Default)]
+struct SharedStore(Option<String>);
+
+impl SharedStore {
+    fn report(&mut self, p: &mut Pricer, q: &Quote, at: i64) -> bool {
+        p.merge_stored_budget(self.0.as_deref());
+        let out = p.report(q, false, &clock(at));
+        if out.report.is_some() {
+            p.sync(self.0.as_deref(), NOW + at);
+            self.0 = p.state_to_save();
+            p.saved(self.0.clone());
+        }
+        out.report.is_some()
+    }
+}
+
+#[test]
+fn pricers_sharing_one_store_share_one_daily_budget() {
+    // dailyEpsilon 8 at ε 2: four reports a day for the device, however many pricers it runs.
+    let policy = reporting(2.0, 8.0, "grr");
+    let mut store = SharedStore::default();
+    let mut tabs: Vec<Pricer> = (0..3)
+        .map(|_| {
+            pricer(
+                policy.clone(),
+                Consent::Granted,
+                false,
+                "shopper-tabs",
+                None,
+            )
+        })
+        .collect();
+    let quotes: Vec<Quote> = tabs.iter_mut().map(shown_quote).collect();
+    let mut made = 0;
+    for round in 0..4 {
+        for (t, q) in tabs.iter_mut().zip(&quotes) {
+            made += usize::from(store.report(t, q, round * 1000));
+        }
+    }
+    assert_eq!(
+        made, 4,
+        "three pricers on one store made {made} reports in one day"
+    );
+    // Every copy that is merged in counts the four, whatever the order of the writes.
+    let stored = pricelet::state::read_budget(store.0.as_deref());
+    assert_eq!(stored.spent_on("2026-11-29"), 8.0);
+}
+
+#[test]
+fn consent_changes_and_forget_keep_the_days_report_budget() {
+    let policy = reporting(2.0, 8.0, "grr");
+    let mut p = pricer(policy, Consent::Granted, false, "shopper-consent", None);
+    let q = shown_quote(&mut p);
+    let mut made = 0;
+    let mut try_four = |p: &mut Pricer, at: i64| {
+        for i in 0..4 {
+            made += usize::from(p.report(&q, false, &clock(at + i)).report.is_some());
+        }
+    };
+    try_four(&mut p, 0);
+    p.set_consent(Consent::Denied);
+    p.set_consent(Consent::Granted);
+    try_four(&mut p, 100);
+    p.forget();
+    try_four(&mut p, 200);
+    assert_eq!(made, 4, "one pricer made {made} reports in one day");
+    // What storage keeps after forget(): the budget alone — no behaviour, no anonymous id.
+    let kept = p
+        .state_after_forget(&clock(300))
+        .expect("the day's budget is kept");
+    let v: Value = serde_json::from_str(&kept).unwrap();
+    assert_eq!(v["events"], json!([]));
+    assert!(v.get("anonId").is_none(), "{kept}");
+    assert_eq!(
+        pricelet::state::read_budget(Some(&kept)).spent_on("2026-11-29"),
+        8.0
+    );
+    // The next day it is gone.
+    let tomorrow = Clock {
+        now_ms: NOW + DAY_MS + 1,
+        utc_offset_minutes: 0,
+    };
+    assert_eq!(p.state_after_forget(&tomorrow), None);
+    // A pricer that made no report keeps nothing after forget().
+    let mut quiet = pricer(
+        reporting(2.0, 8.0, "grr"),
+        Consent::Granted,
+        false,
+        "quiet",
+        None,
+    );
+    quiet.forget();
+    assert_eq!(quiet.state_after_forget(&clock(0)), None);
 }
 
 #[test]

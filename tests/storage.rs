@@ -238,3 +238,79 @@ proptest::proptest! {
         proptest::prop_assert_eq!(pages, tracked);
     }
 }
+
+/// A page of the shop with the shipped stability window (the `Tab`s above turn it off).
+fn page(shared: &Option<String>) -> Pricer {
+    let model = pricelet_onnx::slot(Some(&model_bytes()), ModelKind::Interest);
+    // A shopper in the treatment arm (a control shopper sees list prices whatever the behaviour).
+    let config = PricerConfig {
+        stability_ttl_ms: None,
+        ..config(Consent::Granted)
+    };
+    Pricer::new(
+        Policy::default_policy(),
+        model,
+        ModelSlot::Absent,
+        shared.as_deref(),
+        config,
+        NOW,
+        test_rng(),
+    )
+    .unwrap()
+}
+
+fn save(p: &mut Pricer, shared: &mut Option<String>) {
+    p.sync(shared.as_deref(), NOW);
+    *shared = p.state_to_save();
+    p.saved(shared.clone());
+}
+
+#[test]
+fn a_price_shown_on_one_page_is_the_price_on_the_next_whatever_was_tracked_between() {
+    let items: Vec<Value> = (0..24)
+        .map(|i| json!({"id": format!("item-{i}"), "price": format!("{}.99", 20 + 7 * i), "currency": "EUR", "category": "home", "cost": "8.00"}))
+        .collect();
+    let mut shared = None;
+    // The listing: a first page prices every item, browses, and saves what it showed.
+    let mut listing = page(&shared);
+    save(&mut listing, &mut shared);
+    let shown: Vec<_> = items
+        .iter()
+        .map(|i| listing.price_for(i, &clock(0)).unwrap())
+        .collect();
+    assert!(listing.has_unsaved_quotes());
+    browse(&mut listing, 12);
+    save(&mut listing, &mut shared);
+    assert!(!listing.has_unsaved_quotes());
+    // A product page opened in a new tab, later, with all that behaviour: the same quotes.
+    let mut product = page(&shared);
+    let fresh_page = page(&None);
+    for (item, before) in items.iter().zip(&shown) {
+        let again = product.price_for(item, &clock(200_000)).unwrap();
+        assert_eq!(again, *before, "{}", item["id"]);
+    }
+    // Without the stored quotes this behaviour prices some items differently: the test can fail.
+    let mut blank = fresh_page;
+    let mut browsed = shared.clone();
+    let v: Value = serde_json::from_str(browsed.as_ref().unwrap()).unwrap();
+    let mut without = v.clone();
+    without.as_object_mut().unwrap().remove("shown");
+    browsed = Some(without.to_string());
+    blank.load_state(browsed.as_deref(), NOW);
+    let differ = items
+        .iter()
+        .zip(&shown)
+        .filter(|(i, q)| blank.price_for(i, &clock(200_000)).unwrap().price_minor != q.price_minor)
+        .count();
+    assert!(differ > 0, "the browse changes some prices");
+    // A changed item (a new list price) is priced again, never served an old quote.
+    let mut cheaper = items[0].clone();
+    cheaper["price"] = json!("15.99");
+    let q = page(&shared).price_for(&cheaper, &clock(200_000)).unwrap();
+    assert_eq!(q.list_price_minor, 1599);
+    // After the stability window the stored quotes are not re-served.
+    let late = page(&shared)
+        .price_for(&items[1], &clock(31 * 60_000))
+        .unwrap();
+    assert_ne!(late.issued_at, shown[1].issued_at);
+}

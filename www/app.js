@@ -270,7 +270,8 @@ function priceBlock(item, q, { big = false } = {}) {
     h('p', { class: 'price-line' },
       h('span', { class: 'price' }, money(q.price, q.currency)),
       off ? h('s', { class: 'list-price' }, money(q.listPrice, q.currency)) : null,
-      off ? h('span', { class: 'off' }, `−${Math.round(q.discountPercent)} %`) : null),
+      // Rounded down: a stated reduction may never overstate the real one (19.77 % shows −19 %).
+      off ? h('span', { class: 'off' }, `−${Math.floor(q.discountPercent)} %`) : null),
     q.label ? h('p', { class: 'label' }, q.label) : null,
     why,
     panel);

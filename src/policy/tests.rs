@@ -240,3 +240,33 @@ fn limits_on_size_and_rules() {
         Code::LimitExceeded
     );
 }
+
+#[test]
+fn learning_guardrails_must_stay_inside_the_learning_range() {
+    let learning: Value = serde_json::from_str(include_str!("../../policy/learning.json")).unwrap();
+    // betaMin 0, betaMax 12: a step or an interval width up to 12 means something; beyond, nothing.
+    for (field, value, ok) in [
+        ("maxBetaStep", json!(12), true),
+        ("maxBetaStep", json!(12.01), false),
+        ("maxBetaStep", json!(1e6), false),
+        ("maxBetaStep", json!(0), false),
+        ("maxIntervalWidth", json!(12), true),
+        ("maxIntervalWidth", json!(12.5), false),
+        ("maxIntervalWidth", json!(1e300), false),
+        ("maxIntervalWidth", json!(-1), false),
+    ] {
+        let mut v = learning.clone();
+        v["learning"][field] = value.clone();
+        match Policy::from_json(&v) {
+            Ok(_) => assert!(ok, "{field} = {value} was accepted"),
+            Err(e) => {
+                assert!(!ok, "{field} = {value}: {e}");
+                assert_eq!(
+                    e.field.as_deref(),
+                    Some(format!("learning.{field}").as_str())
+                );
+                assert!(e.message.contains("betaMax − betaMin"), "{e}");
+            }
+        }
+    }
+}

@@ -289,13 +289,21 @@ impl Policy {
                     ),
                 );
             }
-            if !(l.max_beta_step.is_finite() && l.max_beta_step > 0.0) {
-                return bad("learning.maxBetaStep", "must be a number above 0".into());
+            // A step as large as the whole range bounds nothing, and an interval wider than the
+            // range cannot tell any two of its β apart: both must stay inside the range to mean
+            // something (a range of width 0 pins β, so any positive value is moot there).
+            let span = l.beta_max - l.beta_min;
+            let within = |x: f64| x.is_finite() && x > 0.0 && (span == 0.0 || x <= span);
+            if !within(l.max_beta_step) {
+                return bad(
+                    "learning.maxBetaStep",
+                    format!("must be a number above 0 and at most betaMax − betaMin = {span}: a larger step is no bound on β"),
+                );
             }
-            if !(l.max_interval_width.is_finite() && l.max_interval_width > 0.0) {
+            if !within(l.max_interval_width) {
                 return bad(
                     "learning.maxIntervalWidth",
-                    "must be a number above 0".into(),
+                    format!("must be a number above 0 and at most betaMax − betaMin = {span}: a wider interval cannot tell any two β of the learning range apart"),
                 );
             }
             if l.min_reports == 0 {

@@ -160,12 +160,28 @@ impl Pricer {
     }
 
     fn price_item(&mut self, item: &Item, clock: &Clock) -> Result<Quote> {
+        self.latest_now = self.latest_now.max(clock.now_ms);
         if let Some(q) = self.stable_quote(item, clock) {
+            return Ok(q);
+        }
+        if let Some(q) = self.restored_quote(item, clock) {
+            // Shown on another page of the shop: this page shows it too.
+            self.restored.remove(&item.id);
+            self.keep_stable(item, &q);
             return Ok(q);
         }
         let decision = self.decide(item, clock)?;
         let quote = decision.quote.clone();
         self.remember(decision);
+        self.keep_stable(item, &quote);
+        if self.persistence() == Persistence::Storage && self.stability_ttl_ms > 0 {
+            self.shown_unsaved = true;
+        }
+        Ok(quote)
+    }
+
+    /// Keeps `quote` to re-serve for `item` within the stability window.
+    fn keep_stable(&mut self, item: &Item, quote: &Quote) {
         if self.stability_ttl_ms > 0 && quote.reason != Reason::EngineReset {
             if self.stable_quotes.len() >= MAX_CACHED_ITEMS {
                 self.stable_quotes.clear();
@@ -178,7 +194,6 @@ impl Pricer {
                 self.stable_epoch += 1;
             }
         }
-        Ok(quote)
     }
 
     /// The stability rule: within the TTL the same quote is re-served if it still passes
@@ -274,7 +289,11 @@ impl Pricer {
             }
         };
         d.features = shown;
-        let variant = if self.in_control() {
+        let variant = if self.persistence() != Persistence::Storage {
+            // An id that is not kept cannot hold an arm: every page of the visit would draw again
+            // (list price on one, a random discount on the next). Reports need consent anyway.
+            Variant::None
+        } else if self.in_control() {
             Variant::Control
         } else {
             Variant::Treatment
@@ -337,7 +356,9 @@ impl Pricer {
             _ if cold_start => (choice.index, Reason::ColdStart),
             _ => (choice.index, Reason::Personalized),
         };
-        let propensity = if explore {
+        let propensity = if variant == Variant::None {
+            1.0
+        } else if explore {
             experiment::propensity(&self.policy, shown, choice.index, candidates.len())
         } else {
             // Edge quotes do not explore: P = c·[list] + (1 - c)·[chosen].
@@ -349,27 +370,12 @@ impl Pricer {
         let mut q = self.base_quote(item, clock, why);
         q.price_minor = cand.price_minor;
         q.discount_minor = cand.discount_minor;
-        q.price = item.currency.to_major_f64(cand.price_minor);
-        q.discount_percent = discount_percent(cand.discount_minor, item.list_minor);
         q.interest = Some(interest);
         q.variant = variant;
         q.propensity = propensity;
         q.personalized =
             !cold_start && matches!(why, Reason::Personalized | Reason::NoFeasiblePrice);
-        q.label = match self.policy.disclosure.label_when {
-            LabelWhen::Personalized if q.personalized => self.policy.label().map(str::to_string),
-            LabelWhen::Discounted if q.personalized && q.discount_minor > 0 => {
-                self.policy.label().map(str::to_string)
-            }
-            _ => None,
-        };
-        q.explanation = explanation(
-            why,
-            &q,
-            &bounds,
-            self.policy.experiment.control_percent.0.as_percent(),
-        );
-        d.quote = q;
+        d.quote = finish_quote(q, item, &self.policy, &bounds);
         d.beta = beta;
         d.bounds = Some(bounds);
         d.candidates = candidates;
@@ -395,6 +401,27 @@ impl Pricer {
     }
 }
 
+/// The display fields that follow from a decided quote's price, reason and personalization: the
+/// price in major units, the discount percent, the disclosure label and the explanation.
+pub(super) fn finish_quote(mut q: Quote, item: &Item, policy: &Policy, bounds: &Bounds) -> Quote {
+    q.price = item.currency.to_major_f64(q.price_minor);
+    q.discount_percent = discount_percent(q.discount_minor, item.list_minor);
+    q.label = match policy.disclosure.label_when {
+        LabelWhen::Personalized if q.personalized => policy.label().map(str::to_string),
+        LabelWhen::Discounted if q.personalized && q.discount_minor > 0 => {
+            policy.label().map(str::to_string)
+        }
+        _ => None,
+    };
+    q.explanation = explanation(
+        q.reason,
+        &q,
+        bounds,
+        policy.experiment.control_percent.0.as_percent(),
+    );
+    q
+}
+
 impl Decision {
     fn resealed(mut self) -> Decision {
         self.quote = self.quote.seal();
@@ -402,11 +429,14 @@ impl Decision {
     }
 }
 
+/// The discount in percent of list, rounded *down* to hundredths (exact integers): a stated
+/// reduction may never overstate the real one, so 19.996 % shows as 19.99 %, not 20 %.
 fn discount_percent(discount_minor: i64, list_minor: i64) -> f64 {
-    if list_minor == 0 {
+    if list_minor <= 0 || discount_minor <= 0 {
         return 0.0;
     }
-    (discount_minor as f64 * 10_000.0 / list_minor as f64).round() / 100.0
+    let hundredths = (i128::from(discount_minor) * 10_000).div_euclid(i128::from(list_minor));
+    hundredths as f64 / 100.0
 }
 
 /// A sealed list-price quote; needs no model and no behaviour (`listQuote(item)` before the wasm

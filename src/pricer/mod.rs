@@ -6,6 +6,7 @@
 
 mod decide;
 mod edge;
+mod shown;
 mod sync;
 
 pub use decide::{list_quote, Decision, FeatureValue};
@@ -16,7 +17,7 @@ use crate::error::{quoted, Code, Error, Result};
 use crate::experiment::{self, Variant};
 use crate::features::Summaries;
 use crate::item::Item;
-use crate::ldp::{self, DailySpend, Random, Refusal, ReportOutcome};
+use crate::ldp::{self, DailyBudget, Random, Refusal, ReportOutcome};
 use crate::limits;
 use crate::policy::{Policy, Retention};
 use crate::quote::{Quote, Reason};
@@ -198,12 +199,21 @@ pub struct Pricer {
     gpc_opt_out: bool,
     stability_ttl_ms: i64,
     load_report: LoadReport,
-    /// ε spent on measurement reports on the current local day; stored with the log.
-    report_budget: Option<DailySpend>,
+    /// ε spent on measurement reports on the current local day, by every pricer sharing this
+    /// device's storage; stored with the log, and kept through `forget()` and consent changes.
+    report_budget: DailyBudget,
+    /// This pricer's own key in `report_budget` (drawn at its first report).
+    budget_writer: Option<String>,
     /// Anonymous ids (and measurement reports) draw from it: cryptographic on a device.
     rng: Box<dyn Random>,
     /// Quotes re-served within the stability TTL, with the item they priced.
     stable_quotes: HashMap<String, (Item, Quote)>,
+    /// Quotes other pages of the shop showed (from the stored state), by item id (shown.rs).
+    restored: HashMap<String, shown::ShownQuote>,
+    /// A quote was shown that the stored state does not hold yet.
+    shown_unsaved: bool,
+    /// The latest clock reading of a call: what "now" is when the state is written.
+    latest_now: i64,
     /// Moves whenever a re-servable quote is dropped or replaced, so a host-side copy of
     /// `stable_quotes` (the JS wrapper's quote cache) is exact while it stands still.
     stable_epoch: u64,
@@ -254,9 +264,13 @@ impl Pricer {
             consent: config.consent,
             gpc_opt_out: config.gpc_opt_out,
             load_report: LoadReport::empty(),
-            report_budget: None,
+            report_budget: DailyBudget::default(),
+            budget_writer: None,
             rng,
             stable_quotes: HashMap::new(),
+            restored: HashMap::new(),
+            shown_unsaved: false,
+            latest_now: now_ms,
             stable_epoch: 0,
             item_features: false,
             decisions: HashMap::new(),
@@ -272,6 +286,11 @@ impl Pricer {
         };
         p.load_state(state, now_ms);
         Ok(p)
+    }
+
+    /// The loaded models, for a new pricer (simulations play many devices without reloading them).
+    pub fn into_models(self) -> (ModelSlot, ModelSlot) {
+        (self.interest, self.uplift)
     }
 
     /// What happened to the stored state at the last load (`status().state`).
@@ -312,14 +331,14 @@ impl Pricer {
         self.policy.retention(self.consent == Consent::Granted)
     }
 
-    /// Changes consent at runtime. Denying clears everything; granting keeps this session's log
-    /// (the caller then persists it).
+    /// Changes consent at runtime. Denying clears all behaviour; granting keeps this session's log
+    /// (the caller then persists it). The day's report budget stays: what was disclosed today
+    /// remains disclosed whatever the shopper decides now.
     pub fn set_consent(&mut self, consent: Consent) {
         let before = self.persistence();
         self.consent = consent;
         if self.persistence() == Persistence::None {
             self.log.clear();
-            self.report_budget = None;
         }
         if self.persistence() != before {
             // Another store now: everything this pricer holds is new to it.
@@ -342,10 +361,21 @@ impl Pricer {
         self.consent
     }
 
+    /// Drops every cache, the quotes shown included: for changes the shopper asked for (consent,
+    /// `forget()`, another tab's `forget()`), after which no earlier price may be re-served.
     fn invalidate(&mut self) {
         self.stable_quotes.clear();
+        self.restored.clear();
+        self.shown_unsaved = false;
         self.stable_epoch += 1;
         self.decisions.clear();
+        self.forget_scores();
+    }
+
+    /// Drops what was computed from the log (a new log may reuse a revision number). Quotes already
+    /// shown stay: within the stability window an item keeps the price the shopper saw, whatever
+    /// behaviour is added meanwhile, in this pricer or another one on the same storage.
+    fn forget_scores(&mut self) {
         self.summary_cache = None;
         self.score_memo = None;
     }
@@ -359,13 +389,38 @@ impl Pricer {
             Persistence::Storage | Persistence::Memory => Some(state::write(
                 &self.log,
                 Some(&self.anon_id),
-                self.report_budget.as_ref(),
+                &self.report_budget,
+                self.shown_document(self.latest_now).as_ref(),
             )),
+        }
+    }
+
+    /// Whether quotes were shown that the stored state does not hold yet (the host then saves
+    /// soon, once per batch of prices: `saved()` clears it).
+    pub fn has_unsaved_quotes(&self) -> bool {
+        self.shown_unsaved
+    }
+
+    /// What storage keeps right after `forget()`: nothing, or — when reports were made today —
+    /// the day's report budget alone (no behaviour, no anonymous id).
+    pub fn state_after_forget(&self, clock: &Clock) -> Option<String> {
+        let today = crate::time::local_day(clock);
+        (self.persistence() != Persistence::None && self.report_budget.has_spend_on(&today))
+            .then(|| state::write(&BehaviourLog::default(), None, &self.report_budget, None))
+    }
+
+    /// Folds in the report budget of a stored state (another pricer on this device may have
+    /// reported since this one last read it): called before a report, so the check sees every
+    /// writer's spend.
+    pub fn merge_stored_budget(&mut self, text: Option<&str>) {
+        if self.persistence() != Persistence::None {
+            self.report_budget.merge(&state::read_budget(text));
         }
     }
 
     pub fn track(&mut self, event: &serde_json::Value, clock: &Clock) -> Result<TrackOutcome> {
         let ev = Event::from_json(event, clock.now_ms)?;
+        self.latest_now = self.latest_now.max(clock.now_ms);
         let refused = |reason| TrackOutcome {
             stored: false,
             reason: Some(reason),
@@ -420,19 +475,23 @@ impl Pricer {
             );
         }
         let tuple = ldp::tuple_for(&self.policy, quote, converted, self.log.events());
+        let writer = self
+            .budget_writer
+            .get_or_insert_with(|| experiment::new_anon_id(self.rng.as_mut())[..12].to_string());
         ldp::report_with_budget(
             &self.policy,
             tuple,
             &mut self.report_budget,
+            writer,
             clock,
             self.rng.as_mut(),
         )
     }
 
-    /// Deletes all behaviour and the anonymous id (a new one is drawn).
+    /// Deletes all behaviour and the anonymous id (a new one is drawn). The day's report budget is
+    /// not behaviour and stays until the day ends ([`Pricer::state_after_forget`]).
     pub fn forget(&mut self) {
         self.log.clear();
-        self.report_budget = None;
         self.store = sync::StoreView::default();
         self.invalidate();
         self.score_cache.clear();

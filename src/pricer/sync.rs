@@ -33,19 +33,6 @@ impl StoreView {
     }
 }
 
-/// The later day, and on the same day the larger spend, wins: merging or reloading never hands
-/// out more of the daily privacy budget.
-fn larger_spend(a: Option<DailySpend>, b: Option<DailySpend>) -> Option<DailySpend> {
-    match (a, b) {
-        (Some(a), Some(b)) => Some(if (&a.day, a.epsilon) < (&b.day, b.epsilon) {
-            b
-        } else {
-            a
-        }),
-        (a, b) => a.or(b),
-    }
-}
-
 impl Pricer {
     /// Replaces the log from a stored state, as read when the pricer starts. With consent the
     /// stored anonymous id is adopted, unless one was injected.
@@ -54,7 +41,6 @@ impl Pricer {
         self.store = StoreView::default();
         if self.persistence() == Persistence::None {
             self.log.clear();
-            self.report_budget = None;
             return;
         }
         let (stored, report) = state::read(text, now_ms, self.retention());
@@ -63,7 +49,8 @@ impl Pricer {
         }
         self.store.seen_anon_id = stored.anon_id.clone();
         self.log = stored.log;
-        self.report_budget = larger_spend(self.report_budget.take(), stored.report_budget);
+        self.report_budget.merge(&stored.report_budget);
+        self.absorb_shown(stored.shown.as_ref(), now_ms);
         self.load_report = report;
         if let (Some(id), false) = (stored.anon_id, self.anon_id_injected) {
             self.anon_id = id;
@@ -112,11 +99,11 @@ impl Pricer {
         }
         let storage_lacks_events = log.holds_more_than(&base);
         self.log = log;
-        self.report_budget = if erased {
-            stored.report_budget
-        } else {
-            larger_spend(self.report_budget.take(), stored.report_budget)
-        };
+        // Even when another tab forgot the shopper, what was disclosed today stays counted.
+        self.report_budget.merge(&stored.report_budget);
+        if !erased {
+            self.absorb_shown(stored.shown.as_ref(), now_ms);
+        }
         // Remember what was read: the same text next time means nobody wrote since, and its id
         // tells a later erase or restart apart.
         self.store.seen_anon_id = stored.anon_id.clone();
@@ -131,7 +118,11 @@ impl Pricer {
         if text.is_some() {
             self.load_report = report;
         }
-        self.invalidate();
+        if erased {
+            self.invalidate();
+        } else {
+            self.forget_scores();
+        }
         storage_lacks_events
     }
 
@@ -139,6 +130,7 @@ impl Pricer {
     /// events are in storage now.
     pub fn saved(&mut self, written: Option<String>) {
         self.store.unsynced.clear();
+        self.shown_unsaved = false;
         self.store.seen_anon_id = written.as_ref().map(|_| self.anon_id.clone());
         self.store.last_text = written;
     }

@@ -8,7 +8,12 @@ use std::path::Path;
 
 /// A seeded generator for anonymous ids (the device uses `crypto.getRandomValues`).
 pub fn test_rng() -> Box<dyn pricelet::random::Random> {
-    let mut x = 0x5EED_u64;
+    seeded_rng(0x5EED)
+}
+
+/// SplitMix64 from `seed`: one stream per simulated device.
+pub fn seeded_rng(seed: u64) -> Box<dyn pricelet::random::Random> {
+    let mut x = seed;
     Box::new(move || {
         x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = x;

@@ -3,7 +3,8 @@
 // the absence of any network-capable import.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { setFlagsFromString } from 'node:v8';
@@ -277,6 +278,26 @@ test('Global Privacy Control: every quote opted_out, nothing tracked; respectGlo
   } finally {
     if (had) Object.defineProperty(globalThis, 'navigator', had);
     else delete globalThis.navigator;
+  }
+});
+
+test('a policy file that is not UTF-8 is refused, never read with U+FFFD in place of its letters', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'pricelet-policy-'));
+  try {
+    const policy = { ...POLICY, exclusions: { ...POLICY.exclusions, categories: ['bijouterie-précieuse'] } };
+    const latin1 = join(dir, 'latin1.json');
+    writeFileSync(latin1, Buffer.from(JSON.stringify(policy), 'latin1'));
+    await rejectsWith(createPricer({ ...base, policy: latin1 }), 'invalid_policy', 'policy');
+    await assert.rejects(createPricer({ ...base, policy: latin1 }), /not UTF-8 text; save the policy file as UTF-8/);
+    // The same policy saved as UTF-8 loads, and its exclusion holds.
+    const utf8 = join(dir, 'utf8.json');
+    writeFileSync(utf8, JSON.stringify(policy), 'utf8');
+    const pricer = await createPricer({ ...base, policy: utf8 });
+    assert.deepEqual(pricer.policy.exclusions.categories, ['bijouterie-précieuse']);
+    assert.equal(pricer.priceFor({ id: 'ring', price: '300.00', currency: 'EUR', category: 'bijouterie-précieuse' }).reason, 'excluded');
+    pricer.free();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 });
 

@@ -3,160 +3,23 @@
 // "Forget me" and Global Privacy Control behave; and, by comparison of request logs, nothing the
 // page requests depends on the shopper's behaviour or goes beyond the page's own files.
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdirSync, readFileSync } from 'node:fs';
+import { copyFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { ROOT } from '../../scripts/setup.mjs';
-import { serveStatic } from '../../scripts/serve.mjs';
-import { storefrontMounts } from '../../scripts/start.mjs';
-import { createPricer } from '../../js/node.js';
-import { launch } from './browser.mjs';
+import { CATALOG, HOOKS, ITEMS, PACKAGE_FILES, PAGE_FILES, SHOTS, advance, andRender, assertRenderedEqual, checkAgainstNode, click, events, go, nodeQuotes, open, pageQuotes, readProducts, reopen, serveDemo, stored, withStore } from './storefront-harness.mjs';
 
-const HOOKS = { anonId: 'e2e-shopper', now: 1795950000000, stabilityTtlMs: 0 };
-const CATALOG = JSON.parse(readFileSync(join(ROOT, 'www', 'catalog.json'), 'utf8'));
-const ITEMS = CATALOG.products;
-const SHOTS = join(ROOT, 'test-output', 'screenshots');
-const PAGE_FILES = ['/', '/app.css', '/app.js', '/art.js', '/catalog.json'];
-const PACKAGE_FILES = ['js/web.js', 'js/core.js', 'js/lite.js', 'dist/lite.js', 'dist/lite-wasm.js', 'dist/pricelet.js', 'dist/pricelet_bg.wasm', 'models/interest.onnx']
-  .map((f) => `/node_modules/pricelet/${f}`);
 const started = Date.now();
 let server;
 
 before(async () => {
-  server = await serveStatic({ mounts: storefrontMounts() });
-  mkdirSync(SHOTS, { recursive: true });
+  server = await serveDemo();
 });
 
 after(async () => {
   await server?.close();
   console.log(`storefront tests: wall time ${((Date.now() - started) / 1000).toFixed(1)} s`);
 });
-
-// ---------- harness ----------
-
-/**
- * A fresh Chromium profile with the test hooks, recording every request of the context (pages,
- * workers, beacons), websockets and service workers. Console errors fail the test unless allowed.
- */
-async function withStore(fn, { gpc = false, blockPricelet = false, allowErrors = false } = {}) {
-  const browser = await launch({ locale: 'en-US', viewport: { width: 1280, height: 900 } });
-  const log = [];
-  const errors = [];
-  try {
-    const { context } = browser;
-    if (gpc) await context.addInitScript(() => Object.defineProperty(Navigator.prototype, 'globalPrivacyControl', { get: () => true }));
-    // The hooks; the test clock survives reloads of the tab, as a real clock would.
-    await context.addInitScript((hooks) => {
-      let saved = 0;
-      try { saved = Number(sessionStorage.getItem('e2e:now')); } catch { /* opaque origin */ }
-      window.PRICELET_TEST = { ...hooks, now: saved || hooks.now };
-      addEventListener('pagehide', () => { try { sessionStorage.setItem('e2e:now', String(window.PRICELET_TEST.now)); } catch { /* ignore */ } });
-    }, HOOKS);
-    if (blockPricelet) await context.route('**/node_modules/pricelet/**', (route) => route.abort());
-    context.on('request', (r) => log.push({ url: r.url(), method: r.method(), body: r.postData() ?? null }));
-    context.on('serviceworker', (w) => log.push({ url: w.url(), method: 'SERVICEWORKER', body: null }));
-    context.on('page', (p) => p.on('websocket', (ws) => log.push({ url: ws.url(), method: 'WEBSOCKET', body: null })));
-    const page = await context.newPage();
-    page.on('websocket', (ws) => log.push({ url: ws.url(), method: 'WEBSOCKET', body: null }));
-    page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
-    page.on('pageerror', (e) => errors.push(e.message));
-    const result = await fn({ page, context, log, errors });
-    if (!allowErrors) assert.deepEqual(errors, [], 'no console errors');
-    return result;
-  } finally {
-    await browser.close();
-  }
-}
-
-async function open(page, hash = '') {
-  await page.goto(`${server.url}/${hash}`);
-  await page.waitForFunction(() => window.__demo?.ready === true, null, { timeout: 30000 });
-}
-
-/** A real page load (a goto that only changes the hash would not re-run the page's scripts). */
-async function reopen(page, hash = '') {
-  await page.goto('about:blank');
-  await open(page, hash);
-}
-
-/** Runs `action` and waits for the page's next render. */
-async function andRender(page, action) {
-  const before = await page.evaluate(() => Number(document.body.dataset.rendered));
-  await action();
-  await page.waitForFunction((n) => Number(document.body.dataset.rendered) > n, before);
-}
-
-const go = (page, hash) => andRender(page, () => page.evaluate((h) => { location.hash = h; }, hash));
-const click = (page, selector) => andRender(page, () => page.click(selector));
-const advance = (page, ms) => page.evaluate((d) => { window.PRICELET_TEST.now += d; }, ms);
-const stored = (page) => page.evaluate(() => window.__demo.pricer.exportData());
-const events = async (page) => (await stored(page)).state?.events ?? [];
-
-/** Every rendered product element: its data-* quote and what the shopper sees. */
-function readProducts(page) {
-  return page.$$eval('[data-item-id]', (els) => els.map((e) => ({
-    id: e.dataset.itemId,
-    priceMinor: Number(e.dataset.priceMinor),
-    listPriceMinor: Number(e.dataset.listPriceMinor),
-    reason: e.dataset.reason,
-    quoteId: e.dataset.quoteId,
-    price: e.querySelector('.price')?.textContent ?? null,
-    listPrice: e.querySelector('.list-price')?.textContent ?? null,
-    label: e.querySelector('.label')?.textContent ?? null,
-    why: e.querySelector('.why') !== null,
-  })));
-}
-
-/** The package in Node, fed the events the page stored, at the page's clock: a quote per catalog item. */
-async function nodeQuotes({ events: evs, now, consent = 'granted', anonId = HOOKS.anonId }) {
-  const pricer = await createPricer({ consent, anonId, now: () => now, stabilityTtlMs: 0, storage: 'memory' });
-  try {
-    for (const ev of evs) assert.equal(pricer.track(ev).stored, true, `Node stores ${JSON.stringify(ev)}`);
-    return new Map(ITEMS.map((item) => [item.id, pricer.priceFor(item)]));
-  } finally {
-    pricer.free();
-  }
-}
-
-const fmt = (value, currency) => new Intl.NumberFormat('en-US', { style: 'currency', currency }).format(value);
-
-/** Rendered products equal Node's quotes: amounts, reason, quote id, and the visible text. */
-function assertRenderedEqual(rendered, expected, step) {
-  for (const r of rendered) {
-    const q = expected.get(r.id);
-    const at = `${step}: ${r.id}`;
-    assert.equal(r.priceMinor, q.priceMinor, `${at} priceMinor`);
-    assert.equal(r.reason, q.reason, `${at} reason`);
-    assert.equal(r.listPriceMinor, q.listPriceMinor, `${at} listPriceMinor`);
-    assert.equal(r.quoteId, q.quoteId, `${at} quoteId`);
-    assert.equal(r.price, fmt(q.price, q.currency), `${at} visible price`);
-    assert.equal(r.listPrice, q.discountMinor > 0 ? fmt(q.listPrice, q.currency) : null, `${at} struck list price only when discounted`);
-    assert.equal(r.label, q.label, `${at} disclosure label`);
-    assert.ok(r.why, `${at} has "Why this price?"`);
-  }
-}
-
-/** The page's own quote for every catalog item (non-product pages render none). */
-function pageQuotes(page) {
-  return page.evaluate(() => Object.fromEntries(window.__demo.catalog.products.map((i) => {
-    const q = window.__demo.pricer.priceFor(i);
-    return [i.id, { priceMinor: q.priceMinor, reason: q.reason, interest: q.interest }];
-  })));
-}
-
-/** Checks the page against Node for its stored state; returns Node's quotes. */
-async function checkAgainstNode(page, step, consent = 'granted') {
-  const { evs, now, anonId } = await page.evaluate(() => ({
-    evs: window.__demo.pricer.exportData().state?.events ?? [], now: window.PRICELET_TEST.now, anonId: window.__demo.pricer.exportData().anonId,
-  }));
-  const expected = await nodeQuotes({ events: evs, now, consent, anonId: anonId ?? HOOKS.anonId });
-  assertRenderedEqual(await readProducts(page), expected, step);
-  for (const [id, q] of Object.entries(await pageQuotes(page))) {
-    assert.equal(q.priceMinor, expected.get(id).priceMinor, `${step}: ${id} priceMinor (all items)`);
-    assert.equal(q.reason, expected.get(id).reason, `${step}: ${id} reason (all items)`);
-  }
-  return expected;
-}
 
 // ---------- tests ----------
 

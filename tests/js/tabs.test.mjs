@@ -87,3 +87,40 @@ test('two tabs on one localStorage keep each other\'s events; forget() and opt-o
   assert.deepEqual((await stored(b)).events.map((e) => e.page.id), ['b-last']);
   assert.deepEqual([...a.errors, ...b.errors], []);
 });
+
+const ITEM = { id: 'tab-item', price: '49.99', currency: 'EUR', category: 'home' };
+/** ε spent today as storage holds it: every writer's count (an earlier release kept one number). */
+const spentIn = (state) => Object.values(state?.reportBudget?.spent ?? { one: state?.reportBudget?.epsilon ?? 0 }).reduce((a, b) => a + b, 0);
+
+/** Waits (up to 5 s) until `page` sees at least `epsilon` spent in storage. */
+async function seesSpent(page, epsilon) {
+  const deadline = Date.now() + 5000;
+  while (spentIn(await stored(page)) < epsilon) {
+    if (Date.now() > deadline) assert.fail(`the tab sees ε ${spentIn(await stored(page))} spent, not ${epsilon}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+test('tabs on one localStorage share one daily privacy budget: together they report at most dailyEpsilon / epsilon times a day', async () => {
+  const tabs = [await tab(), await tab(), await tab()];
+  const { epsilon, dailyEpsilon } = await tabs[0].evaluate(() => window.pricer.policy.reporting);
+  const perDay = Math.floor(dailyEpsilon / epsilon);
+  const report = (page) => page.evaluate((item) => window.pricer.report(window.pricer.priceFor(item), { converted: false }).report !== null, ITEM);
+  let made = 0;
+  // Each tab in turn, as a shopper switching tabs would; the next tab sees the last one's write.
+  for (let round = 0; round < perDay; round += 1) {
+    for (const page of tabs) {
+      if (await report(page)) {
+        made += 1;
+        for (const other of tabs) await seesSpent(other, made * epsilon);
+      }
+    }
+  }
+  assert.equal(made, perDay, `three tabs made ${made} reports in one day`);
+  assert.equal(spentIn(await stored(tabs[0])), dailyEpsilon, 'storage counts every report');
+  // forget() in one tab erases behaviour, not what was disclosed today.
+  await tabs[1].evaluate(() => window.pricer.forget());
+  await seesSpent(tabs[2], dailyEpsilon);
+  assert.equal(await report(tabs[2]), false);
+  assert.deepEqual(tabs.flatMap((t) => t.errors), []);
+});

@@ -48,9 +48,33 @@ fn last(v: &Value, k: &str) -> f64 {
         .unwrap()
 }
 
+/// No change of β may come from fake reports sent in one round; spread over rounds, it takes many.
+fn assert_poisoning_needs_more_than_a_burst(v: &Value) {
+    let p = &v["poisoning"];
+    assert!(p.is_object(), "the honest reports hold β at the end: {p}");
+    for goal in ["up", "down", "retreat"] {
+        assert!(
+            p["burst"][goal].is_null(),
+            "a burst of fakes in one round moved β {goal}: {p}"
+        );
+    }
+    let honest = p["honestReports"].as_u64().unwrap();
+    let least = ["twoRounds", "everyRound"]
+        .iter()
+        .flat_map(|s| ["up", "down"].map(|g| p[s][g].as_u64()))
+        .flatten()
+        .min()
+        .expect("some spread of fakes moves β within the search");
+    assert!(
+        least > honest / 1000,
+        "{least} fakes against {honest} honest reports: {p}"
+    );
+}
+
 #[test]
 fn when_discounts_do_not_work_the_loop_retreats_to_list_price() {
-    let v = simulate("0", "4", "100000");
+    // 300,000 shoppers a round: a retreat needs the evidence of any change, round by round.
+    let v = simulate("0", "4", "300000");
     let (profit, list) = (last(&v, "profitPer1000"), last(&v, "listProfitPer1000"));
     // The policy starts at β = 4 and gives margin away; the loop takes it back.
     let first = &v["rounds"][0];
@@ -65,7 +89,8 @@ fn when_discounts_do_not_work_the_loop_retreats_to_list_price() {
         .as_array()
         .unwrap()
         .iter()
-        .any(|r| r["action"] == "retreat"));
+        .any(|r| r["action"] == "retreat" || r["action"] == "propose"));
+    assert_poisoning_needs_more_than_a_burst(&v);
 }
 
 #[test]
@@ -99,8 +124,7 @@ fn when_shoppers_respond_the_loop_converges_near_the_oracle() {
         "{used:?}"
     );
     assert!(used.last().unwrap() > &4.0, "{used:?}");
-    // The poisoning figure is computed on the final tally.
-    assert!(v["poisoning"]["fakeReportsUp"].as_u64().unwrap() > 0);
+    assert_poisoning_needs_more_than_a_burst(&v);
 }
 
 #[test]

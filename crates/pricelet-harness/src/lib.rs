@@ -10,7 +10,7 @@ use pricelet::scorer::{ModelKind, ModelSlot};
 use pricelet::state::{self, LoadOutcome};
 use pricelet::time::Clock;
 use pricelet::Item;
-use pricelet_measure::{add_report, propose, readout, Expected, Tally};
+use pricelet_measure::{add_report, propose, readout, Expected, Tally, Turn};
 use pricelet_onnx::Model;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -115,7 +115,8 @@ pub fn event_tracking(data: &[u8]) {
                     state::write(
                         &stored.log,
                         stored.anon_id.as_deref(),
-                        stored.report_budget.as_ref()
+                        &stored.report_budget,
+                        stored.shown.as_ref()
                     ),
                     state,
                     "the stored state round-trips exactly"
@@ -295,7 +296,18 @@ fn tally_and_propose(v: &Value, policy: &Policy) {
     }
     // The proposer decides on any tally without panicking, and a new version stays a valid
     // policy that differs only in β, version and previousVersion.
-    if let Ok(p) = propose(policy, &tally, 1_795_950_160_000) {
+    // The reports split into two collection rounds (the tally, then the tally again: the rounds'
+    // check takes each out of the whole).
+    let turn = Turn {
+        now_ms: 1_795_950_160_000,
+        base_version: &policy.version,
+        sequence: 1,
+    };
+    if let Ok(p) = propose(policy, &[tally.clone(), tally.clone()], &turn) {
+        assert!(p
+            .to_version
+            .as_ref()
+            .is_none_or(|v| v.chars().count() <= 64));
         if let Some(next) = &p.policy {
             let next = Policy::from_json(next).expect("a proposed policy is valid");
             assert_eq!(next.caps, policy.caps);

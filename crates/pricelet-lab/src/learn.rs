@@ -24,7 +24,7 @@ use pricelet::pricing;
 use pricelet::quote::{Quote, Reason};
 use pricelet::scorer::ModelKind;
 use pricelet::time::{Clock, DAY_MS};
-use pricelet_measure::{add_report, propose, Action, Expected, Noise, Tally};
+use pricelet_measure::{add_report, propose, Action, Expected, Noise, Tally, Turn};
 use pricelet_onnx::Model;
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -66,14 +66,36 @@ pub struct RoundRow {
     pub reason: String,
 }
 
+/// The fewest fake reports that make the proposer change β, per goal (None: no number up to the
+/// search limit does).
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AttackCost {
+    /// β moves up one step.
+    pub up: Option<u64>,
+    /// β moves down (a step, or a retreat).
+    pub down: Option<u64>,
+    /// A retreat: the interval is made to say no discount pays.
+    pub retreat: Option<u64>,
+}
+
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Poisoning {
-    /// Fake reports (the most effective kind found) that move β̂ by one `maxBetaStep`, up and down.
-    pub fake_reports_up: Option<u64>,
-    pub fake_reports_down: Option<u64>,
     pub honest_reports: u64,
+    pub honest_rounds: usize,
+    /// β of the policy the attack starts from (the loop's last version).
+    pub from_beta: f64,
     pub max_beta_step: f64,
+    /// Every fake in one new collection round (a burst).
+    pub burst: AttackCost,
+    /// The fakes split evenly over two new rounds.
+    pub two_rounds: AttackCost,
+    /// The fakes spread over every round the honest reports came in, in their proportion (an
+    /// attacker who has been sending all along).
+    pub every_round: AttackCost,
+    /// The most fakes tried (100 × the honest reports).
+    pub search_limit: u64,
     /// How one fake report is made: the cells it claims.
     pub method: String,
 }
@@ -196,9 +218,13 @@ pub fn loop_simulate(
     )?;
     let interest: Vec<f64> = oracle.iter().map(|q| q.interest.unwrap_or(0.0)).collect();
     let mut rng = Rng::new(s.seed);
-    let mut tally = Tally::for_domain(&expected.domain);
+    // One tally per collection round: the proposer checks that no single round decides.
+    let mut rounds: Vec<Tally> = Vec::new();
+    let base_version = policy.version.clone();
+    let mut issued = 0u64;
     let mut out = Vec::new();
     for round in 0..s.rounds {
+        let mut tally = Tally::for_domain(&expected.domain);
         let clock = Clock {
             now_ms: s.start_ms + round as i64 * DAY_MS,
             utc_offset_minutes: 0,
@@ -264,7 +290,13 @@ pub fn loop_simulate(
             );
             add_report(&mut tally, &report, &expected)?;
         }
-        let decision = propose(&policy, &tally, clock.now_ms)?;
+        rounds.push(tally);
+        let turn = Turn {
+            now_ms: clock.now_ms,
+            base_version: &base_version,
+            sequence: issued + 1,
+        };
+        let decision = propose(&policy, &rounds, &turn)?;
         let per1000 = |x: f64| 1000.0 * x / s.shoppers_per_round.max(1) as f64 / 100.0;
         let b = decision.evidence.beta;
         out.push(RoundRow {
@@ -278,17 +310,18 @@ pub fn loop_simulate(
             profit_per1000: per1000(profit),
             oracle_profit_per1000: per1000(oracle_profit),
             list_profit_per1000: per1000(list_profit),
-            reports: tally.n,
+            reports: decision.evidence.reports,
             action: decision.action,
             reason: decision.reason.clone(),
         });
         if let Some(next) = &decision.policy {
             policy = Policy::from_json(next)?;
+            issued += 1;
         }
     }
-    let poisoning = poisoning(&tally, &expected, rules.max_beta_step);
+    let poisoning = poisoning(&policy, &rounds, &expected, rules.max_beta_step);
     Ok(LoopReport {
-        method: "Online Shoppers sessions resampled as shoppers (features from the row, the interest model through tract, prices from Pricer::price_from_features, arms and exploration drawn as on the device); purchases drawn from σ(logit interest + β_true·d); each explore quote reported with the core's randomizer and tallied by the collector's code; the proposer runs after each round on all reports so far. Profits are expected values per 1,000 shoppers in CHF (net of tax, minus cost); oracle = the same policy with β = β_true (same control and exploration); list = no discounts.",
+        method: "Online Shoppers sessions resampled as shoppers (features from the row, the interest model through tract, prices from Pricer::price_from_features, arms and exploration drawn as on the device); purchases drawn from σ(logit interest + β_true·d); each explore quote reported with the core's randomizer and tallied by the collector's code; the proposer runs after each round on all reports so far, one tally per round (a change must hold with any one round left out). Profits are expected values per 1,000 shoppers in CHF (net of tax, minus cost); oracle = the same policy with β = β_true (same control and exploration); list = no discounts.",
         true_beta: s.true_beta,
         epsilon: expected.epsilon,
         mechanism: expected.mechanism,
@@ -299,29 +332,40 @@ pub fn loop_simulate(
     })
 }
 
-/// How many fake reports move β̂ by `step_size`: each fake report claims the cells that push β̂ one
-/// way (OUE: all of them at once; GRR: the single most effective value), added to the honest tally.
-pub fn poisoning(tally: &Tally, expected: &Expected, step_size: f64) -> Option<Poisoning> {
+/// How many fake reports make the proposer change β, starting from `policy` (the loop's last
+/// version) with the honest `rounds`, where these hold β (None otherwise). Each fake report claims the cells that push β̂ one way (OUE:
+/// all of them at once; GRR: the single most effective value; found by probing each cell), in the
+/// step where that works best; the fakes come as one burst, over two new rounds, or spread over
+/// every round in the honest reports' proportion.
+pub fn poisoning(
+    policy: &Policy,
+    rounds: &[Tally],
+    expected: &Expected,
+    step_size: f64,
+) -> Option<Poisoning> {
     let noise = Noise::Ldp(expected.mechanism, expected.epsilon);
+    let mut all = Tally::for_domain(&expected.domain);
+    for r in rounds {
+        all.merge(r).ok()?;
+    }
     let fit = |t: &Tally| pricelet_measure::fit_beta(&t.frequencies(noise), &expected.domain).ok();
-    let base = fit(tally)?.beta.estimate;
+    let base = fit(&all)?.beta.estimate;
     let size = expected.domain.size();
     let block = expected.domain.randomized_size();
-    // The effect of one report claiming cell j, measured on a probe of 1 % of the tally.
-    let probe = (tally.n / 100).max(1);
-    let with = |step: usize, payload: &Payload, k: u64| {
-        let mut t = tally.clone();
-        t.add_in_step_times(step, payload, k);
-        fit(&t).map(|f| f.beta.estimate - base)
-    };
+    // The effect of one report claiming cell j on β̂, measured on a probe of 1 % of the tally.
+    let probe = (all.n / 100).max(1);
     let single = |j: usize| match expected.mechanism {
         Mechanism::Oue => Payload::Bits(vec![j]),
         Mechanism::Grr => Payload::Value(j),
     };
     let effects: Vec<f64> = (0..size)
-        .map(|j| with(j / block, &single(j % block), probe).unwrap_or(0.0))
+        .map(|j| {
+            let mut t = all.clone();
+            t.add_in_step_times(j / block, &single(j % block), probe);
+            fit(&t).map_or(0.0, |f| f.beta.estimate - base)
+        })
         .collect();
-    // The best fake report of each step (a report has one step), then the best step.
+    // The best fake report of each step (a report has one step).
     let fake = |up: bool, step: usize| -> Payload {
         let sign = if up { 1.0 } else { -1.0 };
         let cells = step * block..(step + 1) * block;
@@ -339,22 +383,103 @@ pub fn poisoning(tally: &Tally, expected: &Expected, step_size: f64) -> Option<P
             ),
         }
     };
-    let needed = |up: bool| -> Option<u64> {
+    let from_beta = match policy.strategy() {
+        Strategy::ExpectedProfit { beta } => *beta,
+        _ => return None,
+    };
+    let turn = Turn {
+        now_ms: 0,
+        base_version: &policy.version,
+        sequence: 1,
+    };
+    // Only a loop the honest reports hold still — taken round by round and as a whole — can be
+    // pushed: where the whole says "change" and only the round check holds it, a few fakes in a
+    // round of their own tip it the way the honest reports already point.
+    if propose(policy, rounds, &turn).ok()?.action != Action::Hold
+        || pricelet_measure::guardrails_verdict(policy, &all).ok()?.0 != Action::Hold
+    {
+        return None;
+    }
+    #[derive(Clone, Copy)]
+    enum Spread {
+        Burst,
+        TwoRounds,
+        EveryRound,
+    }
+    #[derive(Clone, Copy, PartialEq)]
+    enum Goal {
+        Up,
+        Down,
+        Retreat,
+    }
+    // The honest rounds with `k` fakes of `payload` (in `step`) added as `spread` says.
+    let attacked = |spread: Spread, step: usize, payload: &Payload, k: u64| -> Vec<Tally> {
+        let mut out = rounds.to_vec();
+        let empty = Tally::for_domain(&expected.domain);
+        let add = |t: &mut Tally, k: u64| {
+            if k > 0 {
+                t.add_in_step_times(step, payload, k);
+            }
+        };
+        match spread {
+            Spread::Burst => {
+                let mut t = empty;
+                add(&mut t, k);
+                out.push(t);
+            }
+            Spread::TwoRounds => {
+                for share in [k / 2, k - k / 2] {
+                    let mut t = empty.clone();
+                    add(&mut t, share);
+                    out.push(t);
+                }
+            }
+            Spread::EveryRound => {
+                let total = all.n.max(1) as u128;
+                let mut given = 0u64;
+                let last = out.len().saturating_sub(1);
+                for (i, t) in out.iter_mut().enumerate() {
+                    let share = if i == last {
+                        k - given
+                    } else {
+                        (u128::from(k) * u128::from(t.n) / total) as u64
+                    };
+                    given += share;
+                    add(t, share);
+                }
+            }
+        }
+        out
+    };
+    let met = |goal: Goal, rounds: &[Tally]| -> bool {
+        let Ok(d) = propose(policy, rounds, &turn) else {
+            return false;
+        };
+        match goal {
+            Goal::Up => d.action == Action::Propose && d.beta_after > from_beta,
+            Goal::Down => d.beta_after < from_beta,
+            Goal::Retreat => d.action == Action::Retreat,
+        }
+    };
+    let limit = all.n.saturating_mul(100).max(1 << 20);
+    let needed = |spread: Spread, goal: Goal| -> Option<u64> {
         (0..expected.domain.steps())
             .filter_map(|step| {
-                let payload = fake(up, step);
-                let moved = |k: u64| with(step, &payload, k).is_none_or(|d| d.abs() >= step_size);
+                let payload = fake(goal == Goal::Up, step);
+                let works = |k: u64| met(goal, &attacked(spread, step, &payload, k));
+                // Doubling, then halving: far too many identical fakes break the fit itself (the
+                // proposer then holds), so success is not monotonic over the whole range.
                 let mut hi = 1u64;
-                while !moved(hi) {
+                while !works(hi) {
                     hi *= 2;
-                    if hi > tally.n.saturating_mul(100).max(1 << 20) {
+                    if hi > limit {
                         return None;
                     }
                 }
                 let mut lo = hi / 2;
                 while hi - lo > 1 {
                     let mid = lo + (hi - lo) / 2;
-                    if moved(mid) {
+                    if works(mid) {
                         hi = mid;
                     } else {
                         lo = mid;
@@ -364,14 +489,23 @@ pub fn poisoning(tally: &Tally, expected: &Expected, step_size: f64) -> Option<P
             })
             .min()
     };
+    let cost = |spread: Spread| AttackCost {
+        up: needed(spread, Goal::Up),
+        down: needed(spread, Goal::Down),
+        retreat: needed(spread, Goal::Retreat),
+    };
     Some(Poisoning {
-        fake_reports_up: needed(true),
-        fake_reports_down: needed(false),
-        honest_reports: tally.n,
+        honest_reports: all.n,
+        honest_rounds: rounds.iter().filter(|r| r.n > 0).count(),
+        from_beta,
         max_beta_step: step_size,
+        burst: cost(Spread::Burst),
+        two_rounds: cost(Spread::TwoRounds),
+        every_round: cost(Spread::EveryRound),
+        search_limit: limit,
         method: match expected.mechanism {
-            Mechanism::Oue => "each fake OUE report names the most effective step and sets the bits of every cell of it whose claim moves β̂ the attacker's way (found by probing each cell)".into(),
-            Mechanism::Grr => "each fake GRR report names the most effective step and claims the single value that moves β̂ most the attacker's way (found by probing each value)".into(),
+            Mechanism::Oue => "each fake OUE report names the most effective step and sets the bits of every cell of it whose claim moves β̂ the attacker's way (found by probing each cell); the fewest fakes (binary search) after which the proposer, run on the honest rounds plus the fakes, changes β the attacker's way".into(),
+            Mechanism::Grr => "each fake GRR report names the most effective step and claims the single value that moves β̂ most the attacker's way (found by probing each value); the fewest fakes (binary search) after which the proposer, run on the honest rounds plus the fakes, changes β the attacker's way".into(),
         },
     })
 }

@@ -236,6 +236,38 @@ impl Tally {
         Ok(())
     }
 
+    /// This tally less the counts of `part`, one of the tallies merged into it: the tallies with
+    /// one collection round left out, which the proposer checks its decision against. The days
+    /// seen are kept (they bound the reports, they do not count them).
+    pub fn without(&self, part: &Tally) -> pricelet::Result<Tally> {
+        let sub = |a: &[u64], b: &[u64]| -> Option<Vec<u64>> {
+            if b.is_empty() {
+                return Some(a.to_vec());
+            }
+            (a.len() == b.len())
+                .then(|| a.iter().zip(b).map(|(x, y)| x.checked_sub(*y)).collect())
+                .flatten()
+        };
+        let counts = (
+            self.n.checked_sub(part.n),
+            sub(&self.ones, &part.ones),
+            sub(&self.pairs, &part.pairs),
+            sub(&self.step_reports, &part.step_reports),
+        );
+        let (Some(n), Some(ones), Some(pairs), Some(step_reports)) = counts else {
+            return Err(invalid(
+                "a tally can only be taken out of a tally it was merged into".into(),
+            ));
+        };
+        Ok(Tally {
+            n,
+            ones,
+            pairs,
+            step_reports,
+            ..self.clone()
+        })
+    }
+
     fn pair(&self, j: usize, k: usize) -> u64 {
         let (a, b) = if j <= k { (j, k) } else { (k, j) };
         self.pairs.get(a * self.size + b).copied().unwrap_or(0)

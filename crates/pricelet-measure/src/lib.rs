@@ -24,5 +24,7 @@ mod readout;
 
 pub use beta::{fit_beta, BetaFit};
 pub use estimate::*;
-pub use propose::{break_even_beta, propose, Action, Evidence, Proposal};
+pub use propose::{
+    break_even_beta, guardrails_verdict, loop_version, propose, Action, Evidence, Proposal, Turn,
+};
 pub use readout::*;

@@ -398,11 +398,28 @@ impl WasmPricer {
             .map_err(error)
     }
 
-    /// Deletes all stored behaviour and the anonymous id, everywhere it was kept.
+    /// Deletes all stored behaviour and the anonymous id, everywhere it was kept. Only today's
+    /// report budget stays where this pricer stores (what was disclosed today stays counted).
     pub fn forget(&mut self) -> Result<(), JsValue> {
+        let clock = self.clock()?;
+        // Another pricer of this device may have reported since this one last read storage.
+        if let Some(Ok(text)) = self.active_store().map(Store::load) {
+            self.core.merge_stored_budget(text.as_deref());
+        }
         self.core.forget();
-        for s in [&self.persistent, &self.session].into_iter().flatten() {
-            if let Err(why) = s.save(None) {
+        let kept = self.core.state_after_forget(&clock);
+        for (s, active) in [
+            (
+                &self.persistent,
+                self.core.persistence() == Persistence::Storage,
+            ),
+            (
+                &self.session,
+                self.core.persistence() == Persistence::Memory,
+            ),
+        ] {
+            let Some(s) = s else { continue };
+            if let Err(why) = s.save(if active { kept.as_deref() } else { None }) {
                 self.storage_error = Some(why);
             }
         }
@@ -449,9 +466,13 @@ impl WasmPricer {
         };
         data.stored_bytes = stored.as_ref().map_or(0, String::len);
         data.state = stored.and_then(|s| serde_json::from_str(&s).ok());
-        if data.state.is_none() {
-            data.anon_id = None;
-        }
+        // The id as stored (none after forget(), when only the day's report budget is kept).
+        data.anon_id = data
+            .state
+            .as_ref()
+            .and_then(|s| s.get("anonId"))
+            .and_then(Value::as_str)
+            .map(str::to_string);
         convert::json(&ExportOut {
             data,
             storage_error,
@@ -470,6 +491,23 @@ impl WasmPricer {
             // checks and for apps that watch their memory).
             wasm_memory_bytes: core::arch::wasm32::memory_size(0) * 65536,
         })
+    }
+
+    /// Quotes were shown that storage does not hold yet: the wrapper calls `saveQuotes()` once the
+    /// current batch of prices is done, so other pages of the shop re-serve them.
+    #[wasm_bindgen(getter, js_name = unsavedQuotes)]
+    pub fn unsaved_quotes(&self) -> bool {
+        self.core.has_unsaved_quotes()
+    }
+
+    /// Writes the state now (merged with what other pages stored), with the quotes shown.
+    #[wasm_bindgen(js_name = saveQuotes)]
+    pub fn save_quotes(&mut self) -> Result<(), JsValue> {
+        let now_ms = self.clock()?.now_ms;
+        if self.core.has_unsaved_quotes() {
+            self.persist(now_ms);
+        }
+        Ok(())
     }
 
     /// Moves whenever a re-servable quote is dropped or replaced (the wrapper's quote cache).
@@ -495,6 +533,12 @@ impl WasmPricer {
         let quote = parse_quote(&quote)?;
         let converted = convert::boolean(&converted, "converted")?;
         let clock = self.clock()?;
+        // Every pricer sharing this storage spends the same daily budget: read what the others
+        // spent before deciding. (An unreadable store adds nothing here; the write below then
+        // waits for a successful read, as every write does.)
+        if let Some(Ok(text)) = self.active_store().map(Store::load) {
+            self.core.merge_stored_budget(text.as_deref());
+        }
         let outcome = self.core.report(&quote, converted, &clock);
         if outcome.report.is_some() {
             // The day's privacy spend is part of the stored state.

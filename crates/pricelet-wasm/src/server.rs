@@ -166,29 +166,66 @@ pub fn merge_tallies(tallies: JsValue, policy: JsValue) -> Result<JsValue, JsVal
     Ok(convert::json(&merged))
 }
 
-/// The learning loop's proposer: from a tally of the policy's reports, keep the policy or propose
-/// the next version (docs/measurement.md §7). Returns the decision with its evidence (an audit
-/// log entry) and, for a new version, the policy.
+/// The learning loop's proposer: from the tallies of the policy's reports, one per collection
+/// round (oldest first), keep the policy or propose the next version (docs/measurement.md §7).
+/// `turn` is `{ now, baseVersion, sequence }`: the loop's versions are named
+/// `<baseVersion>+loop.<sequence>` (shortened to fit), and the caller's store hands out each
+/// sequence number once. Returns the decision with its evidence (an audit log entry) and, for a
+/// new version, the policy, validated like any policy.
 #[wasm_bindgen(js_name = proposePolicy)]
-pub fn propose_policy(
-    policy: JsValue,
-    tally: JsValue,
-    now_ms: JsValue,
-) -> Result<JsValue, JsValue> {
+pub fn propose_policy(policy: JsValue, rounds: JsValue, turn: JsValue) -> Result<JsValue, JsValue> {
     let expected = reporting_setup(&policy)?;
-    let tally = tally_of(&tally, &expected)?;
-    let policy = parse_policy(&policy)?;
-    let now = match now_ms.as_f64() {
-        Some(t) if t.is_finite() && t.fract() == 0.0 && t.abs() < 9.0e15 => t as i64,
-        _ => {
-            return Err(error(Error::at(
-                Code::InvalidArgument,
-                "now",
-                "`now` must be whole milliseconds since the epoch",
-            )))
-        }
+    let Value::Array(list) = convert::document(&rounds, Code::InvalidReport, "the rounds")? else {
+        return Err(error(Error::at(
+            Code::InvalidReport,
+            "rounds",
+            "proposePolicy takes an array of tallies, one per collection round (oldest first)",
+        )));
     };
-    pricelet_measure::propose(&policy, &tally, now)
-        .map(|p| convert::json(&p))
-        .map_err(error)
+    pricelet::limits::check_count("rounds", list.len(), MAX_ROUNDS).map_err(error)?;
+    let rounds = list
+        .into_iter()
+        .enumerate()
+        .map(|(i, v)| {
+            tally_of(&convert::json(&v), &expected).map_err(|_| error(Error::at(Code::InvalidReport, format!("rounds[{i}]"), format!("rounds[{i}] is not a tally of the policy's reporting domain ({} cells): pass what tallyReports or mergeTallies returned, or null", expected.domain.size()))))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let policy = parse_policy(&policy)?;
+    #[derive(serde::Deserialize)]
+    #[serde(rename_all = "camelCase", deny_unknown_fields)]
+    struct TurnIn {
+        now: serde_json::Number,
+        base_version: String,
+        sequence: u64,
+    }
+    let turn: TurnIn = serde_json::from_value(convert::document(
+        &turn,
+        Code::InvalidArgument,
+        "the options",
+    )?)
+    .map_err(|e| {
+        error(Error::at(
+            Code::InvalidArgument,
+            "options",
+            format!("proposePolicy's options are {{ now, baseVersion, sequence }} ({e})"),
+        ))
+    })?;
+    let now = pricelet::time::epoch_ms(&Value::Number(turn.now), "now").map_err(error)?;
+    if turn.base_version.trim().is_empty() || turn.sequence == 0 {
+        return Err(error(Error::at(Code::InvalidArgument, "options", "baseVersion must name the deployed base policy and sequence must be a whole number from 1 (each used once)")));
+    }
+    pricelet_measure::propose(
+        &policy,
+        &rounds,
+        &pricelet_measure::Turn {
+            now_ms: now,
+            base_version: &turn.base_version,
+            sequence: turn.sequence,
+        },
+    )
+    .map(|p| convert::json(&p))
+    .map_err(error)
 }
+
+/// The most collection rounds one call reads (years of rounds every six hours).
+const MAX_ROUNDS: usize = 20_000;

@@ -21,6 +21,10 @@
 //! identifier, no item id and no time finer than the local day. Randomness comes in as a parameter
 //! ([`Random`]): tests and simulations pass a seeded generator, the device a cryptographic one.
 
+mod budget;
+
+pub use budget::DailyBudget;
+
 use crate::behaviour::{current_session, Event};
 
 use crate::experiment::Variant;
@@ -394,23 +398,6 @@ fn invalid(message: String) -> crate::Error {
     crate::Error::new(crate::Code::InvalidReport, message)
 }
 
-/// The ε a device has spent on reports on one local day; kept in the stored behaviour state.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct DailySpend {
-    /// `YYYY-MM-DD`, the shopper's local day.
-    pub day: String,
-    pub epsilon: f64,
-}
-
-impl DailySpend {
-    /// A stored record as read back from storage: anything malformed is ignored.
-    pub fn from_stored(v: &serde_json::Value) -> Option<DailySpend> {
-        let d: DailySpend = serde_json::from_value(v.clone()).ok()?;
-        (is_day(&d.day) && d.epsilon.is_finite() && d.epsilon >= 0.0).then_some(d)
-    }
-}
-
 /// Whether `s` is a real calendar day `YYYY-MM-DD` from the year 2000 on (not `2026-13-45`).
 pub fn is_day(s: &str) -> bool {
     let shaped = s.len() == 10
@@ -595,10 +582,12 @@ pub fn tuple_for(
     })
 }
 
+/// A report of `tuple` if `writer`'s device has budget left today, spending it; or why not.
 pub fn report_with_budget<R: Random + ?Sized>(
     policy: &Policy,
     tuple: std::result::Result<Tuple, (Refusal, String)>,
-    budget: &mut Option<DailySpend>,
+    budget: &mut DailyBudget,
+    writer: &str,
     clock: &Clock,
     rng: &mut R,
 ) -> ReportOutcome {
@@ -610,10 +599,7 @@ pub fn report_with_budget<R: Random + ?Sized>(
             day,
         );
     };
-    let spent = budget
-        .as_ref()
-        .filter(|b| b.day == day)
-        .map_or(0.0, |b| b.epsilon);
+    let spent = budget.spent_on(&day);
     let with_budget = |mut o: ReportOutcome, spent: f64| {
         o.epsilon_spent_today = spent;
         o.epsilon_left_today = (cfg.daily_epsilon - spent).max(0.0);
@@ -644,11 +630,8 @@ pub fn report_with_budget<R: Random + ?Sized>(
         cfg.epsilon,
         rng,
     );
-    let spent = spent + cfg.epsilon;
-    *budget = Some(DailySpend {
-        day: day.clone(),
-        epsilon: spent,
-    });
+    budget.spend(&day, writer, cfg.epsilon);
+    let spent = budget.spent_on(&day);
     with_budget(
         ReportOutcome {
             report: Some(report),
@@ -769,19 +752,6 @@ mod tests {
             .unwrap_err()
             .message
             .contains("outside the domain"));
-    }
-
-    #[test]
-    fn stored_spend_is_read_leniently() {
-        assert!(DailySpend::from_stored(&json!({"day": "2026-11-29", "epsilon": 4})).is_some());
-        for bad in [
-            json!({"day": "2026-11-29", "epsilon": -1}),
-            json!({"day": "yesterday", "epsilon": 1}),
-            json!({"day": "2026-11-29"}),
-            json!("x"),
-        ] {
-            assert_eq!(DailySpend::from_stored(&bad), None, "{bad}");
-        }
     }
 
     #[test]
