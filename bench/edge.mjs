@@ -3,11 +3,14 @@
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { Agent, request } from 'node:http';
 import { createServer } from 'node:net';
-import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as esbuild from 'esbuild';
 import { join } from 'node:path';
 import { ROOT } from '../scripts/setup.mjs';
 import { bundleWorker } from '../scripts/worker.mjs';
 import { createPricer } from '../js/node.js';
+import { readForest } from './reference.mjs';
 
 /** The workerd release that serves the Worker here (the one wrangler and Miniflare pin). */
 export const WORKERD_VERSION = JSON.parse(readFileSync(join(ROOT, 'node_modules', 'workerd', 'package.json'), 'utf8')).version;
@@ -30,7 +33,40 @@ const freePort = () => new Promise((resolve) => {
  * The Durable Object tally behind /report is left out: the load runs /price only.
  */
 export async function startWorker({ inspect = false } = {}) {
-  const out = bundleWorker();
+  return serveModules(bundleWorker(), { inspect });
+}
+
+/**
+ * The plain-JavaScript Worker of bench/js-worker, bundled by esbuild with the same model (its
+ * trees as arrays), policy and model ranges as pricelet's, served the same way; hashing with
+ * WebCrypto, or with `syncCrypto` node:crypto's synchronous functions (`nodejs_compat`).
+ */
+export async function startJsWorker({ syncCrypto = false } = {}) {
+  const out = mkdtempSync(join(tmpdir(), 'pricelet-js-worker-'));
+  const pricer = await createPricer({ consent: 'unknown' });
+  const info = pricer.status.model.info;
+  const spec = JSON.parse(readFileSync(join(ROOT, 'models', 'features.json'), 'utf8'));
+  const setup = {
+    policy: pricer.policy,
+    model: { version: info.version, features: info.features, ranges: Object.fromEntries(spec.features.map((f) => [f.name, f.range])) },
+    forest: readForest(readFileSync(join(ROOT, 'models', 'interest.onnx'))),
+  };
+  pricer.free();
+  const src = join(out, 'src');
+  mkdirSync(src);
+  for (const f of ['worker.js', 'forest.js']) copyFileSync(join(ROOT, 'bench', 'js-worker', f), join(src, f));
+  writeFileSync(join(src, 'setup.json'), JSON.stringify(setup));
+  await esbuild.build({
+    entryPoints: [join(src, 'worker.js')], bundle: true, format: 'esm', outfile: join(out, 'index.js'), logLevel: 'warning',
+    external: ['node:crypto'], define: { SYNC_CRYPTO: String(syncCrypto) },
+  });
+  // Both builds import node:crypto (the WebCrypto one never calls it): both run with nodejs_compat.
+  const served = await serveModules(out, { flags: ['nodejs_compat'] });
+  return { ...served, stop: async () => { await served.stop(); rmSync(out, { recursive: true, force: true }); } };
+}
+
+/** Serves the Worker modules in `out` (index.js first) with workerd on a random loopback port. */
+async function serveModules(out, { inspect = false, flags = [] } = {}) {
   const kind = (f) => (f.endsWith('.js') ? 'esModule' : f.endsWith('.wasm') ? 'wasm' : f.endsWith('.onnx') ? 'data' : null);
   const modules = readdirSync(out).filter(kind).sort((a, b) => (a === 'index.js' ? -1 : b === 'index.js' ? 1 : 0));
   const text = (v) => JSON.stringify(v); // a capnp text literal is a JSON string
@@ -42,7 +78,7 @@ const config :Workerd.Config = (
 );
 const pricelet :Workerd.Worker = (
   modules = [${modules.map((f) => `(name = ${text(f)}, ${kind(f)} = embed ${text(f)})`).join(', ')}],
-  compatibilityDate = "2025-06-01",
+  compatibilityDate = "2025-06-01",${flags.length ? `\n  compatibilityFlags = [${flags.map(text).join(', ')}],` : ''}
   bindings = [(name = "PRICELET_SIGNING_KEY", text = "load-test-signing-key-0123456789"), (name = "PRICELET_KEY_ID", text = "k1")],
 );
 `);
@@ -63,7 +99,7 @@ const pricelet :Workerd.Worker = (
   });
   // SIGKILL: workerd ignores SIGTERM while an inspector session is open, and keeps no state here.
   const stop = () => new Promise((resolve) => { if (child.exitCode !== null) resolve(); else { child.on('exit', resolve); child.kill('SIGKILL'); } });
-  return { url: `http://127.0.0.1:${port}`, inspectorPort, stop };
+  return { url: `http://127.0.0.1:${port}`, inspectorPort, stop, pid: child.pid };
 }
 
 /**
@@ -103,17 +139,29 @@ export async function inspectIsolate(inspectorPort) {
   };
 }
 
-/** A wrk Lua script posting a real device's 48-item edgeRequest (after a recorded browse). */
-export async function writePriceScript(dir, url) {
+/** A real device's 48-item edgeRequest body (after a recorded browse), as JSON text. */
+export async function priceBody() {
   const device = await createPricer({ consent: 'granted', anonId: 'shopper-7' });
   for (const ev of JSON.parse(readFileSync(join(ROOT, 'tests/fixtures/behaviour.json'), 'utf8'))) device.track({ ...ev, at: undefined });
   const items = Array.from({ length: 48 }, (_, i) => ({ id: `item-${i}`, price: (19.99 + i * 7).toFixed(2), currency: 'EUR', category: ['shoes', 'home', 'electronics', 'books'][i % 4], cost: (6 + i * 2).toFixed(2) }));
   const body = JSON.stringify(device.edgeRequest(items));
-  const check = await fetch(`${url}/price`, { method: 'POST', body });
-  if (check.status !== 200) throw new Error(`warm-up request failed: ${check.status} ${await check.text()}`);
+  device.free();
+  return body;
+}
+
+/** A wrk Lua script posting `body`. */
+export function writeScript(dir, body) {
   const script = join(dir, 'post.lua');
   writeFileSync(script, `wrk.method = "POST"\nwrk.headers["content-type"] = "application/json"\nwrk.body = ${JSON.stringify(body)}\n`);
-  return { script, body, bodyBytes: body.length };
+  return script;
+}
+
+/** A wrk Lua script posting a real device's 48-item edgeRequest, checked once against `url`. */
+export async function writePriceScript(dir, url) {
+  const body = await priceBody();
+  const check = await fetch(`${url}/price`, { method: 'POST', body });
+  if (check.status !== 200) throw new Error(`warm-up request failed: ${check.status} ${await check.text()}`);
+  return { script: writeScript(dir, body), body, bodyBytes: body.length };
 }
 
 /**
@@ -176,13 +224,16 @@ export function wrk(args) {
   });
 }
 
-/** The workerd processes started by this Node process: CPU seconds (user + system) and RSS bytes. */
-export function workerdUsage() {
+/**
+ * The workerd processes started by this Node process (or only the one with `pid`): CPU seconds
+ * (user + system) and RSS bytes.
+ */
+export function workerdUsage(pid) {
   let cpuSeconds = 0;
   let rssBytes = 0;
-  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+  for (const p of readdirSync('/proc').filter((x) => /^\d+$/.test(x) && (pid === undefined || Number(x) === pid))) {
     try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
       const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
       const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
       if (!comm.startsWith('workerd') || Number(fields[1]) !== process.pid) continue;

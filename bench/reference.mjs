@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import protobuf from 'protobufjs';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { forestOf } from './js-worker/forest.js';
 
 const DAY = 86_400_000;
 const GAP = 30 * 60 * 1000;
@@ -292,8 +293,8 @@ const ONNX = protobuf.Root.fromJSON({
   },
 });
 
-/** `x` (Float32Array) → interest, for a model of the shipped shape: TreeEnsembleRegressor → Sigmoid → Clip. */
-export function readInterestModel(bytes) {
+/** The arrays `forestOf` walks, read from a model of the shipped shape: TreeEnsembleRegressor → Sigmoid → Clip. */
+export function readForest(bytes) {
   const graph = ONNX.lookupType('Model').decode(bytes).graph;
   const ops = graph.node.map((n) => n.opType).join(',');
   if (ops !== 'TreeEnsembleRegressor,Sigmoid,Clip') throw new Error(`the floor reads TreeEnsembleRegressor, Sigmoid, Clip; this model has ${ops}`);
@@ -305,34 +306,28 @@ export function readInterestModel(bytes) {
   const [trees, ids, feats, yes, no] = ['nodes_treeids', 'nodes_nodeids', 'nodes_featureids', 'nodes_truenodeids', 'nodes_falsenodeids'].map(ints);
   const at = new Map(trees.map((t, k) => [`${t}/${ids[k]}`, k]));
   const n = trees.length;
-  const feature = new Int32Array(n);
-  const threshold = new Float64Array(a.nodes_values.floats);
-  const next = new Int32Array(2 * n);
-  const leaf = new Float64Array(n);
-  const isLeaf = new Uint8Array(n);
+  const next = new Array(2 * n).fill(0);
+  const leaf = new Array(n).fill(0);
+  const isLeaf = modes.map((m) => (m === 'LEAF' ? 1 : 0));
   for (let k = 0; k < n; k += 1) {
-    feature[k] = feats[k];
-    isLeaf[k] = modes[k] === 'LEAF' ? 1 : 0;
     if (!isLeaf[k]) [next[2 * k], next[2 * k + 1]] = [at.get(`${trees[k]}/${yes[k]}`), at.get(`${trees[k]}/${no[k]}`)];
   }
   const [tt, tn, tw] = [ints('target_treeids'), ints('target_nodeids'), a.target_weights.floats];
   tt.forEach((t, k) => { leaf[at.get(`${t}/${tn[k]}`)] += tw[k]; });
-  const roots = Int32Array.from(trees.flatMap((t, k) => (k === 0 || trees[k - 1] !== t ? [k] : [])));
-  const base = a.base_values?.floats[0] ?? 0;
+  const roots = trees.flatMap((t, k) => (k === 0 || trees[k - 1] !== t ? [k] : []));
   const bound = (name) => {
     const t = graph.initializer.find((i) => i.name === name);
     return t.floatData.length ? t.floatData[0] : new DataView(t.rawData.buffer, t.rawData.byteOffset).getFloat32(0, true);
   };
-  const [lo, hi] = [bound(graph.node[2].input[1]), bound(graph.node[2].input[2])];
-  return (x) => {
-    let z = base;
-    for (let r = 0; r < roots.length; r += 1) {
-      let k = roots[r];
-      while (!isLeaf[k]) k = x[feature[k]] <= threshold[k] ? next[2 * k] : next[2 * k + 1];
-      z += leaf[k];
-    }
-    return Math.min(Math.max(1 / (1 + Math.exp(-Math.fround(z))), lo), hi);
+  return {
+    feature: feats, threshold: Array.from(a.nodes_values.floats), next, leaf, isLeaf, roots,
+    base: a.base_values?.floats[0] ?? 0, lo: bound(graph.node[2].input[1]), hi: bound(graph.node[2].input[2]),
   };
+}
+
+/** `x` (Float32Array) → interest, for a model of the shipped shape. */
+export function readInterestModel(bytes) {
+  return forestOf(readForest(bytes));
 }
 
 export function loadSpec(root) {

@@ -16,6 +16,7 @@ const BUNDLED_MODELS = ['interest', 'interest-behaviour'];
 export const WRAPPER_ERROR_CODES = ['engine_unavailable', 'engine_reset', 'freed', 'server_only'];
 
 let limits = null; // the engine's limits (JSON from Rust), read once
+let liteConstants = null; // the lite module's constants (before the engine), read once
 
 function isTrap(e) {
   return e instanceof WebAssembly.RuntimeError;
@@ -112,8 +113,9 @@ function keyEntries(keys) {
 /**
  * The API of one platform. `platform` = { loadModule(source) -> Promise<WebAssembly.Module> | Module,
  * readBytes(urlOrPath) -> Promise<Uint8Array>, defaultModel(name) -> URL | string | null, hasLocalStorage(),
- * watchStorage(key, onChange) -> unwatch, lite? } — `lite` (listQuote, toCheckout, limits) from the
- * small wasm, where the engine cannot be ready synchronously.
+ * watchStorage(key, onChange) -> unwatch, lite?, yieldToPage? } — `lite` (listQuote, toCheckout,
+ * limits) from the small wasm, where the engine cannot be ready synchronously; `yieldToPage` (a
+ * browser's) gives the main thread back between the steps of engine start.
  */
 export function makeApi(platform) {
   const { engine } = platform;
@@ -126,6 +128,10 @@ export function makeApi(platform) {
     engine.initSync({ module });
     runtime.compiled = module;
     runtime.generation += 1;
+  }
+
+  /** The engine's constants (consents, codes, limits), read once it is instantiated. */
+  function readConstants() {
     runtime.constants ??= JSON.parse(engine.constants());
     limits ??= runtime.constants.limits;
   }
@@ -150,6 +156,8 @@ export function makeApi(platform) {
       try {
         const module = await platform.loadModule(wasm);
         if (!runtime.compiled) initEngine(module);
+        await platform.yieldToPage?.();
+        readConstants();
       } catch (e) {
         loading = null;
         throw pricerError('engine_unavailable', `could not load pricelet's WebAssembly engine: ${e.message}. ` +
@@ -220,6 +228,10 @@ export function makeApi(platform) {
       const upliftSource = options.upliftModel === undefined ? (options.bundledUpliftModel ? platform.defaultModel('uplift') : null) : options.upliftModel;
       const [model, modelError] = await resolveModel(interestSource, 'model');
       const [uplift, upliftError] = await resolveModel(upliftSource, 'upliftModel');
+      const models = {
+        interest: [model, modelError ?? (model === null && interestSource !== null ? 'no model was given' : undefined)],
+        uplift: [uplift, upliftError ?? undefined],
+      };
       // 'memory' is a JS-side store, so the state survives an engine reset.
       const memory = options.storage === 'memory' || (options.storage === undefined && !platform.hasLocalStorage());
       const adapter = memory ? memoryStore() : (options.storage !== null && typeof options.storage === 'object' ? options.storage : undefined);
@@ -231,13 +243,19 @@ export function makeApi(platform) {
         utcOffsetMinutes: options.utcOffsetMinutes,
         storage: adapter ? 'adapter' : options.storage,
         storageKey: options.storageKey,
-        modelError: modelError ?? (model === null && interestSource !== null ? 'no model was given' : undefined),
-        upliftModelError: upliftError ?? undefined,
       }, 'invalid_argument', 'the options');
-      return new Pricer({
+      // The models load in steps; a page gets the main thread back between them.
+      const loads = {};
+      for (const [kind, [bytes, error]] of Object.entries(models)) {
+        loads[kind] = new engine.ModelLoad(bytes, kind, error);
+        while (!loads[kind].step()) await platform.yieldToPage?.();
+      }
+      await platform.yieldToPage?.();
+      const pricer = new Pricer({
         policy,
-        model,
-        uplift,
+        models,
+        loads,
+        loadsGeneration: runtime.generation,
         config,
         hooks: { storage: adapter, sessionStorage: memoryStore(), now: options.now },
         watchLocal: !adapter && (options.storage === undefined || options.storage === 'local'),
@@ -245,6 +263,9 @@ export function makeApi(platform) {
         platform,
         runtime,
       });
+      // The caller's first prices run in a task of their own.
+      await platform.yieldToPage?.();
+      return pricer;
     } catch (e) {
       throw coded(e, 'invalid_argument', 'the options');
     }
@@ -257,6 +278,32 @@ export function makeApi(platform) {
     const max = (limits ??= JSON.parse(source.limits())).maxInputChars;
     try {
       return JSON.parse(source.listQuote(wire(item, 'invalid_item', 'the item', max), wire(options?.policy ?? null, 'invalid_policy', 'the policy', max), options?.now));
+    } catch (e) {
+      throw coded(e, 'invalid_argument', 'the arguments');
+    }
+  }
+
+  /**
+   * The quote to show for `item` before a pricer is ready, synchronously: the one this shopper was
+   * already shown on another page of the shop (stored with consent, within the stability window,
+   * still valid for the item and policy), else the list quote. Show it, then hand it to
+   * `pricer.adoptQuote(item, quote)` once the pricer is ready: the price on screen stays.
+   */
+  function quoteBeforeReady(item, options = {}) {
+    const source = runtime.compiled ? engine : platform.lite;
+    if (!source) throw pricerError('engine_unavailable', 'quoteBeforeReady needs the engine here: await createPricer() first');
+    if (options === null || typeof options !== 'object') throw pricerError('invalid_argument', 'options must be an object { policy?, now?, storage?, storageKey?, stabilityTtlMs? }', 'options');
+    const max = (limits ??= JSON.parse(source.limits())).maxInputChars;
+    let stored = null;
+    try {
+      const { storage, storageKey } = options;
+      if (storage !== null && typeof storage === 'object') stored = storage.load();
+      else if (storage === undefined || storage === 'local') stored = platform.readLocal?.(storageKey ?? (runtime.constants ?? (liteConstants ??= JSON.parse(source.constants()))).storageKey) ?? null;
+    } catch {
+      stored = null; // a storage that cannot be read holds no shown price: the list price is shown
+    }
+    try {
+      return JSON.parse(source.quoteBeforeReady(wire(item, 'invalid_item', 'the item', max), typeof stored === 'string' ? stored : null, wire(options.policy ?? null, 'invalid_policy', 'the policy', max), options.now, options.stabilityTtlMs));
     } catch (e) {
       throw coded(e, 'invalid_argument', 'the arguments');
     }
@@ -372,6 +419,7 @@ export function makeApi(platform) {
   /** Synchronous start from an already compiled module (workerd imports the wasm as a module). */
   function initWithModule(module) {
     if (!runtime.compiled) initEngine(module);
+    readConstants();
   }
 
   /** The engine's constants (consents, reasons, codes, limits): for tests and tools. */
@@ -380,7 +428,7 @@ export function makeApi(platform) {
     return structuredClone(runtime.constants);
   }
 
-  return { createPricer, listQuote, verifyQuote, toCheckout, signQuote, tallyReports, mergeTallies, estimates, proposePolicy, init, initWithModule, constants };
+  return { createPricer, listQuote, quoteBeforeReady, verifyQuote, toCheckout, signQuote, tallyReports, mergeTallies, estimates, proposePolicy, init, initWithModule, constants };
 }
 
 /** A method of the engine's pricer class, if this engine has it. */
@@ -487,9 +535,14 @@ class Pricer {
     if (this.#freed) throw pricerError('freed', 'this pricer was freed; create a new one with createPricer()');
     const { runtime } = this.#args;
     if (this.#gen !== runtime.generation) {
-      const { policy, model, uplift, config, hooks } = this.#args;
-      // Objects of an earlier instance died with it; they are dropped, never freed into the new one.
-      this.#inner = new runtime.engine.WasmPricer(policy, model, uplift, config, hooks);
+      const { policy, models, config, hooks } = this.#args;
+      // The models loaded in steps by createPricer serve the first engine object; after an engine
+      // reset they are loaded again from their bytes, in one go. Objects of an earlier instance
+      // died with it; they are dropped, never freed into the new one.
+      const fresh = this.#args.loads && this.#args.loadsGeneration === runtime.generation;
+      const loads = fresh ? this.#args.loads : Object.fromEntries(Object.entries(models).map(([kind, [bytes, error]]) => [kind, new runtime.engine.ModelLoad(bytes, kind, error)]));
+      this.#args.loads = null;
+      this.#inner = new runtime.engine.WasmPricer(policy, loads.interest, loads.uplift, config, hooks);
       this.#gen = runtime.generation;
       this.#quotes.clear();
       this.#ttl = this.#inner.stabilityTtlMs;
@@ -575,6 +628,30 @@ class Pricer {
     return quote;
   }
 
+  /**
+   * Keeps `quote` — shown for `item` before this pricer was ready, e.g. `listQuote(item)` while the
+   * engine loaded — as the item's price for the stability window, so a price on screen never
+   * changes in front of the shopper. Returns true if `priceFor(item)` now answers `quote` (it must
+   * still pass verifyQuote for the item); false if the item keeps another price or is priced anew.
+   */
+  adoptQuote(item, quote) {
+    let itemText;
+    let quoteText;
+    try {
+      itemText = wire(item, 'invalid_item', 'the item');
+      quoteText = wire(quote, 'invalid_quote', 'the quote');
+    } catch (e) {
+      throw coded(e, 'invalid_argument', 'the arguments');
+    }
+    const kept = this.#call((p) => {
+      const out = p.adoptQuote(itemText, quoteText);
+      this.#saveShownSoon(p);
+      return out;
+    }, () => false);
+    if (kept) this.#remember(item, itemText, JSON.parse(quoteText));
+    return kept;
+  }
+
   pricesFor(items) {
     let list;
     try {
@@ -649,23 +726,34 @@ class Pricer {
     return JSON.parse(this.#call((p) => p.edgeRequest(text), (p) => p.edgeRequest(text)));
   }
 
-  /** Prices an edge request; `sign: { keyId, key }` also signs every quote (as signQuote does) in the same pass. */
+  /**
+   * Prices an edge request — the object `edgeRequest(items)` made, or its JSON text as a request
+   * body holds it (the engine reads the text directly). `sign: { keyId, key }` also signs every
+   * quote (as signQuote does) in the same pass; `json: true` returns the quotes as JSON text, to
+   * write straight into a response.
+   */
   priceFromFeatures(request, options = {}) {
     if (typeof engineMethod(this.#args.runtime, 'priceFromFeatures') !== 'function') {
       throw pricerError('server_only', "priceFromFeatures runs on a server: import 'pricelet' in Node or a Worker (the browser engine ships device code only)");
     }
     let text;
-    let items;
     try {
-      items = request?.items;
-      if (Array.isArray(items)) batch(items, 'invalid_argument', 'priceFromFeatures');
-      text = wire(request, 'invalid_argument', 'the request');
+      if (typeof request === 'string') {
+        const max = this.#args.runtime.constants.limits.maxInputChars;
+        if (request.length > max) throw pricerError('limit_exceeded', `the request is ${request.length} characters; the limit is ${max}`, 'request');
+        text = request;
+      } else {
+        if (Array.isArray(request?.items)) batch(request.items, 'invalid_argument', 'priceFromFeatures');
+        text = wire(request, 'invalid_argument', 'the request');
+      }
     } catch (e) {
       throw coded(e, 'invalid_argument', 'the request');
     }
     let keyId;
     let key;
+    let asText;
     try {
+      asText = options?.json === true;
       const sign = options?.sign;
       if (sign !== undefined) {
         if (sign === null || typeof sign !== 'object') throw pricerError('invalid_argument', 'sign must be { keyId, key }', 'sign');
@@ -675,7 +763,17 @@ class Pricer {
     } catch (e) {
       throw coded(e, 'invalid_argument', 'the options');
     }
-    return this.#call((p) => JSON.parse(p.priceFromFeatures(text, keyId, key)), (p) => (Array.isArray(items) ? resetSlots(p, items.map((i) => wire(i, 'invalid_item', 'an item')), items) : []));
+    const afterReset = (p) => {
+      // Rare (the engine trapped): the items are read back from the request for their list quotes.
+      let items;
+      try { items = JSON.parse(text).items; } catch { items = null; }
+      const slots = Array.isArray(items) ? resetSlots(p, items.map((i) => wire(i, 'invalid_item', 'an item')), items) : [];
+      return asText ? JSON.stringify(slots) : slots;
+    };
+    return this.#call((p) => {
+      const quotes = p.priceFromFeatures(text, keyId, key);
+      return asText ? quotes : JSON.parse(quotes);
+    }, afterReset);
   }
 
   get status() {

@@ -350,6 +350,13 @@ export interface VerifyOptions {
 }
 
 export interface Pricer {
+  /**
+   * Keeps `quote`, shown for `item` before the pricer was ready (`quoteBeforeReady(item)` while the
+   * engine loaded), as the item's price for the stability window: a price on screen never changes
+   * in front of the shopper. True if `priceFor(item)` now answers `quote` (it must still pass
+   * `verifyQuote` for the item); false if the item keeps another price or is priced anew.
+   */
+  adoptQuote(item: Item, quote: Quote): boolean;
   /** Synchronous. Throws PriceletError for a bad item. */
   priceFor(item: Item): Quote;
   pricesFor(items: Item[]): Array<Quote | ItemError>;
@@ -375,9 +382,12 @@ export interface Pricer {
   edgeRequest(items: Item[]): EdgeRequest;
   /**
    * Edge mode, server side: prices items from device-computed features. With `sign`, every quote is
-   * also signed as `signQuote(quote, keyId, key)` would sign it, in the same call.
+   * also signed as `signQuote(quote, keyId, key)` would sign it, in the same call. The request may be
+   * the JSON text of an EdgeRequest (a server passes the body as it came, parsed once, in the engine);
+   * with `json: true` the answer is the JSON text of the array, ready to send.
    */
-  priceFromFeatures(request: EdgeRequest, options?: { sign?: { keyId: string; key: string } }): Array<Quote | ItemError>;
+  priceFromFeatures(request: EdgeRequest | string, options?: { sign?: { keyId: string; key: string }; json?: false }): Array<Quote | ItemError>;
+  priceFromFeatures(request: EdgeRequest | string, options: { sign?: { keyId: string; key: string }; json: true }): string;
   readonly policy: Policy;
   readonly status: PricerStatus;
   /** Releases the engine memory of this pricer. */
@@ -387,6 +397,21 @@ export interface Pricer {
 export function createPricer(options?: CreatePricerOptions): Promise<Pricer>;
 /** A list-price quote, synchronously, usable before createPricer() has resolved. */
 export function listQuote(item: Item, options?: { policy?: Policy; now?: number }): Quote;
+export interface QuoteBeforeReadyOptions {
+  /** The policy the pricer will use (default: the bundled one). */
+  policy?: Policy;
+  now?: number;
+  /** Where the pricer will keep its state: as in CreatePricerOptions (default: localStorage in a browser). */
+  storage?: CreatePricerOptions['storage'];
+  storageKey?: string;
+  stabilityTtlMs?: number;
+}
+/**
+ * The quote to show for `item` before createPricer() has resolved, synchronously: the one this
+ * shopper was already shown on another page of the shop (kept with consent, within the stability
+ * window, still valid), else the list quote. Hand it to `pricer.adoptQuote(item, quote)` once ready.
+ */
+export function quoteBeforeReady(item: Item, options?: QuoteBeforeReadyOptions): Quote;
 export function verifyQuote(quote: Quote | CheckoutQuote, item: Item, policy?: Policy | null, options?: VerifyOptions): Promise<Verification>;
 export function toCheckout(quote: Quote): CheckoutQuote;
 /** Edge mode: signs a quote with HMAC-SHA256 under `keyId`. */

@@ -35,16 +35,28 @@ const BUNDLED_MODELS = {
   uplift: () => new URL('../models/uplift.onnx', import.meta.url),
 };
 
+/** Gives the main thread back to the page between the steps of engine start (no long task). */
+function yieldToPage() {
+  if (globalThis.scheduler?.yield) return globalThis.scheduler.yield();
+  return new Promise((resolve) => {
+    const channel = new MessageChannel();
+    channel.port1.onmessage = () => resolve();
+    channel.port2.postMessage(null);
+  });
+}
+
 const api = makeApi({
   engine,
   loadModule,
   readBytes,
+  yieldToPage,
   // One literal `new URL(..., import.meta.url)` per bundled model: bundlers (Vite, webpack 5) resolve
   // only literals, and emit each file as an asset of the app.
   defaultModel: (name) => BUNDLED_MODELS[name]?.() ?? null,
   hasLocalStorage: () => { try { return typeof localStorage !== 'undefined' && localStorage !== null; } catch { return false; } },
   watchStorage,
+  readLocal: (key) => { try { return localStorage.getItem(key); } catch { return null; } },
   lite,
 });
 
-export const { createPricer, listQuote, verifyQuote, toCheckout, signQuote, tallyReports, mergeTallies, estimates, proposePolicy, init, constants } = api;
+export const { createPricer, listQuote, quoteBeforeReady, verifyQuote, toCheckout, signQuote, tallyReports, mergeTallies, estimates, proposePolicy, init, constants } = api;

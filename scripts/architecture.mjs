@@ -19,8 +19,8 @@ export const ALLOWED = {
 export const FORBIDDEN = {
   pricelet: [/^tract-/, /^wasm-bindgen/, /^js-sys$/, /^web-sys$/, /^getrandom$/, /^clap$/, /^csv$/],
   'pricelet-measure': [/^tract-/, /^wasm-bindgen/, /^js-sys$/, /^web-sys$/, /^clap$/, /^csv$/],
-  // tract's own getrandom reaches wasm-bindgen on wasm32 (crypto.getRandomValues): allowed there.
-  'pricelet-onnx': [/^web-sys$/, /^clap$/, /^csv$/],
+  // tract-core only: tract-onnx would link the NNEF framework (and rustfft) into the device wasm.
+  'pricelet-onnx': [/^web-sys$/, /^clap$/, /^csv$/, /^tract-(onnx|onnx-opl|hir|nnef|extra)$/],
 };
 
 export function metadata() {

@@ -314,3 +314,166 @@ fn a_price_shown_on_one_page_is_the_price_on_the_next_whatever_was_tracked_betwe
         .unwrap();
     assert_ne!(late.issued_at, shown[1].issued_at);
 }
+
+#[test]
+fn before_its_engine_is_ready_a_page_reads_the_quote_shown_elsewhere_and_nothing_forged() {
+    let policy = Policy::default_policy();
+    let items: Vec<Value> = (0..12)
+        .map(|i| json!({"id": format!("item-{i}"), "price": format!("{}.99", 20 + 7 * i), "currency": "EUR", "category": "home", "cost": "8.00"}))
+        .collect();
+    let mut shared = None;
+    let mut listing = page(&shared);
+    browse(&mut listing, 12);
+    let shown: Vec<_> = items
+        .iter()
+        .map(|i| listing.price_for(i, &clock(0)).unwrap())
+        .collect();
+    save(&mut listing, &mut shared);
+    let text = shared.clone().unwrap();
+    let at = NOW + 200_000;
+    // Without a pricer or a model: exactly the quote shown, personalized ones included.
+    for (item, before) in items.iter().zip(&shown) {
+        let parsed = pricelet::Item::from_json(item).unwrap();
+        let early = pricelet::pricer::shown_quote(&text, &parsed, &policy, at, None);
+        assert_eq!(early.as_ref(), Some(before), "{}", item["id"]);
+    }
+    assert!(
+        shown.iter().any(|q| q.personalized),
+        "personalized quotes are covered"
+    );
+    let first = pricelet::Item::from_json(&items[0]).unwrap();
+    let read = |t: &str, now: i64| pricelet::pricer::shown_quote(t, &first, &policy, now, None);
+    // After the window, under another policy version, for an edited item, or from a state that is
+    // not pricelet's: none.
+    assert!(read(&text, NOW + 31 * 60_000).is_none());
+    let mut other = policy.clone();
+    other.version = "other-policy".into();
+    assert!(pricelet::pricer::shown_quote(&text, &first, &other, at, None).is_none());
+    let mut cheaper = items[0].clone();
+    cheaper["price"] = json!("15.99");
+    let cheaper = pricelet::Item::from_json(&cheaper).unwrap();
+    assert!(pricelet::pricer::shown_quote(&text, &cheaper, &policy, at, None).is_none());
+    assert!(read("not json", at).is_none());
+    assert!(read(r#"{"schema":"other","version":1,"shown":{}}"#, at).is_none());
+    // The shopper edits the stored price (or the quote id to match): refused, never shown.
+    let v: Value = serde_json::from_str(&text).unwrap();
+    let entry = v["shown"]["quotes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .position(|q| q[0] == "item-0")
+        .unwrap();
+    let mut forged = v.clone();
+    forged["shown"]["quotes"][entry][1] = json!(1);
+    assert!(read(&forged.to_string(), at).is_none(), "a forged price");
+    let mut below_floor = v.clone();
+    below_floor["shown"]["quotes"][entry][1] = json!(1);
+    below_floor["shown"]["quotes"][entry][8] = json!(shown[0].quote_id);
+    assert!(
+        read(&below_floor.to_string(), at).is_none(),
+        "a forged price with the old id"
+    );
+}
+
+#[test]
+fn a_price_shown_before_the_engine_was_ready_stays_and_nothing_else_is_adopted() {
+    let policy = Policy::default_policy();
+    let items: Vec<Value> = (0..12)
+        .map(|i| json!({"id": format!("item-{i}"), "price": format!("{}.99", 20 + 7 * i), "currency": "EUR", "category": "home", "cost": "8.00"}))
+        .collect();
+    let parsed: Vec<_> = items
+        .iter()
+        .map(|i| pricelet::Item::from_json(i).unwrap())
+        .collect();
+    let list = |i: usize, at: i64| {
+        pricelet::pricer::list_quote(&parsed[i], &policy, None, at, pricelet::Reason::List)
+    };
+    let mut shared = None;
+    let mut a = page(&shared);
+    for i in 0..3 {
+        // A hesitant visit: the model is unsure, so the policy discounts.
+        let ev = json!({"type": "page_view", "at": NOW - 60_000 + i * 20_000,
+            "page": {"kind": "product", "id": format!("p{i}"), "bounceRate": 0.2, "exitRate": 0.2, "pageValue": 0}});
+        a.track(&ev, &clock(0)).unwrap();
+    }
+    save(&mut a, &mut shared);
+    // What this behaviour prices on a page that showed nothing early: not always the list price.
+    let decided: Vec<_> = items
+        .iter()
+        .map(|i| page(&shared).price_for(i, &clock(1_000)).unwrap())
+        .collect();
+    let differs = (0..items.len())
+        .find(|&i| decided[i].price_minor != parsed[i].list_minor)
+        .unwrap_or_else(|| {
+            panic!(
+                "the behaviour moves some price off list: {:?}",
+                decided
+                    .iter()
+                    .map(|q| (q.reason, q.price_minor))
+                    .collect::<Vec<_>>()
+            )
+        });
+    // Shown at list while the engine loaded, adopted once ready: the price stays, here and on the
+    // shop's next page.
+    let early = list(differs, NOW);
+    assert!(a.adopt_quote(&parsed[differs], &early, &clock(2_000)));
+    assert_eq!(a.price_for(&items[differs], &clock(3_000)).unwrap(), early);
+    save(&mut a, &mut shared);
+    let mut next = page(&shared);
+    assert_eq!(
+        next.price_for(&items[differs], &clock(60_000)).unwrap(),
+        early
+    );
+    let text = shared.clone().unwrap();
+    assert_eq!(
+        pricelet::pricer::shown_quote(&text, &parsed[differs], &policy, NOW + 60_000, None),
+        Some(early.clone())
+    );
+    // An item this page already priced keeps its price.
+    let other = (differs + 1) % items.len();
+    let priced = a.price_for(&items[other], &clock(4_000)).unwrap();
+    assert_eq!(
+        a.adopt_quote(&parsed[other], &list(other, NOW), &clock(5_000)),
+        priced.price_minor == parsed[other].list_minor
+    );
+    assert_eq!(a.price_for(&items[other], &clock(6_000)).unwrap(), priced);
+    // Refused: a quote for another item, a price below the policy's floor, one issued before the
+    // window, a personalized quote on a page without consent.
+    let spare = (differs + 2) % items.len();
+    let mut b = page(&None);
+    assert!(!b.adopt_quote(&parsed[spare], &list(spare + 1, NOW), &clock(0)));
+    let mut cheap = list(spare, NOW);
+    cheap.price_minor = 1;
+    cheap.discount_minor = parsed[spare].list_minor - 1;
+    assert!(!b.adopt_quote(&parsed[spare], &cheap, &clock(0)));
+    assert!(!b.adopt_quote(&parsed[spare], &list(spare, NOW - 31 * 60_000), &clock(0)));
+    assert_ne!(
+        b.price_for(&items[spare], &clock(0)).unwrap().price_minor,
+        1
+    );
+    let personalized = decided
+        .iter()
+        .position(|q| q.personalized && q.discount_minor > 0)
+        .expect("a personalized discount");
+    let mut denied = Pricer::new(
+        policy.clone(),
+        pricelet_onnx::slot(Some(&model_bytes()), ModelKind::Interest),
+        ModelSlot::Absent,
+        None,
+        PricerConfig {
+            stability_ttl_ms: None,
+            ..config(Consent::Denied)
+        },
+        NOW,
+        test_rng(),
+    )
+    .unwrap();
+    assert!(!denied.adopt_quote(&parsed[personalized], &decided[personalized], &clock(2_000)));
+    assert_eq!(
+        denied
+            .price_for(&items[personalized], &clock(2_000))
+            .unwrap()
+            .price_minor,
+        parsed[personalized].list_minor
+    );
+}

@@ -22,6 +22,7 @@ const app = {
   cart: readCart(),
   here: null, // the page being viewed: { page, category, enteredAt }
   pending: [], // events from before the engine was ready
+  shownEarly: new Map(), // item id → { item, at, quote? }: list prices shown before the engine was ready
   order: null, // the last placed order, for the confirmation
   renders: 0,
 };
@@ -103,7 +104,11 @@ function saveCart() {
 
 function quoteFor(item) {
   if (app.pricer) return app.pricer.priceFor(item);
-  if (app.lib) return app.lib.listQuote(item, { now: clock() }); // synchronous, before the engine has loaded
+  // Before the engine has loaded: the price this shopper was shown on another page of the shop, or
+  // the list price; remembered so it stays once the engine is ready (adoptQuote).
+  const early = app.shownEarly.get(item.id) ?? { item, at: clock() };
+  app.shownEarly.set(item.id, early);
+  if (app.lib) return (early.quote ??= app.lib.quoteBeforeReady(item, { now: early.at, stabilityTtlMs: TEST?.stabilityTtlMs })); // synchronous
   return catalogQuote(item);
 }
 
@@ -484,23 +489,22 @@ function render() {
 
 async function start() {
   for (const b of document.querySelectorAll('[data-consent]')) b.addEventListener('click', () => setConsent(b.dataset.consent));
-  // Dynamic, so the shop still sells at catalog prices if the library cannot load; not awaited
-  // before the first render, so list prices show as soon as the catalog is here.
+  // Dynamic, so the shop still sells at catalog prices if the library cannot load. Awaited (beside
+  // the catalog, not the engine) before the first render: its small synchronous part reads the
+  // prices this shopper was shown on other pages (quoteBeforeReady), so no price changes later.
   const loadingLib = import('pricelet').catch((e) => { console.warn('pricelet did not load; showing catalog prices.', e.message); return null; });
-  const catalog = await fetch(new URL('catalog.json', import.meta.url)).then((r) => r.json());
+  const [catalog, lib] = await Promise.all([fetch(new URL('catalog.json', import.meta.url)).then((r) => r.json()), loadingLib]);
+  performance.mark('pricelet:imported');
+  app.lib = lib;
   app.catalog = catalog;
   for (const p of catalog.products) app.byId.set(p.id, p);
-  app.engine = 'loading';
   window.addEventListener('hashchange', onRoute);
   window.addEventListener('pagehide', leavePage);
   window.addEventListener('pageshow', (e) => { if (e.persisted) { enterPage(); render(); } });
   enterPage();
-  render(); // list prices while the engine loads
-  performance.mark('pricelet:list-prices'); // read by bench/first-visit.mjs
-  const lib = await loadingLib;
-  performance.mark('pricelet:imported');
-  app.lib = lib;
   app.engine = lib ? 'loading' : 'unavailable';
+  render(); // prices already shown to this shopper, or list prices, while the engine loads
+  performance.mark('pricelet:list-prices'); // read by bench/first-visit.mjs
   if (lib) {
     try {
       app.pricer = await lib.createPricer({
@@ -509,6 +513,10 @@ async function start() {
       });
       app.engine = 'ready';
       performance.mark('pricelet:engine-ready');
+      // A price on screen never changes in front of the shopper: the list prices shown while the
+      // engine loaded stay for the stability window, on this page and the next.
+      for (const { item, at, quote } of app.shownEarly.values()) app.pricer.adoptQuote(item, quote ?? lib.quoteBeforeReady(item, { now: at }));
+      app.shownEarly.clear();
       for (const ev of app.pending.splice(0)) app.pricer.track(ev);
     } catch (e) {
       app.engine = 'unavailable';

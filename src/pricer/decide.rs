@@ -181,7 +181,7 @@ impl Pricer {
     }
 
     /// Keeps `quote` to re-serve for `item` within the stability window.
-    fn keep_stable(&mut self, item: &Item, quote: &Quote) {
+    pub(super) fn keep_stable(&mut self, item: &Item, quote: &Quote) {
         if self.stability_ttl_ms > 0 && quote.reason != Reason::EngineReset {
             if self.stable_quotes.len() >= MAX_CACHED_ITEMS {
                 self.stable_quotes.clear();
@@ -200,7 +200,7 @@ impl Pricer {
     /// `verifyQuote` under the current policy and list price. The policy of a pricer never changes
     /// and the quote was made for the cached item, so "still verifies" is exactly "the item is
     /// unchanged and the quote has not expired" — checked without re-hashing the quote.
-    fn stable_quote(&self, item: &Item, clock: &Clock) -> Option<Quote> {
+    pub(super) fn stable_quote(&self, item: &Item, clock: &Clock) -> Option<Quote> {
         let (priced, q) = self.stable_quotes.get(&item.id)?;
         let fresh = clock.now_ms >= q.issued_at
             && clock.now_ms < q.issued_at + self.stability_ttl_ms
@@ -451,7 +451,7 @@ pub fn list_quote(
     unsealed_list_quote(item, policy, model_version, now_ms, why).seal()
 }
 
-fn unsealed_list_quote(
+pub(super) fn unsealed_list_quote(
     item: &Item,
     policy: &Policy,
     model_version: Option<&str>,

@@ -181,11 +181,28 @@ impl Pricer {
                 Some(v) => v,
             },
         };
-        let index: HashMap<&str, usize> = names
-            .iter()
-            .enumerate()
-            .map(|(i, n)| (n.as_str(), i))
-            .collect();
+        // Which column of a row each model reads, found once per request.
+        let columns = |info: Option<&ModelInfo>, kind: ModelKind| -> Option<Result<Vec<usize>>> {
+            let info = info?;
+            let found: Option<Vec<usize>> = info
+                .features
+                .iter()
+                .map(|f| names.iter().position(|n| n == f))
+                .collect();
+            Some(found.ok_or_else(|| {
+                Error::at(
+                    Code::InvalidFeatures,
+                    "featureNames",
+                    format!(
+                        "the {} model needs features {}",
+                        kind.as_str(),
+                        info.features.join(", ")
+                    ),
+                )
+            }))
+        };
+        let interest_columns = columns(self.interest.info(), ModelKind::Interest);
+        let uplift_columns = columns(self.uplift.info(), ModelKind::Uplift);
         let mut out = Vec::with_capacity(n);
         for (v, row) in request.items.iter().zip(rows) {
             let item = match Item::from_json(v) {
@@ -199,29 +216,18 @@ impl Pricer {
                 interest: None,
                 uplift: None,
             };
-            for kind in [ModelKind::Interest, ModelKind::Uplift] {
+            for (kind, columns) in [
+                (ModelKind::Interest, &interest_columns),
+                (ModelKind::Uplift, &uplift_columns),
+            ] {
+                let Some(columns) = columns else { continue };
+                let columns = columns.as_ref().map_err(Clone::clone)?;
+                let cols: Vec<f64> = columns.iter().map(|&j| row[j]).collect();
                 let slot = if kind == ModelKind::Interest {
                     &mut self.interest
                 } else {
                     &mut self.uplift
                 };
-                let Some(info) = slot.info() else { continue };
-                let cols: Option<Vec<f64>> = info
-                    .features
-                    .iter()
-                    .map(|f| index.get(f.as_str()).map(|&j| row[j]))
-                    .collect();
-                let cols = cols.ok_or_else(|| {
-                    Error::at(
-                        Code::InvalidFeatures,
-                        "featureNames",
-                        format!(
-                            "the {} model needs features {}",
-                            kind.as_str(),
-                            info.features.join(", ")
-                        ),
-                    )
-                })?;
                 let v = Self::score(slot, &mut self.score_cache, &cols)?;
                 if kind == ModelKind::Interest {
                     scores.interest = v

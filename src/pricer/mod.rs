@@ -11,6 +11,7 @@ mod sync;
 
 pub use decide::{list_quote, Decision, FeatureValue};
 pub use edge::{EdgeRequest, EdgeRequestBody};
+pub use shown::shown_quote;
 
 use crate::behaviour::{BehaviourLog, Event};
 use crate::error::{quoted, Code, Error, Result};

@@ -69,8 +69,9 @@ impl ShownQuote {
     }
 }
 
-/// Reasons that come from a decision (behaviour, arm, exploration): the ones another page could
-/// decide differently. List prices for other reasons are the same everywhere.
+/// Reasons that come from a decision (behaviour, arm, exploration) — the ones another page could
+/// decide differently — and `list`, the price a page showed before its engine was ready
+/// ([`Pricer::adopt_quote`]). List prices for other reasons are the same everywhere.
 fn decided(reason: Reason) -> bool {
     matches!(
         reason,
@@ -79,6 +80,7 @@ fn decided(reason: Reason) -> bool {
             | Reason::Control
             | Reason::Explore
             | Reason::NoFeasiblePrice
+            | Reason::List
     )
 }
 
@@ -156,36 +158,34 @@ impl Pricer {
     /// A quote another page showed for `item`, rebuilt, if it still holds: same quote id, and it
     /// passes `verify_quote` for this item and policy now.
     pub(super) fn restored_quote(&mut self, item: &Item, clock: &Clock) -> Option<Quote> {
-        let s = self.restored.get(&item.id)?.clone();
-        let ShownQuote(
-            _,
-            price,
-            reason,
-            variant,
-            interest,
-            propensity,
-            issued_at,
-            personalized,
-            id,
-        ) = s;
-        if !self.fresh_at(issued_at, clock.now_ms) || !decided(reason) {
-            return None;
+        let s = self.restored.get(&item.id)?;
+        rebuild(
+            s,
+            item,
+            &self.policy,
+            self.interest.info().map(|i| i.version.as_str()),
+            clock.now_ms,
+            self.stability_ttl_ms,
+        )
+    }
+
+    /// Keeps `quote`, shown for `item` before this pricer was ready (e.g. `listQuote` while the
+    /// engine loaded), as the price of `item` for the stability window: a price the shopper saw
+    /// does not change in front of them. Only a quote that passes `verify_quote` for this item and
+    /// policy now, issued within the window, is kept; an item this pricer already priced keeps its
+    /// price. Returns whether `quote` is now what `item` is priced at.
+    pub fn adopt_quote(&mut self, item: &Item, quote: &Quote, clock: &Clock) -> bool {
+        if let Some(q) = self.stable_quote(item, clock) {
+            return q.quote_id == quote.quote_id;
         }
-        let at = Clock {
-            now_ms: issued_at,
-            utc_offset_minutes: clock.utc_offset_minutes,
-        };
-        let bounds = pricing::bounds(item, &self.policy);
-        let mut q = self.base_quote(item, &at, reason);
-        q.price_minor = price;
-        q.discount_minor = item.list_minor - price;
-        q.interest = interest;
-        q.variant = variant;
-        q.propensity = propensity;
-        q.personalized = personalized;
-        let q = finish_quote(q, item, &self.policy, &bounds).seal();
+        // Without consent (or under GPC) this pricer shows list prices only, whatever was shown.
+        if self.blocked_reason().is_some()
+            && (quote.personalized || quote.price_minor != item.list_minor)
+        {
+            return false;
+        }
         let verified = verify_quote(
-            &q.to_value(),
+            &quote.to_value(),
             item,
             &self.policy,
             &VerifyOptions {
@@ -193,6 +193,103 @@ impl Pricer {
                 ..Default::default()
             },
         );
-        (q.quote_id == id && verified.ok).then_some(q)
+        if !verified.ok
+            || !self.fresh_at(quote.issued_at, clock.now_ms)
+            || self.stability_ttl_ms <= 0
+        {
+            return false;
+        }
+        self.restored.remove(&item.id);
+        self.keep_stable(item, quote);
+        if self.persistence() == Persistence::Storage && decided(quote.reason) {
+            self.shown_unsaved = true;
+        }
+        true
     }
+}
+
+/// A stored quote rebuilt for `item`, if it still holds: issued within the window, the same quote
+/// id, and it passes `verify_quote` for this item and policy at `now_ms`.
+fn rebuild(
+    s: &ShownQuote,
+    item: &Item,
+    policy: &Policy,
+    model_version: Option<&str>,
+    now_ms: i64,
+    stability_ttl_ms: i64,
+) -> Option<Quote> {
+    let ShownQuote(_, price, reason, variant, interest, propensity, issued_at, personalized, id) =
+        s.clone();
+    let fresh = now_ms >= issued_at && now_ms < issued_at.saturating_add(stability_ttl_ms);
+    if !fresh || !decided(reason) {
+        return None;
+    }
+    if reason == Reason::List {
+        // A price shown before the engine was ready: `listQuote`, which has no model.
+        let q = super::list_quote(item, policy, None, issued_at, Reason::List);
+        return (q.quote_id == id).then_some(q);
+    }
+    let bounds = pricing::bounds(item, policy);
+    let mut q = super::decide::unsealed_list_quote(item, policy, model_version, issued_at, reason);
+    q.price_minor = price;
+    q.discount_minor = item.list_minor - price;
+    q.interest = interest;
+    q.variant = variant;
+    q.propensity = propensity;
+    q.personalized = personalized;
+    let q = finish_quote(q, item, policy, &bounds).seal();
+    let verified = verify_quote(
+        &q.to_value(),
+        item,
+        policy,
+        &VerifyOptions {
+            now_ms,
+            ..Default::default()
+        },
+    );
+    (q.quote_id == id && verified.ok).then_some(q)
+}
+
+/// Only the shown quotes of a stored state; the rest of the document is skipped unread.
+#[derive(Deserialize)]
+struct ShownOnly {
+    schema: String,
+    version: u32,
+    #[serde(default)]
+    shown: Option<ShownDoc>,
+}
+
+/// The quote the shopper was already shown for `item` on another page of the shop, read from a
+/// stored state without a pricer or a model: what a page shows before its engine is ready
+/// (`quoteBeforeReady`), so a price seen elsewhere is the price seen here. None when the state
+/// holds none for this item under this policy, or it no longer holds (see [`rebuild`]); a
+/// malformed state is none, never an error.
+pub fn shown_quote(
+    state_text: &str,
+    item: &Item,
+    policy: &Policy,
+    now_ms: i64,
+    stability_ttl_ms: Option<i64>,
+) -> Option<Quote> {
+    if state_text.len() > crate::limits::MAX_STATE_BYTES {
+        return None;
+    }
+    let stored: ShownOnly = serde_json::from_str(state_text).ok()?;
+    if stored.schema != crate::state::STATE_SCHEMA || stored.version != crate::state::STATE_VERSION
+    {
+        return None;
+    }
+    let doc = stored.shown?;
+    if doc.policy != policy.version {
+        return None;
+    }
+    let ttl = stability_ttl_ms.unwrap_or(policy.stability.ttl_ms);
+    let model = (doc.model != "none").then_some(doc.model.as_str());
+    // The earliest quote shown anywhere wins, as in a pricer (`absorb_shown`).
+    doc.quotes
+        .iter()
+        .take(MAX_SHOWN)
+        .filter(|s| s.item_id() == item.id)
+        .min_by_key(|s| s.issued_at())
+        .and_then(|s| rebuild(s, item, policy, model, now_ms, ttl))
 }

@@ -132,6 +132,27 @@ const ID_FIELDS: &[&str] = CHECKOUT_FIELDS.split_at(11).0;
 /// What `sig` signs: the checkout fields before `sig` (the hashed ones, `quoteId` and `keyId`).
 const SIGNED_FIELDS: &[&str] = CHECKOUT_FIELDS.split_at(13).0;
 
+/// A signing key under its id, checked and prepared once (HMAC's key blocks), for many quotes.
+#[derive(Clone)]
+pub struct Signer {
+    key_id: String,
+    mac: Hmac<Sha256>,
+}
+
+impl Signer {
+    pub fn new(key_id: &str, key: &[u8]) -> Result<Signer> {
+        if key.len() < MIN_KEY_BYTES {
+            return Err(Error::at(Code::InvalidArgument, "key", "a signing key must be at least 16 bytes; generate one with `openssl rand -base64 32`"));
+        }
+        limits::check_str("keyId", key_id, limits::MAX_ID_LEN)?;
+        Ok(Signer {
+            key_id: key_id.to_string(),
+            mac: <Hmac<Sha256> as KeyInit>::new_from_slice(key)
+                .expect("HMAC takes keys of any length"),
+        })
+    }
+}
+
 /// Content hash of a quote given as JSON (base64url of the first 18 bytes of SHA-256 over JCS).
 pub fn quote_id_of(quote: &Value) -> String {
     id_of_fields(&pick(quote, ID_FIELDS))
@@ -236,19 +257,19 @@ impl Quote {
     }
 
     /// Signs an (already sealed) quote with `key` under `key_id` (edge quotes).
-    pub fn sign(mut self, key_id: &str, key: &[u8]) -> Result<Quote> {
-        if key.len() < MIN_KEY_BYTES {
-            return Err(Error::at(Code::InvalidArgument, "key", "a signing key must be at least 16 bytes; generate one with `openssl rand -base64 32`"));
-        }
-        limits::check_str("keyId", key_id, limits::MAX_ID_LEN)?;
-        let mut mac =
-            <Hmac<Sha256> as KeyInit>::new_from_slice(key).expect("HMAC takes keys of any length");
-        mac.update(self.jcs_text(Some(key_id)).as_bytes());
-        self.key_id = Some(key_id.to_string());
+    pub fn sign(self, key_id: &str, key: &[u8]) -> Result<Quote> {
+        Ok(self.signed_by(&Signer::new(key_id, key)?))
+    }
+
+    /// Signs an (already sealed) quote with a signer (one per batch: its key is prepared once).
+    pub fn signed_by(mut self, signer: &Signer) -> Quote {
+        let mut mac = signer.mac.clone();
+        mac.update(self.jcs_text(Some(&signer.key_id)).as_bytes());
+        self.key_id = Some(signer.key_id.clone());
         self.sig = Some(
             base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes()),
         );
-        Ok(self)
+        self
     }
 
     pub fn to_checkout(&self) -> Value {

@@ -12,16 +12,23 @@ const SERVER_EXPORTS = ['estimates', 'tallyReports', 'signQuote', 'wasmpricer_pr
 test('the crates keep the dependency rules; a core that reached tract or wasm-bindgen would fail', () => {
   const meta = metadata();
   assert.deepEqual(violations(meta), []);
-  // The same check on a doctored graph: the core given tract-onnx and wasm-bindgen, measure given the lab.
+  // The same check on a doctored graph: the core given tract and wasm-bindgen, measure given the lab,
+  // the scorer given a tract framework that links the NNEF serializer and an FFT.
   const doctored = structuredClone(meta);
   const id = (name) => doctored.packages.find((p) => p.name === name).id;
   const node = (name) => doctored.resolve.nodes.find((n) => n.id === id(name));
   const normal = [{ kind: null, target: null }];
-  node('pricelet').deps.push({ name: 'tract_onnx', pkg: id('tract-onnx'), dep_kinds: normal });
+  node('pricelet').deps.push({ name: 'tract_core', pkg: id('tract-core'), dep_kinds: normal });
   node('pricelet').deps.push({ name: 'wasm_bindgen', pkg: id('wasm-bindgen'), dep_kinds: normal });
   node('pricelet-measure').deps.push({ name: 'pricelet_lab', pkg: id('pricelet-lab'), dep_kinds: normal });
+  // tract-onnx is no longer in the graph: stand in a package with its name for the scorer's rule.
+  const framework = { ...doctored.packages.find((p) => p.name === 'tract-core'), name: 'tract-nnef', id: 'tract-nnef-fake' };
+  doctored.packages.push(framework);
+  doctored.resolve.nodes.push({ id: framework.id, deps: [] });
+  node('pricelet-onnx').deps.push({ name: 'tract_nnef', pkg: framework.id, dep_kinds: normal });
   const found = violations(doctored);
-  assert.ok(found.some((v) => /^pricelet reaches tract-onnx/.test(v)), found.join('\n'));
+  assert.ok(found.some((v) => /^pricelet-onnx (reaches|depends on) tract-nnef/.test(v)), found.join('\n'));
+  assert.ok(found.some((v) => /^pricelet reaches tract-core/.test(v)), found.join('\n'));
   assert.ok(found.some((v) => /^pricelet reaches wasm-bindgen/.test(v)), found.join('\n'));
   assert.ok(found.some((v) => /^pricelet-measure depends on pricelet-lab/.test(v)), found.join('\n'));
 });

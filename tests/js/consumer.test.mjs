@@ -217,11 +217,17 @@ test('(d) workerd: the README Worker quickstart, bundled by wrangler and run in 
 test('(c) tsc --noEmit on a TypeScript consumer', () => {
   const app = join(dir, 'app');
   writeFileSync(join(app, 'consumer.ts'), `
-    import { createPricer, listQuote, toCheckout, verifyQuote, type Quote, type Item, type Pricer, type PriceletError } from 'pricelet';
+    import { createPricer, listQuote, quoteBeforeReady, toCheckout, verifyQuote, type Quote, type Item, type Pricer, type PriceletError } from 'pricelet';
     const item: Item = { id: 'a', price: '9.99', currency: 'EUR' };
     const early: Quote = listQuote(item);
+    const storage = { load: () => null, save: (_s: string) => {} };
+    const shown: Quote = quoteBeforeReady(item, { storage, stabilityTtlMs: 60_000 });
     async function main(): Promise<number> {
-      const pricer: Pricer = await createPricer({ consent: 'unknown', storage: { load: () => null, save: (_s) => {} } });
+      const pricer: Pricer = await createPricer({ consent: 'unknown', storage });
+      const kept: boolean = pricer.adoptQuote(item, shown);
+      const text: string = pricer.priceFromFeatures('{"items":[]}', { json: true });
+      const parsed = pricer.priceFromFeatures({ items: [] });
+      void kept; void text; void parsed.length;
       const q = pricer.priceFor(item);
       const slots = pricer.pricesFor([item]);
       for (const s of slots) { if ('error' in s) { const code: string = s.error.code; void code; } else { const m: number = s.priceMinor; void m; } }

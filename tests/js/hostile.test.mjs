@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { ROOT } from '../../scripts/setup.mjs';
-import { createPricer, estimates, listQuote, mergeTallies, proposePolicy, signQuote, tallyReports, toCheckout, verifyQuote } from '../../js/node.js';
+import { createPricer, estimates, listQuote, mergeTallies, proposePolicy, quoteBeforeReady, signQuote, tallyReports, toCheckout, verifyQuote } from '../../js/node.js';
 
 const NOW = 1795950160000;
 const ITEMS = JSON.parse(readFileSync(join(ROOT, 'tests/fixtures/items.json'), 'utf8'));
@@ -335,6 +335,8 @@ test('property: every export called with random JS values gives a coded error or
     report: (a, b) => pricer.report(a, b),
     setConsent: (a) => pricer.setConsent(a),
     listQuote: (a, b) => listQuote(a, b),
+    quoteBeforeReady: (a, b) => quoteBeforeReady(a, b),
+    adoptQuote: (a, b) => pricer.adoptQuote(a, b),
     toCheckout: (a) => toCheckout(a),
     verifyQuote: (a, b, c, d) => verifyQuote(a, b, c, d),
     signQuote: (a, b, c) => signQuote(a, b, c),

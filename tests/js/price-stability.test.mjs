@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { ROOT } from '../../scripts/setup.mjs';
-import { createPricer } from '../../js/node.js';
+import { createPricer, listQuote, quoteBeforeReady } from '../../js/node.js';
 
 const NOW = 1795950160000;
 const POLICY = JSON.parse(readFileSync(join(ROOT, 'policy/default.json'), 'utf8'));
@@ -86,3 +86,53 @@ for (const consent of ['granted', 'unknown']) {
     if (consent === 'granted') assert.ok(explored > 0, 'exploration is covered');
   });
 }
+
+test('before a page\'s pricer is ready it shows the price shown on another page, or list; adopted, it stays', async () => {
+  const clock = { now: NOW };
+  const storage = sharedStore();
+  const options = { consent: 'granted', storage, now: () => clock.now, utcOffsetMinutes: 0 };
+  // The first page: a hesitant visit, then the grid (its quotes are stored with the state).
+  const listing = await createPricer(options);
+  for (const [i, item] of ITEMS.slice(0, 3).entries()) {
+    listing.track({ type: 'page_view', at: NOW - 60_000 + i * 20_000, page: { kind: 'product', id: item.id, pageValue: 0, bounceRate: 0.2, exitRate: 0.2 }, category: item.category });
+  }
+  const shown = listing.pricesFor(ITEMS);
+  await new Promise((resolve) => setTimeout(resolve, 0)); // the wrapper saves shown quotes in a microtask
+  const off = shown.filter((q) => q.priceMinor !== q.listPriceMinor);
+  assert.ok(off.length > 0, 'some shown prices are not list prices');
+  // A new page, before its engine is ready: exactly those quotes, synchronously.
+  clock.now += 60_000;
+  // (Quotes that no behaviour decides, such as an excluded item's, are not stored: they are the
+  // same list price on every page.)
+  const early = ITEMS.map((item) => quoteBeforeReady(item, { storage, now: clock.now }));
+  const decided = ['personalized', 'cold_start', 'control', 'explore', 'no_feasible_price', 'list'];
+  for (const [i, q] of shown.entries()) {
+    if (decided.includes(q.reason)) assert.deepEqual(early[i], q);
+    else assert.deepEqual([early[i].priceMinor, early[i].reason], [q.priceMinor === q.listPriceMinor ? q.priceMinor : NaN, 'list'], q.itemId);
+  }
+  assert.ok(shown.filter((q) => decided.includes(q.reason)).length > ITEMS.length / 2);
+  // Once ready, adopting them changes nothing on screen; priceFor answers them.
+  const page = await createPricer(options);
+  for (const [i, item] of ITEMS.entries()) assert.equal(page.adoptQuote(item, early[i]), true, item.id);
+  assert.deepEqual(page.pricesFor(ITEMS), early);
+  // No shown price (another storage, nothing stored, a storage that throws, after the window):
+  // the list quote, never an error.
+  const item = ITEMS.find((it) => it.id === off[0].itemId);
+  const list = listQuote(item, { now: clock.now });
+  assert.deepEqual(quoteBeforeReady(item, { storage: sharedStore(), now: clock.now }), list);
+  assert.deepEqual(quoteBeforeReady(item, { storage: { load() { throw new Error('blocked'); } }, now: clock.now }), list);
+  assert.deepEqual(quoteBeforeReady(item, { storage: 'memory', now: clock.now }), list);
+  const late = NOW + TTL + 1;
+  assert.deepEqual(quoteBeforeReady(item, { storage, now: late }), listQuote(item, { now: late }));
+  // A stored price edited by hand is never shown (nor is a quote id forged to match it).
+  const forged = JSON.parse(storage.load());
+  for (const entry of forged.shown.quotes) entry[1] = 1;
+  assert.deepEqual(quoteBeforeReady(item, { storage: { load: () => JSON.stringify(forged) }, now: clock.now }), list);
+  // Bad input is a coded error.
+  assert.throws(() => quoteBeforeReady({ id: 'x' }, { storage }), { code: 'unknown_currency' });
+  assert.throws(() => quoteBeforeReady(null, { storage }), { code: 'invalid_item' });
+  assert.throws(() => quoteBeforeReady(item, { stabilityTtlMs: -1 }), { code: 'invalid_argument' });
+  assert.throws(() => quoteBeforeReady(item, 'nope'), { code: 'invalid_argument' });
+  listing.free();
+  page.free();
+});

@@ -46,7 +46,7 @@ test('the wrapper\'s quote cache answers exactly what the engine answers, call a
   // The same engine class without the wrapper: every call crosses the boundary. (No forget() here:
   // it draws a new random anonymous id, so the two would part ways for a reason of their own.)
   const config = JSON.stringify({ consent: 'granted', anonId: 'shopper-cache', stabilityTtlMs: TTL, utcOffsetMinutes: 0, storage: 'adapter' });
-  const direct = new glue.WasmPricer('null', MODEL, null, config, { storage: memory(), sessionStorage: memory(), now: () => clock });
+  const direct = new glue.WasmPricer('null', new glue.ModelLoad(MODEL, 'interest'), undefined, config, { storage: memory(), sessionStorage: memory(), now: () => clock });
   const ask = (item) => JSON.parse(direct.priceFor(JSON.stringify(item)));
 
   const rand = lcg(20261201);

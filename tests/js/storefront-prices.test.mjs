@@ -93,7 +93,10 @@ for (const consent of ['unknown', 'granted']) {
       const repeated = assertOnePricePerItem(seen);
       const badges = assertBadgesNeverOverstate(seen);
       console.log(`consent ${consent}: ${seen.size} items, ${repeated} repeated views, ${badges} badges, ${explored} exploring on the grid`);
-      assert.ok(repeated > 100 && badges > 0);
+      assert.ok(repeated > 100);
+      // Without consent nothing is kept, and the grid's first prices (list, shown while the engine
+      // loaded) stay; with consent, the prices after the consent choice carry discounts.
+      if (consent === 'granted') assert.ok(badges > 0);
     }, { hooks: { anonId: 'e2e-shopper-1', now: HOOKS.now } });
   });
 }

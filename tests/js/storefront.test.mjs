@@ -7,6 +7,7 @@ import { copyFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { ROOT } from '../../scripts/setup.mjs';
+import { listQuote } from '../../js/node.js';
 import { CATALOG, HOOKS, ITEMS, PACKAGE_FILES, PAGE_FILES, SHOTS, advance, andRender, assertRenderedEqual, checkAgainstNode, click, events, go, nodeQuotes, open, pageQuotes, readProducts, reopen, serveDemo, stored, withStore } from './storefront-harness.mjs';
 
 const started = Date.now();
@@ -198,7 +199,7 @@ test('"Forget me" deletes what is stored and returns the prices of a fresh visit
   });
 });
 
-test('before the engine has loaded the page shows listQuote() list prices, then re-renders with priceFor()', async () => {
+test('before the engine has loaded the page shows listQuote() list prices, and they stay once it has (a price on screen never changes); after the stability window the engine prices them', async () => {
   await withStore(async ({ page, context }) => {
     let release;
     const held = new Promise((resolve) => { release = resolve; });
@@ -209,17 +210,28 @@ test('before the engine has loaded the page shows listQuote() list prices, then 
     assert.equal(early.length, ITEMS.length);
     assert.equal(await page.getAttribute('#engine-status', 'data-state'), 'loading');
     assert.equal(await page.evaluate(() => window.__demo), undefined, 'the engine is still held back');
-    release();
-    await page.waitForFunction(() => window.__demo?.ready === true);
     const expected = await nodeQuotes({ events: [], now: HOOKS.now, consent: 'unknown' });
     for (const r of early) {
       assert.equal(r.reason, 'list', r.id);
       assert.equal(r.priceMinor, expected.get(r.id).listPriceMinor, r.id);
       assert.equal(r.listPrice, null, r.id);
     }
-    assertRenderedEqual(await readProducts(page), expected, 'engine loaded');
-    assert.ok((await readProducts(page)).some((r) => r.reason !== 'list'), 'the engine\u2019s quotes replaced the list quotes');
-  });
+    release();
+    await page.waitForFunction(() => window.__demo?.ready === true);
+    const kept = await readProducts(page);
+    for (const r of kept) {
+      const was = early.find((e) => e.id === r.id);
+      // The list quote of the moment it was shown (the first paint showed the catalog's price).
+      const listed = listQuote(ITEMS.find((i) => i.id === r.id), { now: HOOKS.now });
+      assert.deepEqual([r.reason, r.priceMinor, r.quoteId], [was.reason, was.priceMinor, listed.quoteId], `${r.id} keeps the price it showed while the engine loaded`);
+    }
+    assert.ok(ITEMS.some((i) => expected.get(i.id).priceMinor !== expected.get(i.id).listPriceMinor), 'the engine would have priced some items differently');
+    // After the stability window the engine prices them, as the package does in Node.
+    await advance(page, 31 * 60_000);
+    await go(page, '#/about');
+    await go(page, '#/');
+    await checkAgainstNode(page, 'after the stability window', 'unknown');
+  }, { hooks: { anonId: HOOKS.anonId, now: HOOKS.now } });
 });
 
 test('Global Privacy Control: every quote is opted_out at list price and nothing is stored, even after Accept', async () => {

@@ -62,22 +62,28 @@ const post = (path, body, headers = {}) => fetch(`${url}${path}`, {
 });
 
 /** POSTs `n` chunks of `size` bytes without a Content-Length; resolves with the response even if
- * the server answers (and stops reading) before the body is complete. */
+ * the server answers (and stops reading) before the body is complete. The chunks are paced and stop
+ * at the first response byte: bytes the server never reads make its close a TCP reset, and a reset
+ * that overtakes the answer would lose it (a race, not the Worker's behaviour). */
 function chunkedPost(path, n, size) {
   return new Promise((resolve, reject) => {
+    let answered = false;
     const req = http.request(`${url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' } }, (res) => {
+      answered = true;
       let text = '';
+      const done = () => resolve({ status: res.statusCode, text: async () => text });
       res.on('data', (d) => { text += d; });
-      res.on('end', () => resolve({ status: res.statusCode, text: async () => text }));
+      res.on('end', done);
+      res.on('error', done);
+      res.on('aborted', done);
     });
     req.on('error', () => {}); // the server may close while we still write
     let i = 0;
     const write = () => {
-      while (i < n) {
-        i += 1;
-        if (!req.write(' '.repeat(size))) return req.once('drain', write);
-      }
-      req.end();
+      if (answered) return;
+      if (i === n) return req.end();
+      i += 1;
+      req.write(' '.repeat(size), () => setTimeout(write, 2));
     };
     write();
     setTimeout(() => reject(new Error('no response to the chunked request')), 10000).unref();

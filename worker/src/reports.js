@@ -3,13 +3,15 @@
 // already randomized values) are kept, in K shard Durable Objects per base policy, one tally per
 // collection round (the reports received between two runs of the learning loop's proposer).
 import { DurableObject } from 'cloudflare:workers';
-import { estimates, mergeTallies, tallyReports } from 'pricelet';
+import { constants, estimates, mergeTallies, tallyReports } from 'pricelet';
 import { HttpError, allow, failure, json, readText, unwrap } from './http.js';
 import { servedPolicy } from './policies.js';
-import { MAX_EDGE_ITEMS } from './pricing.js';
 import { bearerIs } from './secrets.js';
 
 const MAX_SHARDS = 64;
+// The engine is ready at import in workerd: its constants are read once. (/price has the same
+// limit, enforced by the engine.)
+const { maxEdgeItems: MAX_EDGE_ITEMS } = constants();
 const ROUND_PREFIX = 'round:';
 const roundKey = (round) => `${ROUND_PREFIX}${String(round).padStart(12, '0')}`;
 

@@ -38,7 +38,7 @@ pub const ALLOWED_OPERATORS: &[(&str, usize, usize)] = &[
 /// operator outside [`ALLOWED_OPERATORS`] or with the wrong inputs. Pricelet models also never need control flow (subgraphs)
 /// or tensors other than numbers and booleans.
 pub(crate) fn check_before_tract(
-    graph: &tract_onnx::pb::GraphProto,
+    graph: &crate::proto::GraphProto,
 ) -> std::result::Result<TreeWidths, String> {
     use std::collections::HashSet;
     check_tensor_types(graph)?;
@@ -127,10 +127,10 @@ pub(crate) fn check_before_tract(
 /// and holds numbers or booleans: ONNX FLOAT, UINT8, INT8, UINT16, INT16, INT32, INT64, BOOL, FLOAT16, DOUBLE,
 /// UINT32, UINT64 — the types tract loads from any encoding.
 pub(crate) fn check_tensor_types(
-    graph: &tract_onnx::pb::GraphProto,
+    graph: &crate::proto::GraphProto,
 ) -> std::result::Result<(), String> {
     const NUMERIC: [i32; 12] = [1, 2, 3, 4, 5, 6, 7, 9, 10, 11, 12, 13];
-    let check = |t: &tract_onnx::pb::TensorProto, place: &str| {
+    let check = |t: &crate::proto::TensorProto, place: &str| {
         // A dimension larger than the file could hold is malformed; checked here also because tract
         // reads dims with `as usize`, which on wasm32 would cut one above 2^32 down to a small one.
         if let Some(d) = t
@@ -142,6 +142,12 @@ pub(crate) fn check_tensor_types(
                 "{place} tensor {} has dimension {d}; a dimension is between 0 and the model size limit ({} bytes)",
                 quoted(&t.name),
                 limits::MAX_MODEL_BYTES
+            ));
+        }
+        if t.data_location != 0 {
+            return Err(format!(
+                "{place} tensor {} keeps its data in another file; save the model with its data inside (one .onnx file)",
+                quoted(&t.name)
             ));
         }
         if NUMERIC.contains(&t.data_type) {
@@ -184,13 +190,12 @@ pub(crate) fn check_tensor_types(
 /// initializer) and gather from `features` (its feature axis, `width` long) or
 /// from a constant tensor; each index must lie in `[-len, len)` of that axis.
 pub(crate) fn check_gathers(
-    graph: &tract_onnx::pb::GraphProto,
-    provider: &dyn tract_onnx::data_resolver::ModelDataResolver,
+    graph: &crate::proto::GraphProto,
     width: usize,
 ) -> std::result::Result<(), String> {
     // A constant is an initializer (Constant nodes are not on the operator list); after
     // `check_before_tract` no node writes an initializer's name. One map keeps this linear.
-    let initializers: std::collections::HashMap<&str, &tract_onnx::pb::TensorProto> = graph
+    let initializers: std::collections::HashMap<&str, &crate::proto::TensorProto> = graph
         .initializer
         .iter()
         .map(|t| (t.name.as_str(), t))
@@ -230,9 +235,13 @@ pub(crate) fn check_gathers(
         else {
             return Err(format!("Gather {name} must take its indices from a constant int32 or int64 tensor, so pricelet can check them before it runs"));
         };
-        let values = tract_onnx::tensor::load_tensor(provider, indices_tensor, None)
-            .and_then(|t| Ok(t.cast_to::<i64>()?.into_owned()))
-            .map_err(|e| format!("Gather {name} has unreadable indices ({e:#})"))?;
+        let values = crate::tensor::load_tensor(indices_tensor)
+            .and_then(|t| {
+                t.cast_to::<i64>()
+                    .map(|t| t.into_owned())
+                    .map_err(|e| e.to_string())
+            })
+            .map_err(|e| format!("Gather {name} has unreadable indices ({e})"))?;
         let values = values
             .try_as_plain_ram()
             .and_then(|v| Ok(v.as_slice::<i64>()?.to_vec()))
@@ -252,7 +261,7 @@ pub(crate) struct TreeWidths(Vec<(usize, usize)>);
 
 /// Every tree ensemble reads `features` and tests only features the model has (`width` columns).
 pub(crate) fn check_trees(
-    graph: &tract_onnx::pb::GraphProto,
+    graph: &crate::proto::GraphProto,
     trees: &TreeWidths,
     width: usize,
 ) -> std::result::Result<(), String> {

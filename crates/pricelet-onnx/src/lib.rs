@@ -1,29 +1,31 @@
-//! pricelet's ONNX models through tract: the only crate that knows tract. Loading checks the model
-//! contract on the protobuf first (`contract`: what tract would panic on is refused before tract
-//! sees it), then validates metadata, input `features` f32 [N, F], output `interest` or `uplift`
-//! [N, 1], size and width limits, builds the optimized plan once and runs a trial inference.
-//! Inference is batched and reuses one plan state. A loaded [`Model`] is the core's [`Scorer`].
+//! pricelet's ONNX models through tract: the only crate that knows tract. Loading decodes the
+//! protobuf (`proto`), checks the model contract on it (`contract`: what tract would panic on is
+//! refused before tract sees it), validates metadata, input `features` f32 [N, F], output
+//! `interest` or `uplift` [N, 1], size and width limits, wires the graph with tract-core's
+//! operators (`graph`), builds the optimized plan once and runs a trial inference. Inference is
+//! batched and reuses one plan state. A loaded [`Model`] is the core's [`Scorer`].
 
 mod contract;
-mod operators;
+mod graph;
+mod loading;
+pub mod proto;
+mod tensor;
 mod trees;
 
 pub use contract::ALLOWED_OPERATORS;
-/// The ONNX protobuf types (for tests that edit a model).
-pub use tract_onnx::pb;
+pub use loading::Loading;
+/// The ONNX protobuf messages pricelet reads (for tests and tools that edit a model).
+pub use proto as pb;
 
-use contract::{check_before_tract, check_gathers, check_trees};
-use pricelet::error::{quoted, Code, Error, Result};
-use pricelet::features::{to_model_input, Registry};
-use pricelet::limits;
-use pricelet::scorer::{check_rows, integrity_of, ModelInfo, ModelKind, ModelSlot, Scorer};
-use std::io::Cursor;
-use tract_onnx::prelude::*;
-use tract_onnx::tract_hir::infer::Factoid;
+use pricelet::error::{Code, Error, Result};
+use pricelet::features::to_model_input;
+use pricelet::scorer::{check_rows, ModelInfo, ModelKind, ModelSlot, Scorer};
+use prost::Message;
+use tract_core::internal::*;
 
 pub struct Model {
-    info: ModelInfo,
-    state: TypedSimpleState,
+    pub(crate) info: ModelInfo,
+    pub(crate) state: TypedSimpleState,
 }
 
 impl std::fmt::Debug for Model {
@@ -34,7 +36,7 @@ impl std::fmt::Debug for Model {
     }
 }
 
-fn invalid(kind: ModelKind, msg: impl std::fmt::Display) -> Error {
+pub(crate) fn invalid(kind: ModelKind, msg: impl std::fmt::Display) -> Error {
     Error::at(
         Code::InvalidModel,
         kind.option_name(),
@@ -42,132 +44,27 @@ fn invalid(kind: ModelKind, msg: impl std::fmt::Display) -> Error {
     )
 }
 
+/// The file's protobuf, or why it is not an ONNX model.
+pub(crate) fn decode(bytes: &[u8], kind: ModelKind) -> Result<proto::ModelProto> {
+    proto::ModelProto::decode(bytes)
+        .map_err(|e| invalid(kind, format!("not an ONNX model pricelet can read ({e})")))
+}
+
+/// The version of the default ONNX operator set the model imports (the highest named).
+pub(crate) fn default_opset(model: &proto::ModelProto) -> i64 {
+    model
+        .opset_import
+        .iter()
+        .filter(|o| o.domain.is_empty() || o.domain == "ai.onnx")
+        .map(|o| o.version)
+        .max()
+        .unwrap_or(0)
+}
+
 impl Model {
+    /// Loads a model in one go (see [`Loading`] for the same work in steps).
     pub fn load(bytes: &[u8], kind: ModelKind) -> Result<Model> {
-        if bytes.len() > limits::MAX_MODEL_BYTES {
-            return Err(Error::limit(
-                kind.option_name(),
-                &format!("a {}-byte model", bytes.len()),
-                format!("{} bytes", limits::MAX_MODEL_BYTES),
-            ));
-        }
-        if bytes.is_empty() {
-            return Err(invalid(kind, "the file is empty"));
-        }
-        Self::load_with_tract(bytes, kind)
-    }
-
-    fn load_with_tract(bytes: &[u8], kind: ModelKind) -> Result<Model> {
-        let unreadable = |e: tract_onnx::prelude::TractError| {
-            invalid(kind, format!("not an ONNX model tract can read ({e:#})"))
-        };
-        let onnx = onnx();
-        let proto = onnx
-            .proto_model_for_read(&mut Cursor::new(bytes))
-            .map_err(unreadable)?;
-        let tree_widths = match &proto.graph {
-            Some(graph) => Some(check_before_tract(graph).map_err(|why| invalid(kind, why))?),
-            None => None,
-        };
-        let mut model = onnx.model_for_proto_model(&proto).map_err(unreadable)?;
-        let meta = |key: &str| -> Option<String> {
-            let t = model
-                .properties
-                .get(&format!("onnx.metadata_props.{key}"))?;
-            t.try_as_plain_ram()
-                .ok()?
-                .to_scalar::<String>()
-                .ok()
-                .cloned()
-        };
-        let declared_kind = meta("pricelet.kind").ok_or_else(|| invalid(kind, "metadata_props has no pricelet.kind; export it with the pricelet metadata (see models/README.md)"))?;
-        if declared_kind != kind.as_str() {
-            let hint = if declared_kind == "uplift" {
-                "pass it as `upliftModel`"
-            } else {
-                "pass it as `model`"
-            };
-            return Err(invalid(
-                kind,
-                format!("the file is a {} model; {hint}", quoted(&declared_kind)),
-            ));
-        }
-        let names: Vec<String> = meta("pricelet.features")
-            .ok_or_else(|| invalid(kind, "metadata_props has no pricelet.features"))?
-            .split(',')
-            .map(|s| s.trim().to_string())
-            .filter(|s| !s.is_empty())
-            .collect();
-        if names.is_empty() {
-            return Err(invalid(kind, "pricelet.features is empty"));
-        }
-        if names.len() > limits::MAX_MODEL_FEATURES {
-            return Err(Error::limit(
-                kind.option_name(),
-                &format!("a model with {} features", names.len()),
-                limits::MAX_MODEL_FEATURES,
-            ));
-        }
-        Registry::builtin()
-            .resolve(&names)
-            .map_err(|e| invalid(kind, e.message))?;
-        let version = meta("pricelet.model_version")
-            .ok_or_else(|| invalid(kind, "metadata_props has no pricelet.model_version"))?;
-        let trained_on = meta("pricelet.trained_on").unwrap_or_default();
-
-        // The contract: one input `features` f32 [N, F] and an output named after the kind, [N, 1].
-        let inputs = model
-            .input_outlets()
-            .map_err(|e| invalid(kind, e))?
-            .to_vec();
-        if inputs.len() != 1 || model.node(inputs[0].node).name != "features" {
-            return Err(invalid(
-                kind,
-                "it must have exactly one input, named `features`",
-            ));
-        }
-        let width = names.len();
-        if let Ok(declared) = model.input_fact(0) {
-            if let Some(shape) = declared.shape.concretize() {
-                if shape.len() != 2 || matches!(shape[1], TDim::Val(w) if w != width as i64) {
-                    return Err(invalid(kind, format!("input `features` has shape [{}], expected [N, {width}] for its {width} pricelet.features", shape.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", "))));
-                }
-            }
-        }
-        if let Some(graph) = &proto.graph {
-            check_gathers(graph, &*onnx.provider, width).map_err(|why| invalid(kind, why))?;
-            if let Some(needed) = &tree_widths {
-                check_trees(graph, needed, width).map_err(|why| invalid(kind, why))?;
-            }
-        }
-        let batch = model.sym("N");
-        model
-            .set_input_fact(0, f32::fact(&[batch.to_dim(), width.to_dim()]).into())
-            .map_err(|e| invalid(kind, e))?;
-        model
-            .select_outputs_by_name([kind.as_str()])
-            .map_err(|_| invalid(kind, format!("it has no output named `{}`", kind.as_str())))?;
-        let plan = model
-            .into_optimized()
-            .and_then(|m| m.into_runnable())
-            .map_err(|e| invalid(kind, format!("tract cannot run it ({e:#})")))?;
-        let state = plan.spawn().map_err(|e| invalid(kind, e))?;
-        let mut loaded = Model {
-            info: ModelInfo {
-                kind,
-                version,
-                trained_on,
-                features: names,
-                bytes: bytes.len(),
-                integrity: integrity_of(bytes),
-            },
-            state,
-        };
-        // Trial inference: two rows of zeros must give two finite values in range.
-        loaded
-            .predict(&[vec![0.0; width], vec![0.0; width]])
-            .map_err(|e| invalid(kind, format!("trial inference failed: {}", e.message)))?;
-        Ok(loaded)
+        Loading::begin(bytes, kind)?.finish()
     }
 
     pub fn info(&self) -> &ModelInfo {
@@ -246,8 +143,6 @@ impl Scorer for Model {
     }
 }
 
-use operators::onnx;
-
 /// A pricer's model slot from optional model bytes: loaded, unavailable with the reason, or absent.
 pub fn slot(bytes: Option<&[u8]>, kind: ModelKind) -> ModelSlot {
     ModelSlot::from_result(bytes.map(|b| Model::load(b, kind)))
@@ -255,7 +150,7 @@ pub fn slot(bytes: Option<&[u8]>, kind: ModelKind) -> ModelSlot {
 
 /// The kind a model file declares in its `pricelet.kind` metadata, if it says and can be read.
 pub fn declared_kind(bytes: &[u8]) -> Option<ModelKind> {
-    let proto = onnx().proto_model_for_read(&mut Cursor::new(bytes)).ok()?;
+    let proto = proto::ModelProto::decode(bytes).ok()?;
     match proto
         .metadata_props
         .iter()

@@ -10,12 +10,11 @@
 //! on leaves. The compiled walk then cannot fail: children are checked indices, depth is bounded by
 //! the node count, and the only check left per call is the input's width.
 
+use crate::proto::{attribute_proto::AttributeType, AttributeProto, NodeProto};
 use pricelet::error::quoted;
 use std::collections::HashMap;
 use std::sync::Arc;
-use tract_onnx::pb::{attribute_proto::AttributeType, AttributeProto, NodeProto};
-use tract_onnx::prelude::*;
-use tract_onnx::tract_hir::internal::*;
+use tract_core::internal::*;
 
 /// At most this many nodes in one ensemble (the shipped model has about 3,000).
 pub const MAX_TREE_NODES: usize = 1 << 20;
@@ -488,54 +487,9 @@ impl<'a> Positions<'a> {
     }
 }
 
-/// The ONNX operator as tract sees it while it builds the graph.
+/// The operator in tract's plan: [N, F] f32 in, [N, 1] f32 out.
 #[derive(Clone, Debug)]
-pub struct TreeEnsembleRegressor(Arc<Forest>);
-
-/// tract's builder for `TreeEnsembleRegressor` nodes (registered in [`crate::onnx`]).
-pub fn build(
-    _ctx: &tract_onnx::model::ParsingContext,
-    node: &NodeProto,
-) -> TractResult<(Box<dyn InferenceOp>, Vec<String>)> {
-    let forest = Forest::parse(node).map_err(|why| anyhow!(why))?;
-    Ok((expand(TreeEnsembleRegressor(Arc::new(forest))), vec![]))
-}
-
-impl Expansion for TreeEnsembleRegressor {
-    fn name(&self) -> StaticName {
-        "TreeEnsembleRegressor".into()
-    }
-
-    fn rules<'r, 'p: 'r, 's: 'r>(
-        &'s self,
-        s: &mut Solver<'r>,
-        inputs: &'p [TensorProxy],
-        outputs: &'p [TensorProxy],
-    ) -> InferenceResult {
-        check_input_arity(inputs, 1)?;
-        check_output_arity(outputs, 1)?;
-        s.equals(&inputs[0].datum_type, DatumType::F32)?;
-        s.equals(&inputs[0].rank, 2)?;
-        s.equals(&outputs[0].datum_type, DatumType::F32)?;
-        s.equals(&outputs[0].rank, 2)?;
-        s.equals(&outputs[0].shape[0], &inputs[0].shape[0])?;
-        s.equals(&outputs[0].shape[1], 1.to_dim())?;
-        Ok(())
-    }
-
-    fn wire(
-        &self,
-        prefix: &str,
-        model: &mut TypedModel,
-        inputs: &[OutletId],
-    ) -> TractResult<TVec<OutletId>> {
-        model.wire_node(prefix, RunForest(self.0.clone()), inputs)
-    }
-}
-
-/// The operator in tract's optimized plan: [N, F] f32 in, [N, 1] f32 out.
-#[derive(Clone, Debug)]
-struct RunForest(Arc<Forest>);
+pub(crate) struct RunForest(pub(crate) Arc<Forest>);
 
 impl PartialEq for RunForest {
     fn eq(&self, other: &Self) -> bool {
@@ -594,7 +548,6 @@ impl TypedOp for RunForest {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tract_onnx::pb::AttributeProto;
 
     fn ints(name: &str, v: &[i64]) -> AttributeProto {
         AttributeProto {

@@ -96,6 +96,17 @@ pub fn list_quote(item: JsValue, policy: JsValue, now: JsValue) -> Result<JsValu
     super::list_quote(&item, &policy, &now)
 }
 
+#[wasm_bindgen(js_name = quoteBeforeReady)]
+pub fn quote_before_ready(
+    item: JsValue,
+    state: JsValue,
+    policy: JsValue,
+    now: JsValue,
+    stability_ttl_ms: JsValue,
+) -> Result<JsValue, JsValue> {
+    super::quote_before_ready(&item, &state, &policy, &now, &stability_ttl_ms)
+}
+
 #[wasm_bindgen(js_name = integrityOf)]
 pub fn integrity_of_js(bytes: JsValue) -> Result<String, JsValue> {
     Ok(integrity_of(

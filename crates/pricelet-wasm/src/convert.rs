@@ -59,9 +59,14 @@ pub fn document(v: &JsValue, code: Code, what: &str) -> Result<Value, JsValue> {
             ),
         ))
     })?;
+    document_text(&text, code, what)
+}
+
+/// [`document`] of text already taken from JS.
+pub fn document_text(text: &str, code: Code, what: &str) -> Result<Value, JsValue> {
     pricelet::limits::check_count("input", text.len(), pricelet::limits::MAX_INPUT_CHARS * 3)
         .map_err(error)?;
-    serde_json::from_str(&text).map_err(|e| {
+    serde_json::from_str(text).map_err(|e| {
         let why = e.to_string();
         let message = if why.contains("surrogate") || why.contains("hex escape") {
             format!("{what} holds text that is not well-formed Unicode (a lone surrogate such as '\\ud800'); ids and names must be well-formed strings")

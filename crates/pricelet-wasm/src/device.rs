@@ -5,6 +5,7 @@
 //! `localStorage` (web-sys), and the privacy signal from `navigator.globalPrivacyControl`.
 
 use crate::convert::{self, arg_error, error, get};
+use crate::model_load::ModelLoad;
 use crate::parse_policy;
 use crate::random::OsRandom;
 use crate::store::{store_for, LoadError, Store};
@@ -13,7 +14,7 @@ use pricelet::error::{Code, Error};
 use pricelet::item::Item;
 use pricelet::pricer::{Consent, Persistence, Pricer, PricerConfig, Status};
 use pricelet::quote::{Quote, Reason};
-use pricelet::scorer::{ModelKind, ModelSlot};
+use pricelet::scorer::ModelSlot;
 use pricelet::state::LoadOutcome;
 use pricelet::time::Clock;
 use serde::{Deserialize, Serialize};
@@ -32,8 +33,6 @@ fn start() {
     // SAFETY: wasm-ld's synthesized constructor runner, called once per instance before any export.
     unsafe { __wasm_call_ctors() }
 }
-
-const DEFAULT_STORAGE_KEY: &str = "pricelet:behaviour";
 
 /// `navigator.globalPrivacyControl === true` (web-sys has no binding for it yet).
 fn global_privacy_control() -> bool {
@@ -63,14 +62,9 @@ struct Options {
     storage: Option<String>,
     #[serde(default)]
     storage_key: Option<String>,
-    #[serde(default)]
-    model_error: Option<String>,
-    #[serde(default)]
-    uplift_model_error: Option<String>,
 }
 
 /// The longest stability TTL a test may inject (a year).
-const MAX_STABILITY_TTL_MS: i64 = 365 * 24 * 3_600_000;
 
 /// `pricer.status`: the core's, and what only the binding knows.
 #[derive(Serialize)]
@@ -111,19 +105,18 @@ pub struct WasmPricer {
 
 #[wasm_bindgen]
 impl WasmPricer {
-    /// `policy`: JSON text or null; `model`, `uplift_model`: Uint8Array or null; `options`: JSON
-    /// text of [`Options`]; `hooks`: `{ storage?, sessionStorage?: { load, save }, now?: () => ms }`.
+    /// `policy`: JSON text or null; `model`, `uplift_model`: the models, loaded or loading
+    /// ([`ModelLoad`], whose remaining steps run here), or none; `options`: JSON text of
+    /// [`Options`]; `hooks`: `{ storage?, sessionStorage?: { load, save }, now?: () => ms }`.
     #[wasm_bindgen(constructor)]
     pub fn new(
         policy: JsValue,
-        model: JsValue,
-        uplift_model: JsValue,
+        model: Option<ModelLoad>,
+        uplift_model: Option<ModelLoad>,
         options: JsValue,
         hooks: JsValue,
     ) -> Result<WasmPricer, JsValue> {
         let policy = parse_policy(&policy)?;
-        let model = convert::bytes(&model, "model")?;
-        let uplift_model = convert::bytes(&uplift_model, "upliftModel")?;
         let options: Options =
             match convert::optional_document(&options, Code::InvalidArgument, "the options")? {
                 None => serde_json::from_value(Value::Object(Default::default()))
@@ -143,7 +136,7 @@ impl WasmPricer {
         let stability_ttl_ms = options
             .stability_ttl_ms
             .as_ref()
-            .map(|v| pricelet::time::duration_ms(v, "stabilityTtlMs", MAX_STABILITY_TTL_MS))
+            .map(|v| crate::stability_ttl_ms(v))
             .transpose()
             .map_err(error)?;
         let utc_offset_minutes = options
@@ -167,7 +160,7 @@ impl WasmPricer {
         let storage_key = options
             .storage_key
             .clone()
-            .unwrap_or_else(|| DEFAULT_STORAGE_KEY.into());
+            .unwrap_or_else(|| crate::constants::DEFAULT_STORAGE_KEY.into());
         let mut storage_note = None;
         let local = || web_sys::window().and_then(|w| w.local_storage().ok().flatten());
         let persistent = match options.storage.as_deref() {
@@ -213,12 +206,8 @@ impl WasmPricer {
             anon_id: options.anon_id,
             stability_ttl_ms,
         };
-        let slot = |bytes: Option<Vec<u8>>, err: Option<String>, kind| match (bytes, err) {
-            (_, Some(why)) => ModelSlot::Unavailable(why),
-            (b, None) => pricelet_onnx::slot(b.as_deref(), kind),
-        };
-        let interest = slot(model, options.model_error, ModelKind::Interest);
-        let uplift = slot(uplift_model, options.uplift_model_error, ModelKind::Uplift);
+        let slot = |load: Option<ModelLoad>| load.map_or(ModelSlot::Absent, ModelLoad::into_slot);
+        let (interest, uplift) = (slot(model), slot(uplift_model));
         let mut this = WasmPricer {
             core: Pricer::new(
                 policy,
@@ -491,6 +480,17 @@ impl WasmPricer {
             // checks and for apps that watch their memory).
             wasm_memory_bytes: core::arch::wasm32::memory_size(0) * 65536,
         })
+    }
+
+    /// Keeps a quote the page showed for `item` before this pricer was ready (`listQuote`) as the
+    /// item's price for the stability window, if it still verifies; see `Pricer::adopt_quote`.
+    #[wasm_bindgen(js_name = adoptQuote)]
+    pub fn adopt_quote(&mut self, item: JsValue, quote: JsValue) -> Result<bool, JsValue> {
+        let item = Item::from_json(&convert::document(&item, Code::InvalidItem, "the item")?)
+            .map_err(error)?;
+        let quote = parse_quote(&quote)?;
+        let clock = self.clock()?;
+        Ok(self.core.adopt_quote(&item, &quote, &clock))
     }
 
     /// Quotes were shown that storage does not hold yet: the wrapper calls `saveQuotes()` once the

@@ -22,6 +22,17 @@ pub fn list_quote(item: JsValue, policy: JsValue, now: JsValue) -> Result<JsValu
     super::list_quote(&item, &policy, &now)
 }
 
+#[wasm_bindgen(js_name = quoteBeforeReady)]
+pub fn quote_before_ready(
+    item: JsValue,
+    state: JsValue,
+    policy: JsValue,
+    now: JsValue,
+    stability_ttl_ms: JsValue,
+) -> Result<JsValue, JsValue> {
+    super::quote_before_ready(&item, &state, &policy, &now, &stability_ttl_ms)
+}
+
 #[wasm_bindgen(js_name = toCheckout)]
 pub fn to_checkout(quote: JsValue) -> Result<JsValue, JsValue> {
     let quote = convert::document(&quote, Code::InvalidQuote, "the quote")?;

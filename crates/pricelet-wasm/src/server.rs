@@ -2,12 +2,14 @@
 //! browser does not): the collector's tally and estimates, signing edge quotes, and pricing from
 //! features a device sent.
 
+use crate::constants::MAX_EDGE_ITEMS;
 use crate::convert::{self, error};
 use crate::device::{parse_quote, WasmPricer};
 use crate::parse_policy;
 use pricelet::error::{Code, Error};
 use pricelet::ldp::Report;
 use pricelet::pricer::{EdgeRequest, PriceSlot};
+use pricelet::quote::Signer;
 use pricelet_measure::{add_report, readout, Expected, Tally};
 use serde_json::Value;
 use wasm_bindgen::prelude::*;
@@ -23,36 +25,49 @@ impl WasmPricer {
         key_id: JsValue,
         key: JsValue,
     ) -> Result<JsValue, JsValue> {
-        let request = convert::document(&request, Code::InvalidArgument, "the request")?;
-        let request = EdgeRequest::from_json(&request).map_err(error)?;
+        let text = convert::text(&request, "request")?;
+        let request = edge_request(&text)?;
         let signer = if key_id.is_undefined() && key.is_undefined() {
             None
         } else {
-            Some((
-                convert::text(&key_id, "keyId")?,
-                convert::text(&key, "key")?,
-            ))
+            let key_id = convert::text(&key_id, "keyId")?;
+            let key = convert::text(&key, "key")?;
+            Some(Signer::new(&key_id, key.as_bytes()).map_err(error)?)
         };
         let clock = self.clock()?;
         let slots = self
             .core
             .price_from_features(&request, &clock)
             .map_err(error)?;
-        let Some((key_id, key)) = signer else {
+        let Some(signer) = signer else {
             return Ok(convert::json(&slots));
         };
-        let signed = slots
+        let signed: Vec<PriceSlot> = slots
             .into_iter()
             .map(|slot| match slot {
-                PriceSlot::Quote(q) => q
-                    .sign(&key_id, key.as_bytes())
-                    .map(|q| PriceSlot::Quote(Box::new(q))),
-                other => Ok(other),
+                PriceSlot::Quote(q) => PriceSlot::Quote(Box::new(q.signed_by(&signer))),
+                other => other,
             })
-            .collect::<pricelet::Result<Vec<_>>>()
-            .map_err(error)?;
+            .collect();
         Ok(convert::json(&signed))
     }
+}
+
+/// The request straight from its text into the typed form (the Worker's hot path: no JSON tree,
+/// no path tracking); only a request that does not parse takes the careful path again, for an
+/// error that names the field. Over `MAX_EDGE_ITEMS` items is refused before any is priced.
+fn edge_request(text: &str) -> Result<EdgeRequest, JsValue> {
+    pricelet::limits::check_count("input", text.len(), pricelet::limits::MAX_INPUT_CHARS * 3)
+        .map_err(error)?;
+    let request = match serde_json::from_str::<EdgeRequest>(text) {
+        Ok(r) => r,
+        Err(_) => {
+            let v = convert::document_text(text, Code::InvalidArgument, "the request")?;
+            EdgeRequest::from_json(&v).map_err(error)?
+        }
+    };
+    pricelet::limits::check_count("items", request.items.len(), MAX_EDGE_ITEMS).map_err(error)?;
+    Ok(request)
 }
 
 fn reporting_setup(policy: &JsValue) -> Result<Expected, JsValue> {
