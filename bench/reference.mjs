@@ -50,7 +50,7 @@ function specialDay(now, offsetMin) {
 }
 
 export class ReferencePricer {
-  constructor({ ort, session, forest, policy, spec, features, anonId, stabilityTtlMs, now, utcOffsetMinutes = 0 }) {
+  constructor({ ort, session, forest, policy, spec, features, anonId, stabilityTtlMs, now, utcOffsetMinutes = 0, keepsId = false }) {
     Object.assign(this, { ort, session, forest, policy, anonId, stabilityTtlMs, now, utcOffsetMinutes });
     this.specs = features.map((n) => spec.features.find((f) => f.name === n));
     this.events = [];
@@ -64,8 +64,12 @@ export class ReferencePricer {
       if (e === 'whole') return [10 ** exp, 0];
       return [10 ** exp, Number(e.slice(1))];
     })]));
+    // An experiment arm needs an id that is kept (pricelet draws none otherwise: every page would
+    // draw again). The bench's shopper has consent 'unknown', so nothing is kept: no control, no
+    // exploration. `keepsId: true` gives the arms of a shopper with consent.
+    this.arms = keepsId;
     const c = ppmOfPercent(policy.experiment.controlPercent) / 1e6;
-    this.control = uniform(['pricelet/variant', anonId]) < c;
+    this.control = keepsId && uniform(['pricelet/variant', anonId]) < c;
   }
 
   static async create({ modelBytes, ...rest }) {
@@ -227,7 +231,7 @@ export class ReferencePricer {
       let idx = 0;
       ep.forEach((v, i) => { if (v > ep[idx] * (1 + 1e-12) + 1e-9) idx = i; });
       const window = String(Math.floor(now / p.experiment.explorationWindowMs));
-      const explore = !this.control && out.length > 1 && uniform(['pricelet/explore', this.anonId, item.id, window]) < ppmOfPercent(p.experiment.explorationPercent) / 1e6;
+      const explore = this.arms && !this.control && out.length > 1 && uniform(['pricelet/explore', this.anonId, item.id, window]) < ppmOfPercent(p.experiment.explorationPercent) / 1e6;
       if (explore) {
         idx = Math.min(Math.floor(uniform(['pricelet/explore-pick', this.anonId, item.id, window]) * out.length), out.length - 1);
         reason = 'explore';

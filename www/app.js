@@ -487,6 +487,12 @@ function render() {
 
 // ---------- start ----------
 
+/** Lets the browser run what waits (input, paint) before the next step. */
+function yieldToPage() {
+  if (globalThis.scheduler?.yield) return globalThis.scheduler.yield();
+  return new Promise((resolve) => setTimeout(resolve, 0));
+}
+
 async function start() {
   for (const b of document.querySelectorAll('[data-consent]')) b.addEventListener('click', () => setConsent(b.dataset.consent));
   // Dynamic, so the shop still sells at catalog prices if the library cannot load. Awaited (beside
@@ -503,21 +509,33 @@ async function start() {
   window.addEventListener('pageshow', (e) => { if (e.persisted) { enterPage(); render(); } });
   enterPage();
   app.engine = lib ? 'loading' : 'unavailable';
+  if (lib && catalog.products.length > 0) {
+    // The package's first call compiles its small list-price module's code: in a task of its own,
+    // not inside the page's first render (no long task made of both).
+    quoteFor(catalog.products[0]);
+    await yieldToPage();
+  }
   render(); // prices already shown to this shopper, or list prices, while the engine loads
   performance.mark('pricelet:list-prices'); // read by bench/first-visit.mjs
   if (lib) {
     try {
-      app.pricer = await lib.createPricer({
+      const pricer = await lib.createPricer({
         consent: app.consent.value,
         ...(TEST ? { anonId: TEST.anonId, stabilityTtlMs: TEST.stabilityTtlMs, now: clock } : {}),
       });
-      app.engine = 'ready';
       performance.mark('pricelet:engine-ready');
+      await yieldToPage();
       // A price on screen never changes in front of the shopper: the list prices shown while the
-      // engine loaded stay for the stability window, on this page and the next.
-      for (const { item, at, quote } of app.shownEarly.values()) app.pricer.adoptQuote(item, quote ?? lib.quoteBeforeReady(item, { now: at }));
+      // engine loaded stay for the stability window, on this page and the next. Adopted before the
+      // page prices through the pricer.
+      for (const { item, at, quote } of app.shownEarly.values()) pricer.adoptQuote(item, quote ?? lib.quoteBeforeReady(item, { now: at }));
       app.shownEarly.clear();
+      app.pricer = pricer;
+      app.engine = 'ready';
+      // A consent given while the engine loaded (the pricer was created with the one before it).
+      if (pricer.status.consent !== app.consent.value) pricer.setConsent(app.consent.value);
       for (const ev of app.pending.splice(0)) app.pricer.track(ev);
+      await yieldToPage(); // the page's re-render in its own task
     } catch (e) {
       app.engine = 'unavailable';
       console.error('pricelet could not start:', e);
