@@ -337,6 +337,20 @@ export function makeApi(platform) {
     return JSON.parse(engine.verifyQuote(...args));
   }
 
+  /**
+   * The policy as every pricer reads it: validated, with every default spelled out (null or
+   * undefined: the bundled default). Rejects with `invalid_policy` naming the field. Cheaper than a
+   * pricer built to check a policy, and the same rules.
+   */
+  async function validatePolicy(policy, options = {}) {
+    await ensureEngine(wasmOption(options, 'invalid_policy'));
+    try {
+      return JSON.parse(engine.validatePolicy(wire(policy ?? null, 'invalid_policy', 'the policy')));
+    } catch (e) {
+      throw coded(e, 'invalid_policy', 'the policy');
+    }
+  }
+
   /** The fields a storefront posts to its server; never interest, explanation or propensity. */
   function toCheckout(quote) {
     const source = runtime.compiled ? engine : platform.lite;
@@ -428,7 +442,7 @@ export function makeApi(platform) {
     return structuredClone(runtime.constants);
   }
 
-  return { createPricer, listQuote, quoteBeforeReady, verifyQuote, toCheckout, signQuote, tallyReports, mergeTallies, estimates, proposePolicy, init, initWithModule, constants };
+  return { createPricer, listQuote, quoteBeforeReady, verifyQuote, validatePolicy, toCheckout, signQuote, tallyReports, mergeTallies, estimates, proposePolicy, init, initWithModule, constants };
 }
 
 /** A method of the engine's pricer class, if this engine has it. */

@@ -412,6 +412,11 @@ export interface QuoteBeforeReadyOptions {
  * window, still valid), else the list quote. Hand it to `pricer.adoptQuote(item, quote)` once ready.
  */
 export function quoteBeforeReady(item: Item, options?: QuoteBeforeReadyOptions): Quote;
+/**
+ * The policy as every pricer reads it: validated, every default spelled out (null or omitted: the
+ * bundled default). Rejects with a PriceletError `invalid_policy` whose `field` names what to fix.
+ */
+export function validatePolicy(policy?: Policy | null, options?: { wasm?: CreatePricerOptions['wasm'] }): Promise<Policy>;
 export function verifyQuote(quote: Quote | CheckoutQuote, item: Item, policy?: Policy | null, options?: VerifyOptions): Promise<Verification>;
 export function toCheckout(quote: Quote): CheckoutQuote;
 /** Edge mode: signs a quote with HMAC-SHA256 under `keyId`. */

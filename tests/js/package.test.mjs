@@ -10,7 +10,7 @@ import { test } from 'node:test';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { ROOT } from '../../scripts/setup.mjs';
-import { createPricer, estimates, listQuote, signQuote, tallyReports, toCheckout, verifyQuote } from '../../js/node.js';
+import { createPricer, estimates, listQuote, signQuote, tallyReports, toCheckout, validatePolicy, verifyQuote } from '../../js/node.js';
 import * as glue from '../../dist/pricelet_server.js';
 
 const NOW = 1795950160000;
@@ -105,6 +105,29 @@ test('failure table: bad policy rejects createPricer with invalid_policy naming 
   const custom = await createPricer({ policy: { ...POLICY, version: 'custom-1' } });
   assert.equal(custom.policy.version, 'custom-1');
   assert.equal((await createPricer()).policy.version, POLICY.version, 'the bundled default');
+});
+
+test('validatePolicy reads a policy as a pricer does, and refuses what createPricer refuses, with the same words', async () => {
+  // caps.categoryPercent left out: a default the engine spells out.
+  const custom = { ...POLICY, version: 'custom-2', caps: { globalPercent: POLICY.caps.globalPercent } };
+  const pricer = await createPricer({ model: null, policy: custom });
+  assert.deepEqual(await validatePolicy(custom), pricer.policy);
+  assert.deepEqual((await validatePolicy(custom)).caps.categoryPercent, {}, 'defaults filled in');
+  assert.deepEqual(await validatePolicy(null), (await createPricer({ model: null })).policy, 'null: the bundled default');
+  for (const bad of [{ ...POLICY, discountSteps: [10, 5] }, { ...POLICY, caps: { globalPercent: 20, surprise: 1 } }, { ...POLICY, version: 'v'.repeat(65) }, 'not a policy {', 42]) {
+    const viaPricer = await createPricer({ model: null, policy: bad }).then(() => null, (e) => e);
+    const viaCheck = await validatePolicy(bad).then(() => null, (e) => e);
+    assert.ok(viaCheck, `refused: ${JSON.stringify(bad).slice(0, 40)}`);
+    if (viaPricer && typeof bad === 'object') {
+      assert.equal(viaCheck.code, viaPricer.code); // invalid_policy, or limit_exceeded for the long version
+      assert.equal(viaCheck.message, viaPricer.message);
+      assert.equal(viaCheck.field, viaPricer.field);
+    }
+  }
+  assert.equal((await validatePolicy('not a policy {').catch((e) => e)).code, 'invalid_policy');
+  // A hostile object fails in JavaScript, never inside the engine.
+  const hostile = { get version() { throw new Error('boom'); } };
+  await assert.rejects(validatePolicy(hostile), (e) => e.code === 'invalid_policy');
 });
 
 test('failure table: a bad, missing or unrunnable model resolves with model_unavailable and says why', async () => {

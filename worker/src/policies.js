@@ -1,6 +1,6 @@
 // The policies the Worker serves: the deployed base policy, the policy store's current version (the
 // learning loop may have replaced the base), and a pricer per version.
-import { createPricer } from 'pricelet';
+import { createPricer, validatePolicy } from 'pricelet';
 import model from 'pricelet/models/interest.onnx';
 import { digest, failure, unwrap } from './http.js';
 
@@ -11,10 +11,7 @@ const POLICY_TTL_MS = 10_000;
 /** A policy as the engine reads it (validated, every field spelled out): `{ policy }` or `{ error }`. */
 export async function checkedPolicy(source, what) {
   try {
-    const p = await createPricer({ model: null, policy: source ?? undefined, consent: 'denied' });
-    const policy = p.policy;
-    p.free();
-    return { policy };
+    return { policy: await validatePolicy(source ?? null) };
   } catch (e) {
     if (typeof e?.code === 'string') return failure('policy_invalid', `${what} is not a valid policy: ${e.message}`, 503);
     throw e;

@@ -6,7 +6,7 @@ use crate::parse_policy;
 use pricelet::error::Code;
 use pricelet::item::Item;
 use pricelet::quote::{checkout_of, signing_keys, verify_quote, Quantity, VerifyOptions};
-use pricelet::scorer::{check_integrity, integrity_of};
+use pricelet::scorer::check_integrity;
 use serde::Deserialize;
 use serde_json::Value;
 use wasm_bindgen::prelude::*;
@@ -105,13 +105,6 @@ pub fn quote_before_ready(
     stability_ttl_ms: JsValue,
 ) -> Result<JsValue, JsValue> {
     super::quote_before_ready(&item, &state, &policy, &now, &stability_ttl_ms)
-}
-
-#[wasm_bindgen(js_name = integrityOf)]
-pub fn integrity_of_js(bytes: JsValue) -> Result<String, JsValue> {
-    Ok(integrity_of(
-        &convert::bytes(&bytes, "bytes")?.unwrap_or_default(),
-    ))
 }
 
 #[wasm_bindgen(js_name = checkIntegrity)]
