@@ -415,6 +415,21 @@ export function makeApi(platform) {
     }
   }
 
+  /**
+   * What a collector applies to `policy`, from the engine that owns the rules: `{
+   * reportsPerDevicePerDay, graceWhenReplacedMs }` (the first null without `reporting`).
+   */
+  async function policyRules(policy, options = {}) {
+    const unavailable = serverOnly('policyRules');
+    if (unavailable) throw unavailable;
+    await ensureEngine(wasmOption(options, 'invalid_policy'));
+    try {
+      return JSON.parse(engine.policyRules(wire(policy ?? null, 'invalid_policy', 'the policy')));
+    } catch (e) {
+      throw coded(e, 'invalid_policy', 'the policy');
+    }
+  }
+
   async function signQuote(quote, keyId, key, options = {}) {
     const unavailable = serverOnly('signQuote');
     if (unavailable) throw unavailable;
@@ -442,7 +457,7 @@ export function makeApi(platform) {
     return structuredClone(runtime.constants);
   }
 
-  return { createPricer, listQuote, quoteBeforeReady, verifyQuote, validatePolicy, toCheckout, signQuote, tallyReports, mergeTallies, estimates, proposePolicy, init, initWithModule, constants };
+  return { createPricer, listQuote, quoteBeforeReady, verifyQuote, validatePolicy, toCheckout, signQuote, tallyReports, mergeTallies, estimates, proposePolicy, policyRules, init, initWithModule, constants };
 }
 
 /** A method of the engine's pricer class, if this engine has it. */

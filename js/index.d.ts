@@ -416,6 +416,14 @@ export function quoteBeforeReady(item: Item, options?: QuoteBeforeReadyOptions):
  * The policy as every pricer reads it: validated, every default spelled out (null or omitted: the
  * bundled default). Rejects with a PriceletError `invalid_policy` whose `field` names what to fix.
  */
+/** What a collector applies to a policy (server side): read from the engine that owns the rules. */
+export interface PolicyRules {
+  /** The most reports one device sends a day (`reporting.dailyEpsilon` over `reporting.epsilon`, float sums allowed for); null without `reporting`. */
+  reportsPerDevicePerDay: number | null;
+  /** How long quotes of this policy verify once another version replaces it (`learning.graceMs`, at least `quoteTtlMs`). */
+  graceWhenReplacedMs: number;
+}
+export function policyRules(policy?: Policy | null, options?: { wasm?: CreatePricerOptions['wasm'] }): Promise<PolicyRules>;
 export function validatePolicy(policy?: Policy | null, options?: { wasm?: CreatePricerOptions['wasm'] }): Promise<Policy>;
 export function verifyQuote(quote: Quote | CheckoutQuote, item: Item, policy?: Policy | null, options?: VerifyOptions): Promise<Verification>;
 export function toCheckout(quote: Quote): CheckoutQuote;

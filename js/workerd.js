@@ -22,4 +22,4 @@ const api = makeApi({
 
 api.initWithModule(wasmModule);
 
-export const { createPricer, listQuote, quoteBeforeReady, verifyQuote, validatePolicy, toCheckout, signQuote, tallyReports, mergeTallies, estimates, proposePolicy, init, constants } = api;
+export const { createPricer, listQuote, quoteBeforeReady, verifyQuote, validatePolicy, toCheckout, signQuote, tallyReports, mergeTallies, estimates, proposePolicy, policyRules, init, constants } = api;

@@ -29,7 +29,7 @@ use crate::behaviour::{current_session, Event};
 
 use crate::experiment::Variant;
 pub use crate::policy::Mechanism;
-use crate::policy::{Percent, Policy, Reporting};
+use crate::policy::{Percent, Policy};
 use crate::quote::{Quote, Reason};
 pub use crate::random::{below, uniform, Random};
 use crate::time::{local_day, Clock};
@@ -611,7 +611,7 @@ pub fn report_with_budget<R: Random + ?Sized>(
             return with_budget(ReportOutcome::refused(why, msg, day.clone()), spent)
         }
     };
-    if !fits(cfg, spent) {
+    if !cfg.fits(spent) {
         let msg = format!(
             "this device has spent ε = {spent} of its daily ε = {} on reports today ({day}); a report costs ε = {}. Reports resume tomorrow.",
             cfg.daily_epsilon, cfg.epsilon
@@ -643,11 +643,6 @@ pub fn report_with_budget<R: Random + ?Sized>(
         },
         spent,
     )
-}
-
-/// Whether one more report of `cfg.epsilon` fits in the day's budget after `spent`.
-fn fits(cfg: &Reporting, spent: f64) -> bool {
-    spent + cfg.epsilon <= cfg.daily_epsilon * (1.0 + 1e-12)
 }
 
 #[cfg(test)]
@@ -752,6 +747,53 @@ mod tests {
             .unwrap_err()
             .message
             .contains("outside the domain"));
+    }
+
+    #[test]
+    fn reports_per_day_is_what_the_daily_budget_lets_through() {
+        // The collector reads the count from the policy; a device spends report by report. The two
+        // agree, sums of floats included (ε 0.1 × 3 = 0.30000000000000004 fits a daily ε of 0.3,
+        // where ⌊0.3 / 0.1⌋ = 2).
+        let tuple = Tuple {
+            arm: Arm::Treatment,
+            step: 0,
+            converted: false,
+            group: Group::Segment(Segment::New),
+        };
+        let clock = Clock {
+            now_ms: 1_795_995_000_000,
+            utc_offset_minutes: 0,
+        };
+        let mut rng = seeded(3);
+        for (epsilon, daily) in [
+            (2.0, 8.0),
+            (2.0, 5.0),
+            (0.1, 0.3),
+            (0.1, 0.7),
+            (0.7, 2.1),
+            (1.0, 1.0),
+            (0.3, 0.9),
+        ] {
+            let mut v: serde_json::Value =
+                serde_json::from_str(crate::policy::DEFAULT_POLICY_JSON).unwrap();
+            v["reporting"] = json!({ "epsilon": epsilon, "dailyEpsilon": daily });
+            let policy = Policy::from_json(&v).unwrap();
+            let mut budget = crate::ldp::DailyBudget::default();
+            let mut sent = 0;
+            while report_with_budget(&policy, Ok(tuple), &mut budget, "w", &clock, &mut rng)
+                .report
+                .is_some()
+            {
+                sent += 1;
+                assert!(sent < 1000);
+            }
+            assert_eq!(
+                policy.reporting.as_ref().unwrap().reports_per_day(),
+                sent,
+                "ε {epsilon}, daily ε {daily}"
+            );
+        }
+        assert_eq!((0.3f64 / 0.1).floor(), 2.0, "the naive count is one short");
     }
 
     #[test]

@@ -314,6 +314,29 @@ pub struct Reporting {
     pub interest_buckets: Option<Vec<f64>>,
 }
 
+impl Reporting {
+    /// Whether one more report fits in a day's budget after `spent` ε. Sums of floats get a
+    /// relative tolerance: ε 0.1 three times is 0.30000000000000004, which a daily ε of 0.3 allows.
+    pub fn fits(&self, spent: f64) -> bool {
+        spent + self.epsilon <= self.daily_epsilon * (1.0 + 1e-12)
+    }
+
+    /// How many reports one device may send a day: as many as [`Reporting::fits`] lets through,
+    /// one after another, from nothing spent. The collector refuses a bigger batch from one device.
+    pub fn reports_per_day(&self) -> u64 {
+        let estimate = (self.daily_epsilon * (1.0 + 1e-12) / self.epsilon).floor();
+        if estimate.is_nan() || estimate >= 1e6 {
+            return estimate.min(u64::MAX as f64) as u64; // far beyond any batch: no need to count
+        }
+        let (mut n, mut spent) = (0u64, 0.0);
+        while self.fits(spent) {
+            spent += self.epsilon;
+            n += 1;
+        }
+        n
+    }
+}
+
 /// The learning loop's guardrails (docs/measurement.md §7): what the policy proposer may change
 /// (only `strategy.beta`), within which range, by how much per update, and on what evidence.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -379,6 +402,16 @@ pub struct Policy {
 pub const DEFAULT_POLICY_JSON: &str = include_str!("../../policy/default.json");
 
 impl Policy {
+    /// How long quotes of this policy still verify once another replaces it: `learning.graceMs`
+    /// when the loop is on (validated to be at least `quoteTtlMs`), else `quoteTtlMs` — a quote
+    /// shown just before the switch verifies until it expires.
+    pub fn grace_when_replaced_ms(&self) -> i64 {
+        self.learning
+            .as_ref()
+            .map_or(0, |l| l.grace_ms)
+            .max(self.quote_ttl_ms)
+    }
+
     pub fn default_policy() -> Policy {
         static DEFAULT: std::sync::OnceLock<Policy> = std::sync::OnceLock::new();
         DEFAULT

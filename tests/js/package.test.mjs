@@ -10,7 +10,7 @@ import { test } from 'node:test';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { ROOT } from '../../scripts/setup.mjs';
-import { createPricer, estimates, listQuote, signQuote, tallyReports, toCheckout, validatePolicy, verifyQuote } from '../../js/node.js';
+import { createPricer, estimates, listQuote, policyRules, signQuote, tallyReports, toCheckout, validatePolicy, verifyQuote } from '../../js/node.js';
 import * as glue from '../../dist/pricelet_server.js';
 
 const NOW = 1795950160000;
@@ -125,6 +125,11 @@ test('validatePolicy reads a policy as a pricer does, and refuses what createPri
     }
   }
   assert.equal((await validatePolicy('not a policy {').catch((e) => e)).code, 'invalid_policy');
+  // The rules a collector applies, read from the engine (the Worker's /report and loop use them).
+  assert.deepEqual(await policyRules(POLICY), { reportsPerDevicePerDay: Math.floor(POLICY.reporting.dailyEpsilon / POLICY.reporting.epsilon), graceWhenReplacedMs: POLICY.quoteTtlMs });
+  const { reporting, ...silent } = POLICY;
+  assert.equal((await policyRules(silent)).reportsPerDevicePerDay, null, 'no reporting section: no reports');
+  assert.equal((await policyRules({ ...POLICY, reporting: { ...reporting, epsilon: 0.1, dailyEpsilon: 0.7 } })).reportsPerDevicePerDay, 7, 'float sums allowed for');
   // A hostile object fails in JavaScript, never inside the engine.
   const hostile = { get version() { throw new Error('boom'); } };
   await assert.rejects(validatePolicy(hostile), (e) => e.code === 'invalid_policy');

@@ -410,3 +410,28 @@ test('/report: a client over the per-IP rate limit gets 429 with Retry-After', a
     await limited.dispose();
   }
 });
+
+test('/report: the per-device count is the engine\'s own — ε 0.1 three times fits a daily ε of 0.3 (⌊0.3 / 0.1⌋ would say 2)', async () => {
+  const policy = { ...POLICY, version: 'loop-test-eps', reporting: { ...POLICY.reporting, epsilon: 0.1, dailyEpsilon: 0.3 } };
+  const device = await createPricer({ consent: 'granted', anonId: 'eps-device', storage: 'memory', policy, now: () => DEVICE_NOW });
+  const reports = [];
+  for (let i = 0; i < 4; i++) {
+    const out = device.report(device.priceFor({ ...ITEM, id: `eps-${i}` }), { converted: false });
+    if (out.report) reports.push(out.report);
+  }
+  device.free();
+  assert.equal(reports.length, 3, 'the device sends three reports a day under this policy');
+  const fresh = start({ bindings: { PRICELET_POLICY: policy }, durable: false });
+  try {
+    const base = (await fresh.ready).href.replace(/\/$/, '');
+    const send = (list) => fetch(`${base}/report`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ reports: list }) });
+    const all = await send(reports);
+    assert.equal(all.status, 202, 'one device\'s whole day is one batch');
+    assert.equal((await all.json()).accepted, 3);
+    const tooMany = await send([...reports, reports[0]]);
+    assert.equal(tooMany.status, 429);
+    assert.match((await tooMany.json()).message, /at most 3 reports a day/);
+  } finally {
+    await fresh.dispose();
+  }
+});

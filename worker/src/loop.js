@@ -3,7 +3,7 @@
 // kill switch, and GET /policy for devices. The decisions themselves — guardrails, version names,
 // validation — are the engine's (proposePolicy); this file keeps state and order.
 import { DurableObject } from 'cloudflare:workers';
-import { proposePolicy } from 'pricelet';
+import { policyRules, proposePolicy } from 'pricelet';
 import { HttpError, allow, failure, json, unwrap } from './http.js';
 import { basePolicy, checkedPolicy, etagOf, forgetServed, policyStore, servedPolicy } from './policies.js';
 import { roundTallies } from './reports.js';
@@ -160,7 +160,7 @@ export class PolicyStore extends DurableObject {
 /** `policy` replacing `old`: quotes of `old` verify until they expire (its graceMs, at least its quoteTtlMs). */
 async function replacing(policy, old, now) {
   if (old.version === policy.version) return policy;
-  const grace = Math.max(old.learning?.graceMs ?? 0, old.quoteTtlMs);
+  const grace = (await policyRules(old)).graceWhenReplacedMs;
   return unwrap(await checkedPolicy({ ...policy, previousVersion: { version: old.version, acceptUntil: now + grace } }, `policy ${policy.version} with previousVersion`)).policy;
 }
 

@@ -3,7 +3,7 @@
 // already randomized values) are kept, in K shard Durable Objects per base policy, one tally per
 // collection round (the reports received between two runs of the learning loop's proposer).
 import { DurableObject } from 'cloudflare:workers';
-import { constants, estimates, mergeTallies, tallyReports } from 'pricelet';
+import { constants, estimates, mergeTallies, policyRules, tallyReports } from 'pricelet';
 import { HttpError, allow, failure, json, readText, unwrap } from './http.js';
 import { servedPolicy } from './policies.js';
 import { bearerIs } from './secrets.js';
@@ -162,8 +162,7 @@ export async function report(request, env) {
   const current = await servedPolicy(env);
   const all = shards(env, current);
   // A device's daily ε budget allows at most this many reports a day: a bigger batch is not one device's.
-  const { epsilon, dailyEpsilon } = current.policy.reporting;
-  const perDevice = Math.floor(dailyEpsilon / epsilon);
+  const perDevice = (await policyRules(current.policy)).reportsPerDevicePerDay;
   if (body.reports.length > perDevice) {
     throw new HttpError(429, 'too_many_reports', `a device makes at most ${perDevice} reports a day under policy ${current.policy.version} (reporting.dailyEpsilon / reporting.epsilon): send at most ${perDevice} per request, one device's at a time`, { 'retry-after': '86400', ...cors });
   }

@@ -337,7 +337,7 @@ pub fn propose(policy: &Policy, rounds: &[Tally], turn: &Turn) -> Result<Proposa
 
 /// `policy` with a new β and version; quotes of the old version verify for `graceMs`.
 fn with_beta(policy: &Policy, version: &str, beta: f64, now_ms: i64) -> Result<Value> {
-    let grace = policy.learning.as_ref().map_or(0, |l| l.grace_ms);
+    let grace = policy.grace_when_replaced_ms();
     let mut v = policy.to_json();
     v["version"] = json!(version);
     v["strategy"]["beta"] = json!(beta);

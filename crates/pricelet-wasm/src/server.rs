@@ -187,6 +187,18 @@ pub fn merge_tallies(tallies: JsValue, policy: JsValue) -> Result<JsValue, JsVal
 /// `<baseVersion>+loop.<sequence>` (shortened to fit), and the caller's store hands out each
 /// sequence number once. Returns the decision with its evidence (an audit log entry) and, for a
 /// new version, the policy, validated like any policy.
+/// The rules a collector applies to a policy, from their one owner (the core): how many reports
+/// one device may send a day (null without `reporting`), and how long quotes of the policy still
+/// verify once another version replaces it.
+#[wasm_bindgen(js_name = policyRules)]
+pub fn policy_rules(policy: JsValue) -> Result<JsValue, JsValue> {
+    let policy = parse_policy(&policy)?;
+    Ok(convert::json(&serde_json::json!({
+        "reportsPerDevicePerDay": policy.reporting.as_ref().map(|r| r.reports_per_day()),
+        "graceWhenReplacedMs": policy.grace_when_replaced_ms(),
+    })))
+}
+
 #[wasm_bindgen(js_name = proposePolicy)]
 pub fn propose_policy(policy: JsValue, rounds: JsValue, turn: JsValue) -> Result<JsValue, JsValue> {
     let expected = reporting_setup(&policy)?;
