@@ -31,6 +31,12 @@ impl From<String> for Failure {
     }
 }
 
+impl From<pricelet_lab::datasets::DatasetError> for Failure {
+    fn from(e: pricelet_lab::datasets::DatasetError) -> Failure {
+        Failure(e.to_string())
+    }
+}
+
 impl From<&str> for Failure {
     fn from(s: &str) -> Failure {
         Failure(s.to_string())

@@ -185,6 +185,35 @@ impl HillstromCustomer {
     }
 }
 
+/// Why a dataset could not be read: each names the file, the row and the column it can.
+#[derive(Debug, thiserror::Error)]
+pub enum DatasetError {
+    #[error("cannot read {}: {source}", path.display())]
+    Open {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+    /// An error inside a named file.
+    #[error("{}: {inner}", path.display())]
+    InFile {
+        path: std::path::PathBuf,
+        inner: Box<DatasetError>,
+    },
+    #[error("{0}")]
+    Header(csv::Error),
+    #[error("neither a `Revenue` column (Online Shoppers layout) nor `segment` and `visit` columns (Hillstrom layout)")]
+    UnknownLayout,
+    #[error("row {row}: {source}")]
+    Record { row: usize, source: csv::Error },
+    /// A cell that does not read as its column's type (`column` None: the row as a whole).
+    #[error("row {row}: {}{why}", column.as_ref().map(|c| format!("column {c}: ")).unwrap_or_default())]
+    Cell {
+        row: usize,
+        column: Option<String>,
+        why: String,
+    },
+}
+
 /// A dataset file, its layout detected from the header.
 #[derive(Debug, Clone)]
 pub enum Dataset {
@@ -194,22 +223,27 @@ pub enum Dataset {
 
 impl Dataset {
     /// Reads a CSV file of either dataset; every error names the file, the row and the column.
-    pub fn read(path: &std::path::Path) -> Result<Dataset, String> {
-        let file = std::fs::File::open(path)
-            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-        Dataset::from_reader(file).map_err(|e| format!("{}: {e}", path.display()))
+    pub fn read(path: &std::path::Path) -> Result<Dataset, DatasetError> {
+        let file = std::fs::File::open(path).map_err(|source| DatasetError::Open {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Dataset::from_reader(file).map_err(|e| DatasetError::InFile {
+            path: path.to_path_buf(),
+            inner: Box::new(e),
+        })
     }
 
-    pub fn from_reader<R: std::io::Read>(input: R) -> Result<Dataset, String> {
+    pub fn from_reader<R: std::io::Read>(input: R) -> Result<Dataset, DatasetError> {
         let mut reader = csv::Reader::from_reader(input);
-        let headers = reader.headers().map_err(|e| e.to_string())?.clone();
+        let headers = reader.headers().map_err(DatasetError::Header)?.clone();
         let has = |c: &str| headers.iter().any(|h| h == c);
         if has("Revenue") {
             Ok(Dataset::OnlineShoppers(rows(&mut reader, &headers)?))
         } else if has("segment") && has("visit") {
             Ok(Dataset::Hillstrom(rows(&mut reader, &headers)?))
         } else {
-            Err("neither a `Revenue` column (Online Shoppers layout) nor `segment` and `visit` columns (Hillstrom layout)".into())
+            Err(DatasetError::UnknownLayout)
         }
     }
 
@@ -224,21 +258,20 @@ impl Dataset {
 fn rows<T: serde::de::DeserializeOwned, R: std::io::Read>(
     reader: &mut csv::Reader<R>,
     headers: &csv::StringRecord,
-) -> Result<Vec<T>, String> {
+) -> Result<Vec<T>, DatasetError> {
     let mut out = Vec::new();
     for (i, record) in reader.records().enumerate() {
-        let record = record.map_err(|e| format!("row {}: {e}", i + 1))?;
+        let record = record.map_err(|source| DatasetError::Record { row: i + 1, source })?;
         // Column name → text, deserialized through serde_path_to_error so an error names its column.
         let cells = serde::de::value::MapDeserializer::<_, serde::de::value::Error>::new(
             headers.iter().zip(record.iter()),
         );
         let row = serde_path_to_error::deserialize(cells).map_err(|e| {
-            let column = e.path().to_string();
-            let why = e.into_inner().to_string();
-            if column == "." {
-                format!("row {}: {why}", i + 1)
-            } else {
-                format!("row {}: column {column}: {why}", i + 1)
+            let column = Some(e.path().to_string()).filter(|c| c != ".");
+            DatasetError::Cell {
+                row: i + 1,
+                column,
+                why: e.into_inner().to_string(),
             }
         })?;
         out.push(row);
@@ -285,12 +318,21 @@ mod tests {
             ),
         ] {
             let err = Dataset::from_reader(format!("{SHOPPERS}{row}\n").as_bytes()).unwrap_err();
-            assert!(err.contains(needle), "{err}");
+            assert!(matches!(err, DatasetError::Cell { row: 1, .. }), "{err:?}");
+            assert!(err.to_string().contains(needle), "{err}");
         }
         let err = Dataset::from_reader("recency,history,mens,womens,newbie,segment,visit,conversion,spend\n1,20,0,1,1,Kids E-Mail,0,0,0\n".as_bytes()).unwrap_err();
-        assert!(err.contains("row 1: column segment:"), "{err}");
-        assert!(Dataset::from_reader("a,b\n1,2\n".as_bytes())
-            .unwrap_err()
-            .contains("neither"));
+        assert!(err.to_string().contains("row 1: column segment:"), "{err}");
+        let err = Dataset::from_reader("a,b\n1,2\n".as_bytes()).unwrap_err();
+        assert!(matches!(err, DatasetError::UnknownLayout), "{err:?}");
+        assert!(err.to_string().starts_with("neither"));
+        let missing = std::path::Path::new("no-such-dir/no-such.csv");
+        let err = Dataset::read(missing).unwrap_err();
+        assert!(matches!(err, DatasetError::Open { .. }), "{err:?}");
+        assert!(
+            err.to_string()
+                .starts_with("cannot read no-such-dir/no-such.csv: "),
+            "{err}"
+        );
     }
 }
