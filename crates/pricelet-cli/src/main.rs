@@ -37,6 +37,12 @@ impl From<pricelet_lab::datasets::DatasetError> for Failure {
     }
 }
 
+impl From<pricelet_lab::plan::PopulationError> for Failure {
+    fn from(e: pricelet_lab::plan::PopulationError) -> Failure {
+        Failure(e.to_string())
+    }
+}
+
 impl From<&str> for Failure {
     fn from(s: &str) -> Failure {
         Failure(s.to_string())

@@ -72,6 +72,17 @@ impl Population {
     }
 }
 
+/// Why a population for the study could not be built from a dataset.
+#[derive(Debug, thiserror::Error)]
+pub enum PopulationError {
+    #[error("the {0} file has no rows")]
+    NoRows(&'static str),
+    #[error("the Hillstrom file has no Womens E-Mail or No E-Mail rows")]
+    NoArms,
+    #[error("unknown outcome {0:?} (visit or conversion)")]
+    UnknownOutcome(String),
+}
+
 /// Online Shoppers: `Revenue` is the outcome at list price, `VisitorType` the segment
 /// (Returning_Visitor = returning, New_Visitor and Other = new). Each drawn shopper is in control with
 /// `control_share`, else in treatment at a uniformly drawn step; the treatment's conversion is
@@ -82,7 +93,7 @@ pub fn online_shoppers_population(
     domain: &Domain,
     control_share: f64,
     beta: f64,
-) -> Result<Population, String> {
+) -> Result<Population, PopulationError> {
     let mut parsed = Vec::with_capacity(rows.len());
     for row in rows {
         let segment = if row.returning() {
@@ -93,7 +104,7 @@ pub fn online_shoppers_population(
         parsed.push((row.revenue.0, segment));
     }
     if parsed.is_empty() {
-        return Err("the Online Shoppers file has no rows".into());
+        return Err(PopulationError::NoRows("Online Shoppers"));
     }
     let rbar = parsed.iter().filter(|r| r.0).count() as f64 / parsed.len() as f64;
     let base = pricelet::math::logit(rbar.clamp(1e-4, 1.0 - 1e-4));
@@ -155,7 +166,7 @@ pub fn hillstrom_population(
     rows: &[HillstromCustomer],
     domain: &Domain,
     outcome: &str,
-) -> Result<Population, String> {
+) -> Result<Population, PopulationError> {
     let mut out = Vec::new();
     for row in rows {
         let arm = match row.segment.treated() {
@@ -165,7 +176,7 @@ pub fn hillstrom_population(
         };
         let converted = row
             .outcome(outcome)
-            .ok_or_else(|| format!("unknown outcome {outcome:?} (visit or conversion)"))?;
+            .ok_or_else(|| PopulationError::UnknownOutcome(outcome.to_string()))?;
         let segment = if row.newbie.0 {
             Segment::New
         } else {
@@ -179,7 +190,7 @@ pub fn hillstrom_population(
         }));
     }
     if out.is_empty() {
-        return Err("the Hillstrom file has no Womens E-Mail or No E-Mail rows".into());
+        return Err(PopulationError::NoArms);
     }
     let mut pi = vec![0.0; domain.size()];
     for &c in &out {
@@ -424,4 +435,35 @@ pub fn sample_reports(
         out.push('\n');
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::datasets::Dataset;
+
+    #[test]
+    fn populations_say_what_the_data_lacks() {
+        let domain = Domain::for_policy(&pricelet::policy::Policy::default_policy());
+        let err = online_shoppers_population(&[], &domain, 0.1, 4.0).unwrap_err();
+        assert!(matches!(err, PopulationError::NoRows(_)));
+        assert_eq!(err.to_string(), "the Online Shoppers file has no rows");
+        let err = hillstrom_population(&[], &domain, "visit").unwrap_err();
+        assert!(matches!(err, PopulationError::NoArms));
+        let Dataset::Hillstrom(rows) = Dataset::from_reader(
+            "recency,history,mens,womens,newbie,segment,visit,conversion,spend\n1,20,0,1,1,Womens E-Mail,0,0,0\n".as_bytes(),
+        )
+        .unwrap() else {
+            panic!("layout")
+        };
+        let err = hillstrom_population(&rows, &domain, "spend").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "unknown outcome \"spend\" (visit or conversion)"
+        );
+        assert_eq!(
+            hillstrom_population(&rows, &domain, "visit").unwrap().rows,
+            1
+        );
+    }
 }
