@@ -188,6 +188,18 @@ test('4. a failing or unusable storage adapter never leads to overwriting what i
     });
   }
   await rejectsCoded(createPricer({ ...base, consent: 'granted', storage: { save: () => {} } }), 'invalid_argument', 'storage');
+  // save() throws (a full disk): the event is kept in memory, not persisted, and the reason is shown
+  // word for word until a write succeeds.
+  let full = true;
+  let kept = null;
+  const flaky = { load: () => kept, save: (s) => { if (full) throw new Error('disk full'); kept = s; } };
+  const w = await createPricer({ ...base, consent: 'granted', storage: flaky });
+  assert.equal(w.track(view('on-a-full-disk')).persisted, false);
+  assert.equal(w.status.storage, 'storage.save() threw: disk full');
+  full = false;
+  assert.equal(w.track(view('disk-freed')).persisted, true);
+  assert.equal(w.status.storage, undefined, 'the failure note is gone');
+  assert.deepEqual(JSON.parse(kept).events.map((e) => e.page.id).slice(-2), ['on-a-full-disk', 'disk-freed']);
 });
 
 test('5. every argument of the wrong type is a coded error, never a trap', async () => {

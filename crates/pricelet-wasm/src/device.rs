@@ -306,7 +306,7 @@ impl WasmPricer {
         match self.core.load_report().outcome {
             LoadOutcome::Discarded => {
                 if let Some(Err(why)) = self.active_store().map(|s| s.save(None)) {
-                    self.storage_error = Some(why);
+                    self.storage_error = Some(why.to_string());
                 }
             }
             LoadOutcome::Repaired => {
@@ -343,7 +343,7 @@ impl WasmPricer {
                 true
             }
             Err(why) => {
-                self.storage_error = Some(why);
+                self.storage_error = Some(why.to_string());
                 false
             }
         }
@@ -409,7 +409,7 @@ impl WasmPricer {
         ] {
             let Some(s) = s else { continue };
             if let Err(why) = s.save(if active { kept.as_deref() } else { None }) {
-                self.storage_error = Some(why);
+                self.storage_error = Some(why.to_string());
             }
         }
         Ok(())

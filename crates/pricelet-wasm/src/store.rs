@@ -25,6 +25,19 @@ pub enum LoadError {
     Contract(String),
 }
 
+/// Why a state could not be written (or removed).
+#[derive(Debug, thiserror::Error)]
+pub enum SaveError {
+    #[error("localStorage.setItem failed (quota?): {0}")]
+    SetItem(String),
+    #[error("localStorage.removeItem failed: {0}")]
+    RemoveItem(String),
+    #[error("the storage adapter has no save() function")]
+    NoSave,
+    #[error("storage.save() threw: {0}")]
+    Threw(String),
+}
+
 impl LoadError {
     pub fn message(&self) -> &str {
         match self {
@@ -67,28 +80,22 @@ impl Store {
         }
     }
 
-    pub fn save(&self, state: Option<&str>) -> Result<(), String> {
+    pub fn save(&self, state: Option<&str>) -> Result<(), SaveError> {
         match (self, state) {
-            (Store::Local { storage, key }, Some(s)) => storage.set_item(key, s).map_err(|e| {
-                format!(
-                    "localStorage.setItem failed (quota?): {}",
-                    convert::message_of(&e)
-                )
-            }),
-            (Store::Local { storage, key }, None) => storage.remove_item(key).map_err(|e| {
-                format!(
-                    "localStorage.removeItem failed: {}",
-                    convert::message_of(&e)
-                )
-            }),
+            (Store::Local { storage, key }, Some(s)) => storage
+                .set_item(key, s)
+                .map_err(|e| SaveError::SetItem(convert::message_of(&e))),
+            (Store::Local { storage, key }, None) => storage
+                .remove_item(key)
+                .map_err(|e| SaveError::RemoveItem(convert::message_of(&e))),
             (Store::Adapter(obj), s) => {
                 let f: Function = get(obj, "save")
                     .ok()
                     .and_then(|f| f.dyn_into().ok())
-                    .ok_or("the storage adapter has no save() function")?;
+                    .ok_or(SaveError::NoSave)?;
                 f.call1(obj, &s.map_or(JsValue::NULL, JsValue::from))
                     .map(|_| ())
-                    .map_err(|e| format!("storage.save() threw: {}", convert::message_of(&e)))
+                    .map_err(|e| SaveError::Threw(convert::message_of(&e)))
             }
         }
     }
