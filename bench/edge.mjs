@@ -54,7 +54,7 @@ export async function startJsWorker({ syncCrypto = false } = {}) {
   pricer.free();
   const src = join(out, 'src');
   mkdirSync(src);
-  for (const f of ['worker.js', 'forest.js']) copyFileSync(join(ROOT, 'bench', 'js-worker', f), join(src, f));
+  for (const f of ['worker.js', 'forest.js', 'endings.js']) copyFileSync(join(ROOT, 'bench', 'js-worker', f), join(src, f));
   writeFileSync(join(src, 'setup.json'), JSON.stringify(setup));
   await esbuild.build({
     entryPoints: [join(src, 'worker.js')], bundle: true, format: 'esm', outfile: join(out, 'index.js'), logLevel: 'warning',

@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import protobuf from 'protobufjs';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { priceNear } from './js-worker/endings.js';
 import { forestOf } from './js-worker/forest.js';
 
 const DAY = 86_400_000;
@@ -172,19 +173,8 @@ export class ReferencePricer {
       for (const stepPct of p.discountSteps) {
         const step = ppmOfPercent(stepPct);
         const target = Math.max(list * (1e6 - step), lo * 1e6);
-        let best = null;
-        for (const [mod, rem] of endings) {
-          const below = (x) => Math.floor((x - rem) / mod) * mod + rem;
-          const above = (x) => { const b = below(x); return b === x ? x : b + mod; };
-          const ft = Math.min(Math.max(Math.floor(target / 1e6), lo), hi);
-          const ct = Math.min(Math.max(Math.ceil(target / 1e6), lo), hi);
-          for (const q of [below(ft), above(ct), above(lo), below(hi)]) {
-            if (q < lo || q > hi) continue;
-            const d = Math.abs(q * 1e6 - target);
-            if (!best || d < best[0] || (d === best[0] && q > best[1])) best = [d, q];
-          }
-        }
-        if (best && !out.some((c) => c.price === best[1])) out.push({ price: best[1], step: Math.min(step, capPct) });
+        const price = priceNear(target, lo, hi, endings);
+        if (price !== null && !out.some((c) => c.price === price)) out.push({ price, step: Math.min(step, capPct) });
       }
     }
     out.sort((a, b) => b.price - a.price);

@@ -9,6 +9,7 @@
 // EUR-style price endings); the bench checks its quotes equal pricelet's and verify.
 // Benchmark-only code.
 import { createHash, createHmac } from 'node:crypto';
+import { priceNear } from './endings.js';
 import { forestOf } from './forest.js';
 import setup from './setup.json';
 
@@ -87,19 +88,8 @@ function candidates(item) {
   if (lo <= hi) {
     for (const stepPct of policy.discountSteps) {
       const target = Math.max(list * (1e6 - ppm(stepPct)), lo * 1e6);
-      let best = null;
-      for (const [mod, rem] of endings[item.currency] ?? endings.default) {
-        const below = (x) => Math.floor((x - rem) / mod) * mod + rem;
-        const above = (x) => { const b = below(x); return b === x ? x : b + mod; };
-        const ft = Math.min(Math.max(Math.floor(target / 1e6), lo), hi);
-        const ct = Math.min(Math.max(Math.ceil(target / 1e6), lo), hi);
-        for (const q of [below(ft), above(ct), above(lo), below(hi)]) {
-          if (q < lo || q > hi) continue;
-          const d = Math.abs(q * 1e6 - target);
-          if (!best || d < best[0] || (d === best[0] && q > best[1])) best = [d, q];
-        }
-      }
-      if (best && !out.some((c) => c.price === best[1])) out.push({ price: best[1] });
+      const price = priceNear(target, lo, hi, endings[item.currency] ?? endings.default);
+      if (price !== null && !out.some((c) => c.price === price)) out.push({ price });
     }
   }
   out.sort((a, b) => b.price - a.price);
