@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import protobuf from 'protobufjs';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { priceNear } from './js-worker/endings.js';
+import { capPpm, ppm, priceNear } from './js-worker/endings.js';
 import { forestOf } from './js-worker/forest.js';
 
 const DAY = 86_400_000;
@@ -33,7 +33,7 @@ function parseMinor(v, exp) {
   return Number(i || '0') * 10 ** exp + Number((frac + '0'.repeat(exp)).slice(0, exp) || '0');
 }
 
-const ppmOfPercent = (p) => Math.round(Number(p) * 10_000);
+const ppmOfPercent = ppm;
 
 function civil(days) {
   const d = new Date(days * DAY);
@@ -151,9 +151,7 @@ export class ReferencePricer {
 
   candidates(item, list, exp) {
     const p = this.policy;
-    const capPct = item.category && p.caps.categoryPercent?.[item.category] !== undefined
-      ? Math.min(ppmOfPercent(p.caps.categoryPercent[item.category]), ppmOfPercent(p.caps.globalPercent))
-      : ppmOfPercent(p.caps.globalPercent);
+    const capPct = capPpm(p, item);
     const capPrice = Math.ceil(list * (1e6 - capPct) / 1e6);
     const m = ppmOfPercent(p.margin.minMarginPercent);
     const tax = p.tax.pricesIncludeTax ? ppmOfPercent(p.tax.ratePercent) : 0;

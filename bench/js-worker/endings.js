@@ -1,6 +1,17 @@
-// The price a discount step lands on, in plain JavaScript: the candidate nearest the step's target
-// among the policy's price endings, inside [lo, hi]. Shared by the floor and reference pricers
-// (bench/reference.mjs) and the plain-JavaScript Worker. Benchmark-only code.
+// The policy's arithmetic that bounds and places a discounted price, in plain JavaScript: percents
+// as parts per million, an item's cap, and the candidate nearest a discount step's target among the
+// price endings. Shared by the floor and reference pricers (bench/reference.mjs) and the
+// plain-JavaScript Worker. Benchmark-only code.
+
+/** A percent as parts per million (the engine's exact unit). */
+export const ppm = (percent) => Math.round(Number(percent) * 10_000);
+
+/** The largest discount `item` may get, in ppm: its category's cap if tighter than the global one. */
+export function capPpm(policy, item) {
+  const global = ppm(policy.caps.globalPercent);
+  const own = item.category ? policy.caps.categoryPercent?.[item.category] : undefined;
+  return own === undefined ? global : Math.min(ppm(own), global);
+}
 
 /**
  * `target` in millionths of a minor unit; `endings` as [modulus, remainder] pairs in minor units.

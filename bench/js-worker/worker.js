@@ -9,7 +9,7 @@
 // EUR-style price endings); the bench checks its quotes equal pricelet's and verify.
 // Benchmark-only code.
 import { createHash, createHmac } from 'node:crypto';
-import { priceNear } from './endings.js';
+import { capPpm, ppm, priceNear } from './endings.js';
 import { forestOf } from './forest.js';
 import setup from './setup.json';
 
@@ -20,7 +20,6 @@ const interestOf = forestOf(setup.forest);
 const EXPONENTS = { EUR: 2, USD: 2, GBP: 2, JPY: 0, KWD: 3 };
 const MAX_ITEMS = 200;
 const MAX_BODY_BYTES = 64 * 1024;
-const ppm = (p) => Math.round(Number(p) * 10_000);
 const encoder = new TextEncoder();
 
 const endings = Object.fromEntries(Object.entries(policy.priceEndings).map(([c, list]) => [c, list.map((e) => {
@@ -74,9 +73,7 @@ function parseItem(v) {
 /** The candidate prices (list first, then by increasing discount) and the item's cost and cap. */
 function candidates(item) {
   const { list, exp } = item;
-  const capPct = item.category && policy.caps.categoryPercent?.[item.category] !== undefined
-    ? Math.min(ppm(policy.caps.categoryPercent[item.category]), ppm(policy.caps.globalPercent))
-    : ppm(policy.caps.globalPercent);
+  const capPct = capPpm(policy, item);
   const capPrice = Math.ceil(list * (1e6 - capPct) / 1e6);
   const m = ppm(policy.margin.minMarginPercent);
   const tax = policy.tax.pricesIncludeTax ? ppm(policy.tax.ratePercent) : 0;
