@@ -528,7 +528,7 @@ async function start() {
       // A price on screen never changes in front of the shopper: the list prices shown while the
       // engine loaded stay for the stability window, on this page and the next. Adopted before the
       // page prices through the pricer.
-      for (const { item, at, quote } of app.shownEarly.values()) pricer.adoptQuote(item, quote ?? lib.quoteBeforeReady(item, { now: at }));
+      for (const { item, quote } of app.shownEarly.values()) if (quote) pricer.adoptQuote(item, quote);
       app.shownEarly.clear();
       app.pricer = pricer;
       app.engine = 'ready';

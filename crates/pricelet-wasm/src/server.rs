@@ -181,12 +181,6 @@ pub fn merge_tallies(tallies: JsValue, policy: JsValue) -> Result<JsValue, JsVal
     Ok(convert::json(&merged))
 }
 
-/// The learning loop's proposer: from the tallies of the policy's reports, one per collection
-/// round (oldest first), keep the policy or propose the next version (docs/measurement.md §7).
-/// `turn` is `{ now, baseVersion, sequence }`: the loop's versions are named
-/// `<baseVersion>+loop.<sequence>` (shortened to fit), and the caller's store hands out each
-/// sequence number once. Returns the decision with its evidence (an audit log entry) and, for a
-/// new version, the policy, validated like any policy.
 /// The rules a collector applies to a policy, from their one owner (the core): how many reports
 /// one device may send a day (null without `reporting`), and how long quotes of the policy still
 /// verify once another version replaces it.
@@ -199,6 +193,12 @@ pub fn policy_rules(policy: JsValue) -> Result<JsValue, JsValue> {
     })))
 }
 
+/// The learning loop's proposer: from the tallies of the policy's reports, one per collection
+/// round (oldest first), keep the policy or propose the next version (docs/measurement.md §7).
+/// `turn` is `{ now, baseVersion, sequence }`: the loop's versions are named
+/// `<baseVersion>+loop.<sequence>` (shortened to fit), and the caller's store hands out each
+/// sequence number once. Returns the decision with its evidence (an audit log entry) and, for a
+/// new version, the policy, validated like any policy.
 #[wasm_bindgen(js_name = proposePolicy)]
 pub fn propose_policy(policy: JsValue, rounds: JsValue, turn: JsValue) -> Result<JsValue, JsValue> {
     let expected = reporting_setup(&policy)?;
