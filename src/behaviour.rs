@@ -2,14 +2,11 @@
 //! 30 minutes of inactivity, bounded in events and bytes, retention in days, and a schema-versioned
 //! serialization whose corrupt, foreign or old forms are discarded or repaired with a reported reason.
 
-use crate::error::{from_serde_path, Code, Error, Result};
 use crate::limits;
-use crate::money::{Currency, Decimal};
+use crate::money::Currency;
 use crate::policy::Retention;
-use crate::time::DAY_MS;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
-use serde_json::Value;
 use std::collections::HashMap;
 
 /// Inactivity that ends a session (Google Analytics' definition, which the training data uses).
@@ -17,8 +14,6 @@ pub const SESSION_GAP_MS: i64 = 30 * 60 * 1000;
 /// How far in the future an event's `at` may be (clock skew between the page and the pricer).
 /// Such an event is recorded at the pricer's clock, so it can never mask the events after it.
 pub const MAX_FUTURE_SKEW_MS: i64 = 5 * 60 * 1000;
-/// Longest dwell accepted on one page (a day).
-const MAX_DWELL_MS: f64 = DAY_MS as f64;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -27,6 +22,18 @@ pub enum EventType {
     AddToCart,
     RemoveFromCart,
     Purchase,
+}
+
+impl EventType {
+    /// The name storefronts use for this type.
+    pub fn name(self) -> &'static str {
+        match self {
+            EventType::PageView => "page_view",
+            EventType::AddToCart => "add_to_cart",
+            EventType::RemoveFromCart => "remove_from_cart",
+            EventType::Purchase => "purchase",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -51,203 +58,42 @@ pub struct Page {
     pub page_value: Option<f64>,
 }
 
-/// One validated event. Its JSON form is both the `track()` input and the stored form, so what
-/// `exportData()` shows is exactly what the storefront sent (amounts normalized to exact decimals).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+/// One validated event, in exact types: `wire::event` reads it from what the storefront sent
+/// (`track()`) or stored, and writes its stored form, which is what `exportData()` shows.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Event {
-    #[serde(rename = "type")]
     pub kind: EventType,
-    /// Milliseconds since the Unix epoch. Optional on input (default: the pricer's clock).
-    #[serde(default)]
-    pub at: Option<f64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Milliseconds since the Unix epoch (the pricer's clock when the storefront gave none).
+    pub at_ms: i64,
     pub page: Option<Page>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub item_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub category: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dwell_ms: Option<f64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub quantity: Option<f64>,
-    /// Major units like prices (number or decimal string); stored as an exact decimal string.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub amount: Option<Value>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub currency: Option<String>,
+    pub quantity: Option<u32>,
+    /// A purchase's amount in minor units of `currency`.
+    pub amount_minor: Option<i64>,
+    pub currency: Option<Currency>,
 }
 
 impl Event {
-    /// Parses and validates an event; `now` fills a missing `at`. Every error names its field.
-    pub fn from_json(v: &Value, now: i64) -> Result<Event> {
-        let mut ev: Event = serde_path_to_error::deserialize(v)
-            .map_err(|e| from_serde_path(Code::InvalidEvent, "invalid event", e))?;
-        if ev.at.is_none() {
-            ev.at = Some(now as f64);
-        }
-        ev.validate(now)?;
-        Ok(ev)
-    }
-
     /// Whether `retention` still keeps this event at `now`.
     pub fn kept_by(&self, retention: &Retention, now: i64) -> bool {
-        retention.keeps(self.kind == EventType::Purchase, self.at_ms(), now)
+        retention.keeps(self.kind == EventType::Purchase, self.at_ms, now)
     }
 
     pub fn at_ms(&self) -> i64 {
-        self.at.unwrap_or(0.0) as i64
+        self.at_ms
     }
 
     /// Amount of a purchase in exact minor units of its currency.
     pub fn amount_minor(&self) -> Option<(i64, Currency)> {
-        let currency = Currency::from_code(self.currency.as_deref()?).ok()?;
-        let minor = currency
-            .parse_major(&Decimal::from_json(self.amount.as_ref()?).ok()?)
-            .ok()?;
-        Some((minor, currency))
-    }
-
-    fn validate(&mut self, now: i64) -> Result<()> {
-        let bad = |field: &str, msg: String| Err(Error::at(Code::InvalidEvent, field, msg));
-        let at = self.at.unwrap_or(f64::NAN);
-        if !(at.is_finite() && at >= 0.0 && at.fract() == 0.0) {
-            return bad(
-                "at",
-                format!("`at` must be whole milliseconds since the epoch (Date.now()), got {at}"),
-            );
-        }
-        if at as i64 > now.saturating_add(MAX_FUTURE_SKEW_MS) {
-            return bad("at", format!("`at` ({at}) is more than 5 minutes after the pricer's clock ({now}); send Date.now() of the event, or leave `at` out"));
-        }
-        if at as i64 > now {
-            self.at = Some(now as f64);
-        }
-        if let Some(page) = &self.page {
-            if let Some(id) = &page.id {
-                limits::check_str("page.id", id, limits::MAX_ID_LEN)?;
-            }
-            for (field, value, max) in [
-                ("page.bounceRate", page.bounce_rate, Some(1.0)),
-                ("page.exitRate", page.exit_rate, Some(1.0)),
-                ("page.pageValue", page.page_value, None),
-            ] {
-                if let Some(x) = value {
-                    if !x.is_finite() || x < 0.0 || max.is_some_and(|m| x > m) || x > 1e9 {
-                        let range = if max.is_some() {
-                            "from 0 to 1"
-                        } else {
-                            "a finite number >= 0"
-                        };
-                        return bad(field, format!("`{field}` must be {range}, got {x}"));
-                    }
-                }
-            }
-        }
-        if self.kind == EventType::PageView && self.page.is_none() {
-            return bad("page", "a page_view needs `page: { kind: 'administrative' | 'informational' | 'product' }`".into());
-        }
-        if matches!(self.kind, EventType::AddToCart | EventType::RemoveFromCart)
-            && self.item_id.is_none()
-        {
-            return bad(
-                "itemId",
-                format!(
-                    "a {} event needs the `itemId` it is about",
-                    self.kind_name()
-                ),
-            );
-        }
-        if let Some(id) = &self.item_id {
-            if id.is_empty() {
-                return bad("itemId", "`itemId` is empty".into());
-            }
-            limits::check_str("itemId", id, limits::MAX_ID_LEN)?;
-        }
-        if let Some(c) = &self.category {
-            limits::check_str("category", c, limits::MAX_NAME_LEN)?;
-        }
-        if let Some(d) = self.dwell_ms {
-            if !(d.is_finite() && (0.0..=MAX_DWELL_MS).contains(&d)) {
-                return bad(
-                    "dwellMs",
-                    format!("`dwellMs` must be from 0 to {MAX_DWELL_MS} ms, got {d}"),
-                );
-            }
-        }
-        if let Some(q) = self.quantity {
-            if !(q.is_finite() && q.fract() == 0.0 && (1.0..=10_000.0).contains(&q)) {
-                return bad(
-                    "quantity",
-                    format!("`quantity` must be a whole number from 1 to 10000, got {q}"),
-                );
-            }
-        }
-        match (&self.amount, &self.currency) {
-            (None, None) => {}
-            (Some(_), None) => {
-                return bad(
-                    "currency",
-                    "an `amount` needs its `currency` (ISO 4217, e.g. \"EUR\")".into(),
-                )
-            }
-            (None, Some(c)) => {
-                Currency::from_code(c).map_err(|e| e.with_code(Code::InvalidEvent))?;
-            }
-            (Some(amount), Some(c)) => {
-                let currency =
-                    Currency::from_code(c).map_err(|e| e.with_code(Code::InvalidEvent))?;
-                let minor = Decimal::from_json(amount)
-                    .and_then(|d| currency.parse_major(&d))
-                    .map_err(|why| {
-                        Error::at(Code::InvalidEvent, "amount", format!("`amount` {why}"))
-                    })?;
-                // Normalize to an exact decimal string so the stored form never holds a float amount.
-                self.amount = Some(Value::String(currency.format_major(minor)));
-            }
-        }
-        if self.kind != EventType::PageView && self.dwell_ms.is_some() {
-            return bad(
-                "dwellMs",
-                format!(
-                    "`dwellMs` belongs to page_view events, not {}",
-                    self.kind_name()
-                ),
-            );
-        }
-        Ok(())
-    }
-
-    fn kind_name(&self) -> &'static str {
-        match self.kind {
-            EventType::PageView => "page_view",
-            EventType::AddToCart => "add_to_cart",
-            EventType::RemoveFromCart => "remove_from_cart",
-            EventType::Purchase => "purchase",
-        }
+        Some((self.amount_minor?, self.currency?))
     }
 
     /// The stored JSON form, made once when the event enters the log.
     fn encode(&self) -> Box<RawValue> {
-        serde_json::value::to_raw_value(self)
-            .unwrap_or_else(|_| RawValue::from_string("null".into()).expect("valid JSON"))
+        crate::wire::event::stored_form(self)
     }
-}
-
-/// What `track()` did.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct TrackOutcome {
-    pub stored: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub reason: Option<&'static str>,
-    /// Oldest events dropped to stay within the log's event and byte bounds.
-    #[serde(skip_serializing_if = "is_zero")]
-    pub evicted: usize,
-}
-
-fn is_zero(n: &usize) -> bool {
-    *n == 0
 }
 
 /// The event log, sorted by time.
@@ -438,7 +284,9 @@ pub fn current_session(events: &[Event], now: i64) -> &[Event] {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use crate::error::Code;
+    use crate::time::DAY_MS;
+    use serde_json::{json, Value};
 
     const NOW: i64 = 1_764_000_000_000;
     const KEEP: Retention = Retention {
@@ -498,7 +346,8 @@ mod tests {
     #[test]
     fn normalizes_amounts_to_exact_strings() {
         let e = ev(json!({"type": "purchase", "amount": 19.9, "currency": "EUR"}));
-        assert_eq!(e.amount, Some(json!("19.90")));
+        let stored: serde_json::Value = serde_json::from_str(e.encode().get()).unwrap();
+        assert_eq!(stored["amount"], json!("19.90"));
         assert_eq!(e.amount_minor().map(|(m, _)| m), Some(1990));
     }
 

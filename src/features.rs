@@ -398,8 +398,8 @@ pub fn item_summary(
         .iter()
         .filter(|e| e.item_id.as_deref() == Some(item_id))
         .map(|e| match e.kind {
-            EventType::AddToCart => e.quantity.unwrap_or(1.0),
-            EventType::RemoveFromCart => -e.quantity.unwrap_or(1.0),
+            EventType::AddToCart => f64::from(e.quantity.unwrap_or(1)),
+            EventType::RemoveFromCart => -f64::from(e.quantity.unwrap_or(1)),
             _ => 0.0,
         })
         .sum();

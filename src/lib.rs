@@ -26,7 +26,9 @@ pub mod random;
 pub mod scorer;
 pub mod state;
 pub mod time;
+pub mod wire;
 
+pub use behaviour::Event;
 pub use error::{Code, Error, Result};
 pub use item::Item;
 pub use policy::Policy;
@@ -34,3 +36,4 @@ pub use pricer::{Consent, Pricer, PricerConfig};
 pub use quote::{verify_quote, Quote, Reason, Verification, VerifyOptions};
 pub use scorer::{ModelSlot, Scorer};
 pub use time::Clock;
+pub use wire::pricer::JsonPricer;

@@ -6,7 +6,7 @@ use crate::error::quoted;
 use crate::error::{Code, Error, Result};
 
 /// A reason a number is not an amount ("is negative: -3"): callers name the field around it.
-fn why(reason: impl Into<String>) -> Error {
+pub(crate) fn why(reason: impl Into<String>) -> Error {
     Error::new(Code::InvalidPrice, reason)
 }
 use serde::Serialize;
@@ -347,37 +347,6 @@ impl Decimal {
         // Rust's f64 Display is the shortest string that round-trips, never in exponent form.
         Decimal::parse_str(&format!("{}", v + 0.0))
     }
-
-    pub fn from_json(v: &serde_json::Value) -> Result<Decimal> {
-        match v {
-            serde_json::Value::Number(n) => {
-                if let Some(u) = n.as_u64() {
-                    Decimal::parse_str(&u.to_string())
-                } else if let Some(i) = n.as_i64() {
-                    Err(why(format!("is negative: {i}")))
-                } else {
-                    Decimal::from_f64(n.as_f64().unwrap_or(f64::NAN))
-                }
-            }
-            serde_json::Value::String(s) => Decimal::parse_str(s.trim_start_matches('+')),
-            serde_json::Value::Null => Err(why("is missing (null)")),
-            other => Err(why(format!(
-                "must be a number or a decimal string, not {}",
-                json_kind(other)
-            ))),
-        }
-    }
-}
-
-pub(crate) fn json_kind(v: &serde_json::Value) -> &'static str {
-    match v {
-        serde_json::Value::Null => "null",
-        serde_json::Value::Bool(_) => "a boolean",
-        serde_json::Value::Number(_) => "a number",
-        serde_json::Value::String(_) => "a string",
-        serde_json::Value::Array(_) => "an array",
-        serde_json::Value::Object(_) => "an object",
-    }
 }
 
 /// A non-negative rate with exactly six decimals of a unit, stored as parts per million
@@ -656,8 +625,6 @@ mod tests {
         for bad in [f64::NAN, f64::INFINITY, -0.5] {
             assert!(Decimal::from_f64(bad).is_err(), "{bad}");
         }
-        assert!(Decimal::from_json(&serde_json::json!(true)).is_err());
-        assert!(Decimal::from_json(&serde_json::json!(-3)).is_err());
         assert_eq!(Decimal::from_f64(-0.0).unwrap().as_str(), "0");
     }
 

@@ -1,10 +1,5 @@
-//! Time: the pricer's injected clock, calendar arithmetic for local dates, and times and durations
-//! as they arrive from callers (JSON numbers): whole milliseconds or minutes in a range, never a
-//! float cast with `as` (which would turn NaN into 0 and 1e300 into i64::MAX).
-
-use crate::error::{Code, Error, Result};
-use crate::money::json_kind;
-use serde_json::Value;
+//! Time: the pricer's injected clock and calendar arithmetic for local dates. Times as callers send
+//! them (JSON numbers) are read by `wire::json`.
 
 pub const DAY_MS: i64 = 24 * 60 * 60 * 1000;
 
@@ -62,82 +57,9 @@ pub const MAX_SAFE_INTEGER: i64 = 9_007_199_254_740_991;
 /// UTC offsets in use run from −12:00 to +14:00.
 pub const MAX_UTC_OFFSET_MINUTES: i32 = 14 * 60;
 
-/// A JSON number that is a whole number a JS number holds exactly, or None.
-pub fn whole_number(v: &Value) -> Option<i64> {
-    let n = v.as_number()?;
-    let x = match (n.as_i64(), n.as_f64()) {
-        (Some(i), _) => i,
-        (None, Some(f))
-            if f.is_finite() && f.fract() == 0.0 && f.abs() <= MAX_SAFE_INTEGER as f64 =>
-        {
-            f as i64
-        }
-        _ => return None,
-    };
-    (x.abs() <= MAX_SAFE_INTEGER).then_some(x)
-}
-
-fn describe(v: &Value) -> String {
-    match v {
-        Value::Number(n) => n.to_string(),
-        Value::String(s) => format!("the string {}", crate::error::quoted(s)),
-        other => json_kind(other).to_string(),
-    }
-}
-
-/// A whole number of milliseconds in `0..=max`, or an `invalid_argument` naming `field`.
-pub fn duration_ms(v: &Value, field: &str, max: i64) -> Result<i64> {
-    whole_number(v)
-        .filter(|x| (0..=max).contains(x))
-        .ok_or_else(|| {
-            Error::at(
-                Code::InvalidArgument,
-                field,
-                format!(
-                    "`{field}` must be whole milliseconds from 0 to {max}, not {}",
-                    describe(v)
-                ),
-            )
-        })
-}
-
-/// Milliseconds since the Unix epoch (as `Date.now()` gives), or an `invalid_argument`.
-pub fn epoch_ms(v: &Value, field: &str) -> Result<i64> {
-    whole_number(v)
-        .filter(|x| (0..=MAX_EPOCH_MS).contains(x))
-        .ok_or_else(|| {
-            Error::at(
-                Code::InvalidArgument,
-                field,
-                format!(
-                    "`{field}` must be whole milliseconds since the epoch (Date.now()), not {}",
-                    describe(v)
-                ),
-            )
-        })
-}
-
-/// Minutes east of UTC (`-new Date().getTimezoneOffset()`), from −840 to 840.
-pub fn utc_offset_minutes(v: &Value, field: &str) -> Result<i32> {
-    whole_number(v)
-        .filter(|x| x.unsigned_abs() <= MAX_UTC_OFFSET_MINUTES as u64)
-        .map(|x| x as i32)
-        .ok_or_else(|| {
-            Error::at(
-                Code::InvalidArgument,
-                field,
-                format!(
-                    "`{field}` must be whole minutes east of UTC, from -{MAX_UTC_OFFSET_MINUTES} to {MAX_UTC_OFFSET_MINUTES}, not {}",
-                    describe(v)
-                ),
-            )
-        })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
     #[test]
     fn calendar_maths() {
@@ -160,43 +82,5 @@ mod tests {
             utc_offset_minutes: 120,
         };
         assert_eq!(late.local_date().1, 3);
-    }
-
-    #[test]
-    fn only_whole_numbers_in_range_pass() {
-        for ok in [
-            json!(0),
-            json!(1_795_950_000_000i64),
-            json!(1e12),
-            json!(MAX_EPOCH_MS),
-        ] {
-            assert!(epoch_ms(&ok, "now").is_ok(), "{ok}");
-        }
-        for bad in [
-            json!(-1),
-            json!(1.5),
-            json!(1e300),
-            json!("5"),
-            json!(null),
-            json!(true),
-            json!(MAX_EPOCH_MS + 1),
-        ] {
-            let e = epoch_ms(&bad, "now").unwrap_err();
-            assert_eq!(
-                (e.code, e.field.as_deref()),
-                (Code::InvalidArgument, Some("now")),
-                "{bad}"
-            );
-        }
-        assert_eq!(utc_offset_minutes(&json!(-300), "o").unwrap(), -300);
-        assert!(utc_offset_minutes(&json!(841), "o").is_err());
-        assert!(utc_offset_minutes(&json!(60.5), "o").is_err());
-        assert_eq!(duration_ms(&json!(0), "t", 10).unwrap(), 0);
-        assert!(duration_ms(&json!(11), "t", 10).is_err());
-        assert_eq!(
-            whole_number(&json!(9007199254740992u64)),
-            None,
-            "2^53 is not exact in JS"
-        );
     }
 }

@@ -6,6 +6,7 @@ mod common;
 use common::*;
 use pricelet::pricer::EdgeRequest;
 use pricelet::scorer::ModelKind;
+use pricelet::JsonPricer;
 use pricelet::{Code, Consent, Policy, Pricer};
 use serde_json::{json, Value};
 use std::path::Path;
@@ -121,7 +122,7 @@ fn edge_features_outside_what_a_device_computes_are_refused() {
         } else {
             json!({"type": "page_view", "at": NOW - 60_000 + i, "dwellMs": 86_400_000, "page": {"kind": kind, "id": "p", "bounceRate": 1, "exitRate": 1, "pageValue": 1e9}})
         };
-        device.track(&ev, &clock(0)).unwrap();
+        device.track_json(&ev, &clock(0)).unwrap();
     }
     let request = js(device.edge_request(&[item()], &clock(0)).unwrap());
     let names: Vec<String> = serde_json::from_value(request["featureNames"].clone()).unwrap();

@@ -8,6 +8,7 @@ mod common;
 use common::{js, test_rng};
 use pricelet::limits::*;
 use pricelet::scorer::ModelKind;
+use pricelet::JsonPricer;
 use pricelet::{Clock, Code, Consent, ModelSlot, Policy, Pricer, PricerConfig};
 use serde_json::{json, Value};
 
@@ -121,10 +122,10 @@ fn event_limits() {
         ),
     ];
     for (field, ok, over) in cases {
-        p.track(&ok, &CLOCK)
+        p.track_json(&ok, &CLOCK)
             .unwrap_or_else(|e| panic!("{field} at the limit is accepted: {e}"));
         let before = p.export_data();
-        assert_limit(field, p.track(&over, &CLOCK), field);
+        assert_limit(field, p.track_json(&over, &CLOCK), field);
         assert_eq!(
             p.export_data(),
             before,
@@ -141,7 +142,7 @@ fn the_log_is_bounded_by_eviction_not_refusal() {
     for i in 0..MAX_EVENTS + 10 {
         let ev = json!({"type": "page_view", "at": NOW - 60_000 + i as i64,
             "page": {"kind": "product", "id": format!("p{i}")}});
-        p.track(&ev, &CLOCK).unwrap();
+        p.track_json(&ev, &CLOCK).unwrap();
     }
     let state = p.state_to_save().expect("consent granted: a state to save");
     assert!(state.len() <= MAX_STATE_BYTES);

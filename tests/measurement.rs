@@ -9,6 +9,7 @@ use common::test_rng;
 use pricelet::ldp::{self, Domain, Mechanism, Payload, Segment};
 use pricelet::quote::{verify_quote, VerifyOptions};
 use pricelet::scorer::ModelKind;
+use pricelet::JsonPricer;
 use pricelet::{Clock, Code, Consent, Item, ModelSlot, Policy, Pricer, PricerConfig, Quote};
 use pricelet_lab::rng::Rng as SplitMix64;
 use pricelet_measure::{self as aggregate, Tally};
@@ -143,7 +144,7 @@ fn hesitant(p: &mut Pricer, start: i64) {
     for i in 0..2 {
         let ev = json!({"type": "page_view", "at": NOW + start + i * 30_000,
             "page": {"kind": "product", "id": format!("p{i}"), "bounceRate": 0.2, "exitRate": 0.2, "pageValue": 0}});
-        p.track(&ev, &clock(start + 60_000)).unwrap();
+        p.track_json(&ev, &clock(start + 60_000)).unwrap();
     }
 }
 

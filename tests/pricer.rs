@@ -4,6 +4,7 @@
 use pricelet::pricer::Persistence;
 use pricelet::quote::{verify_quote, VerifyOptions};
 use pricelet::scorer::ModelKind;
+use pricelet::JsonPricer;
 use pricelet::{Code, Consent, Item, ModelSlot, Policy, Pricer, PricerConfig};
 use serde_json::{json, Value};
 
@@ -45,7 +46,7 @@ fn consent_modes_and_gpc() {
     // denied: nothing tracked, list price, no_consent
     let mut p = pricer(Consent::Denied);
     let out = p
-        .track(
+        .track_json(
             &json!({"type": "page_view", "page": {"kind": "product"}}),
             &clock(0),
         )
@@ -80,7 +81,7 @@ fn consent_modes_and_gpc() {
         "opted_out"
     );
     assert_eq!(
-        gpc.track(&json!({"type": "purchase"}), &clock(0))
+        gpc.track_json(&json!({"type": "purchase"}), &clock(0))
             .unwrap()
             .reason,
         Some(pricelet::pricer::NotStored::OptedOut)
@@ -265,7 +266,7 @@ fn failure_modes() {
     // bad event: error with field, log unchanged
     let before = status(&p)["events"].clone();
     let e = p
-        .track(
+        .track_json(
             &json!({"type": "page_view", "page": {"kind": "product", "exitRate": 2}}),
             &clock(0),
         )
@@ -446,7 +447,7 @@ fn browse_hesitantly(p: &mut Pricer) {
     for i in 0..3 {
         let ev = json!({"type": "page_view", "at": NOW - 300_000 + i * 60_000,
             "page": {"kind": "informational", "id": format!("faq-{i}"), "bounceRate": 0.03, "exitRate": 0.06}});
-        p.track(&ev, &clock(0)).unwrap();
+        p.track_json(&ev, &clock(0)).unwrap();
     }
 }
 

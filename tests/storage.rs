@@ -5,6 +5,7 @@ mod common;
 
 use common::*;
 use pricelet::scorer::ModelKind;
+use pricelet::JsonPricer;
 use pricelet::{Consent, ModelSlot, Policy, Pricer, PricerConfig};
 use serde_json::{json, Value};
 
@@ -44,7 +45,7 @@ impl Tab {
     fn track(&mut self, shared: &mut Option<String>, page: &str) {
         let ev =
             json!({"type": "page_view", "at": NOW - 1000, "page": {"kind": "product", "id": page}});
-        assert!(self.p.track(&ev, &clock(0)).unwrap().stored);
+        assert!(self.p.track_json(&ev, &clock(0)).unwrap().stored);
         self.write(shared);
     }
 }
@@ -394,7 +395,7 @@ fn a_price_shown_before_the_engine_was_ready_stays_and_nothing_else_is_adopted()
         // A hesitant visit: the model is unsure, so the policy discounts.
         let ev = json!({"type": "page_view", "at": NOW - 60_000 + i * 20_000,
             "page": {"kind": "product", "id": format!("p{i}"), "bounceRate": 0.2, "exitRate": 0.2, "pageValue": 0}});
-        a.track(&ev, &clock(0)).unwrap();
+        a.track_json(&ev, &clock(0)).unwrap();
     }
     save(&mut a, &mut shared);
     // What this behaviour prices on a page that showed nothing early: not always the list price.

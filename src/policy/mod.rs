@@ -4,7 +4,7 @@
 use crate::error::quoted;
 use crate::error::{from_serde_path, Code, Error, Result};
 use crate::limits;
-use crate::money::{Currency, Decimal, Ppm, PriceEnding};
+use crate::money::{Currency, Ppm, PriceEnding};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::collections::BTreeMap;
 
@@ -15,7 +15,7 @@ const WEEK_MS: i64 = 7 * 24 * 3_600_000;
 /// Durations and times in whole milliseconds: `1800000` or `1.8e6`, never `1800000.5`.
 fn whole_ms<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<i64, D::Error> {
     let v = serde_json::Value::deserialize(d)?;
-    crate::time::whole_number(&v)
+    crate::wire::json::whole_number(&v)
         .ok_or_else(|| serde::de::Error::custom(format!("must be whole milliseconds, not {v}")))
 }
 
@@ -32,7 +32,7 @@ impl Percent {
 impl<'de> Deserialize<'de> for Percent {
     fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
         let v = serde_json::Value::deserialize(d)?;
-        let dec = Decimal::from_json(&v)
+        let dec = crate::wire::json::decimal(&v)
             .map_err(|e| serde::de::Error::custom(format!("a percent {e}")))?;
         let ppm = Ppm::from_percent(&dec)
             .map_err(|e| serde::de::Error::custom(format!("a percent {e}")))?;

@@ -6,7 +6,6 @@ use crate::features::{self, Registry};
 use crate::policy::LabelWhen;
 use crate::pricing::{self, Bounds, Candidate, Choice};
 use crate::scorer::ModelKind;
-use serde_json::Value;
 
 /// Everything a decision used, for `explain()`.
 #[derive(Debug, Clone, Serialize)]
@@ -141,25 +140,8 @@ impl Pricer {
         })
     }
 
-    /// Prices one item (JSON as the storefront has it).
-    pub fn price_for(&mut self, item: &Value, clock: &Clock) -> Result<Quote> {
-        let item = Item::from_json(item)?;
-        self.price_item(&item, clock)
-    }
-
-    /// Prices a batch; a bad item gives an error slot, the others price.
-    pub fn prices_for(&mut self, items: &[Value], clock: &Clock) -> Result<Vec<PriceSlot>> {
-        limits::check_count("items", items.len(), limits::MAX_ITEMS_PER_BATCH)?;
-        Ok(items
-            .iter()
-            .map(|v| match self.price_for(v, clock) {
-                Ok(q) => PriceSlot::Quote(Box::new(q)),
-                Err(e) => PriceSlot::error(Item::id_of(v), &e),
-            })
-            .collect())
-    }
-
-    fn price_item(&mut self, item: &Item, clock: &Clock) -> Result<Quote> {
+    /// Prices one item: within the stability window the quote it was shown at, else a decision.
+    pub fn price(&mut self, item: &Item, clock: &Clock) -> Result<Quote> {
         self.latest_now = self.latest_now.max(clock.now_ms);
         if let Some(q) = self.stable_quote(item, clock) {
             return Ok(q);

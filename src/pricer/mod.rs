@@ -419,8 +419,8 @@ impl Pricer {
         }
     }
 
-    pub fn track(&mut self, event: &serde_json::Value, clock: &Clock) -> Result<TrackOutcome> {
-        let ev = Event::from_json(event, clock.now_ms)?;
+    /// Adds an event to the shopper's log (with consent, within the retention).
+    pub fn track(&mut self, ev: Event, clock: &Clock) -> Result<TrackOutcome> {
         self.latest_now = self.latest_now.max(clock.now_ms);
         let refused = |reason| TrackOutcome {
             stored: false,

@@ -95,12 +95,12 @@ pub fn signing_keys(
 impl Quantity {
     /// From JSON: a whole number from 1 to 2^53 − 1 (a JS safe integer); anything else is invalid.
     pub fn from_json(v: &Value) -> Quantity {
-        match crate::time::whole_number(v) {
+        match crate::wire::json::whole_number(v) {
             Some(n) if n >= 1 => Quantity::Units(n as u64),
             _ => Quantity::Invalid(match v {
                 Value::Number(n) => n.to_string(),
                 Value::String(s) => format!("the string {}", quoted(s)),
-                other => crate::money::json_kind(other).to_string(),
+                other => crate::wire::json::kind(other).to_string(),
             }),
         }
     }

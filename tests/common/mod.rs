@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 use pricelet::scorer::ModelKind;
+use pricelet::JsonPricer;
 use pricelet::{Clock, Consent, ModelSlot, Policy, Pricer, PricerConfig};
 use serde_json::{json, Value};
 use std::path::Path;
@@ -111,6 +112,6 @@ pub fn browse(p: &mut Pricer, pages: usize) {
     for i in 0..pages {
         let ev = json!({"type": "page_view", "at": NOW - 600_000 + i as i64 * 20_000,
             "page": {"kind": "product", "id": format!("p{i}"), "bounceRate": 0.01, "exitRate": 0.02, "pageValue": 30.0}});
-        assert!(p.track(&ev, &clock(0)).unwrap().stored);
+        assert!(p.track_json(&ev, &clock(0)).unwrap().stored);
     }
 }

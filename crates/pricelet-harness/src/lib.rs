@@ -10,6 +10,7 @@ use pricelet::scorer::{ModelKind, ModelSlot};
 use pricelet::state::{self, LoadOutcome};
 use pricelet::time::Clock;
 use pricelet::Item;
+use pricelet::JsonPricer;
 use pricelet_measure::{add_report, propose, readout, Expected, Tally, Turn};
 use pricelet_onnx::Model;
 use serde_json::Value;
@@ -94,7 +95,7 @@ pub fn event_tracking(data: &[u8]) {
     let Some(v) = json(data) else { return };
     with_pricer(|p| {
         let before = p.state_to_save();
-        match p.track(&v, &CLOCK) {
+        match p.track_json(&v, &CLOCK) {
             Err(_) => assert_eq!(
                 p.state_to_save(),
                 before,

@@ -6,6 +6,7 @@
 
 use pricelet::random::Random;
 use pricelet::scorer::ModelKind;
+use pricelet::JsonPricer;
 use pricelet::{Clock, Consent, ModelSlot, Policy, Pricer, PricerConfig};
 use serde_json::{json, Value};
 use std::time::Instant;
@@ -100,7 +101,7 @@ fn main() {
     // A session of 30 page views, one every 20 s (the log a storefront page sees).
     for i in 0..30 {
         pricer
-            .track(&page_view(i, NOW - 600_000 + i as i64 * 20_000), &clock(0))
+            .track_json(&page_view(i, NOW - 600_000 + i as i64 * 20_000), &clock(0))
             .unwrap();
     }
     let c = clock(0);
@@ -119,7 +120,7 @@ fn main() {
     let page_us = per_call_us(iters, |i| {
         let now = 1_000 + i as i64 * 1_000;
         let c = clock(now);
-        pricer.track(&page_view(i, NOW + now), &c).unwrap();
+        pricer.track_json(&page_view(i, NOW + now), &c).unwrap();
         pricer.state_to_save();
         serde_json::to_string(&pricer.prices_for(&items, &c).unwrap()).unwrap();
     });

@@ -57,7 +57,7 @@ pub fn verify_quote_js(
             })?,
         };
     let now_ms = match &args.now {
-        Some(v) => pricelet::time::epoch_ms(v, "now").map_err(error)?,
+        Some(v) => pricelet::wire::json::epoch_ms(v, "now").map_err(error)?,
         None => js_sys::Date::now() as i64,
     };
     let keys = match args.keys {

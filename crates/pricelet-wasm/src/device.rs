@@ -17,6 +17,7 @@ use pricelet::quote::{Quote, Reason};
 use pricelet::scorer::ModelSlot;
 use pricelet::state::LoadOutcome;
 use pricelet::time::Clock;
+use pricelet::JsonPricer;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use wasm_bindgen::prelude::*;
@@ -142,7 +143,7 @@ impl WasmPricer {
         let utc_offset_minutes = options
             .utc_offset_minutes
             .as_ref()
-            .map(|v| pricelet::time::utc_offset_minutes(v, "utcOffsetMinutes"))
+            .map(|v| pricelet::wire::json::utc_offset_minutes(v, "utcOffsetMinutes"))
             .transpose()
             .map_err(error)?;
         let now = match get(&hooks, "now")? {
@@ -237,7 +238,7 @@ impl WasmPricer {
                 let v = f.call0(&JsValue::NULL).map_err(|e| {
                     arg_error("now", format!("now() threw: {}", convert::message_of(&e)))
                 })?;
-                pricelet::time::epoch_ms(&convert::number(&v), "now").map_err(|_| {
+                pricelet::wire::json::epoch_ms(&convert::number(&v), "now").map_err(|_| {
                     let got = v.as_f64().map_or_else(|| convert::kind_of(&v), |x| x.to_string());
                     arg_error("now", format!("now() must return whole milliseconds since the epoch (like Date.now()); it returned {got}"))
                 })?
@@ -372,7 +373,7 @@ impl WasmPricer {
     pub fn track(&mut self, event: JsValue) -> Result<JsValue, JsValue> {
         let event = convert::document(&event, Code::InvalidEvent, "the event")?;
         let clock = self.clock()?;
-        let outcome = self.core.track(&event, &clock).map_err(error)?;
+        let outcome = self.core.track_json(&event, &clock).map_err(error)?;
         let persisted = outcome.stored && self.persist(clock.now_ms);
         let mut v = serde_json::to_value(&outcome).unwrap_or_default();
         v["persisted"] = Value::Bool(persisted);

@@ -52,7 +52,7 @@ const MAX_STABILITY_TTL_MS: i64 = 365 * 24 * 3_600_000;
 
 /// A `stabilityTtlMs` option: whole milliseconds, at most a year.
 fn stability_ttl_ms(v: &Value) -> pricelet::Result<i64> {
-    pricelet::time::duration_ms(v, "stabilityTtlMs", MAX_STABILITY_TTL_MS)
+    pricelet::wire::json::duration_ms(v, "stabilityTtlMs", MAX_STABILITY_TTL_MS)
 }
 
 /// A `now` argument: epoch milliseconds, or the JS clock when absent.
@@ -60,7 +60,7 @@ fn now_ms(now: &JsValue) -> Result<i64, JsValue> {
     if now.is_undefined() || now.is_null() {
         return Ok(js_sys::Date::now() as i64);
     }
-    pricelet::time::epoch_ms(&convert::number(now), "now").map_err(convert::error)
+    pricelet::wire::json::epoch_ms(&convert::number(now), "now").map_err(convert::error)
 }
 
 /// `listQuote(item, policy, now)`, shared by the engine and the lite module.

@@ -237,7 +237,7 @@ pub fn propose_policy(policy: JsValue, rounds: JsValue, turn: JsValue) -> Result
             format!("proposePolicy's options are {{ now, baseVersion, sequence }} ({e})"),
         ))
     })?;
-    let now = pricelet::time::epoch_ms(&Value::Number(turn.now), "now").map_err(error)?;
+    let now = pricelet::wire::json::epoch_ms(&Value::Number(turn.now), "now").map_err(error)?;
     if turn.base_version.trim().is_empty() || turn.sequence == 0 {
         return Err(error(Error::at(Code::InvalidArgument, "options", "baseVersion must name the deployed base policy and sequence must be a whole number from 1 (each used once)")));
     }

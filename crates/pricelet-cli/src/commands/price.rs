@@ -6,6 +6,7 @@ use crate::{
 use pricelet::pricer::{Consent, Pricer, PricerConfig};
 use pricelet::scorer::{ModelKind, ModelSlot};
 use pricelet::time::Clock;
+use pricelet::JsonPricer;
 use pricelet_onnx::Model;
 use serde_json::Value;
 use std::path::Path;
@@ -67,7 +68,7 @@ pub fn run(
     }
     for (i, ev) in events.iter().enumerate() {
         pricer
-            .track(ev, &clock)
+            .track_json(ev, &clock)
             .map_err(|e| format!("behaviour event {i}: {}", core_error(e)))?;
     }
     let items = match read_json(items, "items")? {
