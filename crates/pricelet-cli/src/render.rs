@@ -1,9 +1,15 @@
-//! Text tables of the collector's read-out and of the study planner.
+//! What the commands print: JSON, or text tables of the collector's read-out, the study planner
+//! and the fairness report.
 
 use pricelet::ldp::Arm;
 use pricelet_lab::fairness::FairnessReport;
 use pricelet_lab::plan::SimReport;
 use pricelet_measure::{Estimate, Readout};
+use serde_json::Value;
+
+pub fn print_json(v: &Value) {
+    println!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
+}
 
 fn pct(e: &Option<Estimate>) -> String {
     match e {

@@ -1,20 +1,36 @@
 //! `pricelet evaluate`: a model on a dataset through the device's feature path and tract.
 
-use crate::{load_any_model, print, CliResult, Failure};
+use crate::error::{CliError, CliResult};
+use crate::input::load_any_model;
+use crate::render::print_json;
 use pricelet::features::Summaries;
 use pricelet::scorer::ModelKind;
 use pricelet_lab::datasets::{Dataset, HillstromCustomer, ShopperSession};
 use pricelet_lab::evaluate::{classifier_report, score_rows, uplift_report};
 use pricelet_onnx::Model;
 use serde_json::json;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+#[derive(clap::Args)]
+pub struct EvaluateArgs {
+    /// An interest or uplift model (.onnx); the kind is read from the file.
+    #[arg(long)]
+    pub model: PathBuf,
+    /// Online Shoppers CSV (label Revenue) or Hillstrom CSV (segment, visit); the layout is detected
+    /// from the columns. On Hillstrom the metrics are over the Womens E-Mail (treated) and No E-Mail rows.
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Write one score per input row, in input order (for an uplift model: the uplift).
+    #[arg(long)]
+    pub predictions: Option<PathBuf>,
+}
 
 pub fn session_scores(model: &mut Model, rows: &[ShopperSession]) -> CliResult<Vec<f64>> {
     score_rows(model, rows, |row| Summaries {
         session: row.summary(),
         ..Default::default()
     })
-    .map_err(Failure::from)
+    .map_err(CliError::from)
 }
 
 pub fn history_scores(model: &mut Model, rows: &[HillstromCustomer]) -> CliResult<Vec<f64>> {
@@ -22,19 +38,17 @@ pub fn history_scores(model: &mut Model, rows: &[HillstromCustomer]) -> CliResul
         history: row.history_summary(),
         ..Default::default()
     })
-    .map_err(Failure::from)
+    .map_err(CliError::from)
 }
 
-pub fn run(model_path: &Path, data: &Path, predictions: Option<&Path>) -> CliResult<()> {
-    let mut model = load_any_model(model_path, "model")?;
+pub fn run(a: EvaluateArgs) -> CliResult<()> {
+    let mut model = load_any_model(&a.model, "model")?;
     let kind = model.info().kind;
-    let mut v = match Dataset::read(data)? {
+    let predictions = a.predictions.as_deref();
+    let mut v = match Dataset::read(&a.data)? {
         Dataset::OnlineShoppers(rows) => {
             if kind == ModelKind::Uplift {
-                return Err(format!(
-                    "{}: an uplift model needs a randomized test (the Hillstrom layout); Online Shoppers has no treatment",
-                    data.display()
-                ).into());
+                return Err(CliError::UpliftWithoutTreatment { data: a.data });
             }
             let labels: Vec<bool> = rows.iter().map(|r| r.revenue.0).collect();
             let scores = session_scores(&mut model, &rows)?;
@@ -61,11 +75,7 @@ pub fn run(model_path: &Path, data: &Path, predictions: Option<&Path>) -> CliRes
                 }
             }
             if !t.iter().any(|&x| x) || t.iter().all(|&x| x) {
-                return Err(format!(
-                    "{}: needs rows of both Womens E-Mail and No E-Mail",
-                    data.display()
-                )
-                .into());
+                return Err(CliError::MissingArm { data: a.data });
             }
             let mut v = serde_json::to_value(uplift_report(&y, &s, &t)).unwrap_or_default();
             if kind == ModelKind::Interest {
@@ -82,7 +92,7 @@ pub fn run(model_path: &Path, data: &Path, predictions: Option<&Path>) -> CliRes
     };
     v["model"] = json!(model.info().version);
     v["kind"] = json!(kind.as_str());
-    print(&v);
+    print_json(&v);
     Ok(())
 }
 
@@ -91,5 +101,8 @@ fn write_predictions(out: Option<&Path>, header: &str, scores: &[f64]) -> CliRes
     let text: String = std::iter::once(format!("{header}\n"))
         .chain(scores.iter().map(|s| format!("{s}\n")))
         .collect();
-    std::fs::write(out, text).map_err(|e| Failure(format!("cannot write {}: {e}", out.display())))
+    std::fs::write(out, text).map_err(|source| CliError::Write {
+        path: out.to_path_buf(),
+        source,
+    })
 }

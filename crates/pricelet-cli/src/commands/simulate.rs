@@ -1,34 +1,54 @@
 //! `pricelet simulate`: offline evaluation of the discount policy on the real datasets.
 
 use crate::commands::evaluate::{history_scores, session_scores};
-use crate::{expect_kind, load_any_model, load_policy, print, read_json, CliResult, Failure};
+use crate::error::{CliError, CliResult};
+use crate::input::{expect_kind, load_any_model, load_policy, read_json};
+use crate::render::print_json;
 use pricelet::scorer::ModelKind;
 use pricelet::Item;
 use pricelet_lab::datasets::Dataset;
 use pricelet_lab::simulate;
 use serde_json::json;
-use std::path::Path;
+use std::path::PathBuf;
 
-pub struct SimulateArgs<'a> {
-    pub data: &'a Path,
-    pub model: Option<&'a Path>,
-    pub uplift: Option<&'a Path>,
-    pub response: Option<&'a Path>,
-    pub policy: Option<&'a Path>,
-    pub item: Option<&'a Path>,
-    pub betas: &'a [f64],
+#[derive(clap::Args)]
+pub struct SimulateArgs {
+    /// Hillstrom CSV or Online Shoppers CSV (detected from the columns).
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Interest model (.onnx), for Online Shoppers.
+    #[arg(long)]
+    pub model: Option<PathBuf>,
+    /// Uplift model (.onnx), for Hillstrom.
+    #[arg(long)]
+    pub uplift_model: Option<PathBuf>,
+    /// A response model (.onnx, kind interest) for the response-only baseline on Hillstrom.
+    #[arg(long)]
+    pub response_model: Option<PathBuf>,
+    /// Policy JSON (default: the bundled policy/default.json).
+    #[arg(long)]
+    pub policy: Option<PathBuf>,
+    /// The representative item (JSON object; default: 100.00 EUR with the policy's default cost).
+    #[arg(long)]
+    pub item: Option<PathBuf>,
+    /// The β values of the Online Shoppers sweep (comma-separated).
+    #[arg(long, default_value = "0,2,4,6,8,10,15,20", value_delimiter = ',')]
+    pub betas: Vec<f64>,
+    /// Bootstrap resamples (Hillstrom).
+    #[arg(long, default_value_t = 1000)]
     pub resamples: usize,
+    /// Bootstrap seed (Hillstrom).
+    #[arg(long, default_value_t = 20261129)]
     pub seed: u64,
 }
 
 pub fn run(a: SimulateArgs) -> CliResult<()> {
-    let policy = load_policy(a.policy)?;
-    let item = match a.item {
-        Some(p) => Item::from_json(&read_json(p, "item")?).map_err(Failure::from)?,
+    let policy = load_policy(a.policy.as_deref())?;
+    let item = match &a.item {
+        Some(p) => Item::from_json(&read_json(p, "item")?)?,
         None => Item::from_json(
             &json!({ "id": "representative", "price": "100.00", "currency": "EUR" }),
-        )
-        .map_err(Failure::from)?,
+        )?,
     };
     let bounds = pricelet::pricing::bounds(&item, &policy);
     let item_json = json!({
@@ -41,19 +61,21 @@ pub fn run(a: SimulateArgs) -> CliResult<()> {
             None => format!("{} % of the net list price", policy.margin.default_cost_percent.0.as_percent()),
         },
     });
-    let out = match Dataset::read(a.data)? {
+    let out = match Dataset::read(&a.data)? {
         Dataset::Hillstrom(rows) => {
-            let path = a
-                .uplift
-                .ok_or("simulate on Hillstrom needs --uplift-model")?;
+            let path = a.uplift_model.as_deref().ok_or(CliError::SimulateNeeds {
+                layout: "Hillstrom",
+                needs: "--uplift-model",
+            })?;
             let mut uplift = load_any_model(path, "uplift model")?;
-            expect_kind(&uplift, ModelKind::Uplift, "uplift-model")?;
+            expect_kind(&uplift, ModelKind::Uplift, "--uplift-model")?;
             let mut response = a
-                .response
+                .response_model
+                .as_deref()
                 .map(|p| load_any_model(p, "response model"))
                 .transpose()?;
             if let Some(r) = &response {
-                expect_kind(r, ModelKind::Interest, "response-model")?;
+                expect_kind(r, ModelKind::Interest, "--response-model")?;
             }
             let (mut kept, mut arms) = (vec![], vec![]);
             for row in &rows {
@@ -71,11 +93,7 @@ pub fn run(a: SimulateArgs) -> CliResult<()> {
                 arms.iter().filter(|r| !r.treated).count(),
             );
             if n_t == 0 || n_c == 0 {
-                return Err(format!(
-                    "{}: needs rows of both Womens E-Mail and No E-Mail",
-                    a.data.display()
-                )
-                .into());
+                return Err(CliError::MissingArm { data: a.data });
             }
             let base_rate = arms
                 .iter()
@@ -109,22 +127,25 @@ pub fn run(a: SimulateArgs) -> CliResult<()> {
             })
         }
         Dataset::OnlineShoppers(rows) => {
-            let path = a
-                .model
-                .ok_or("simulate on Online Shoppers needs --model (an interest model)")?;
+            let path = a.model.as_deref().ok_or(CliError::SimulateNeeds {
+                layout: "Online Shoppers",
+                needs: "--model (an interest model)",
+            })?;
             let mut model = load_any_model(path, "model")?;
-            expect_kind(&model, ModelKind::Interest, "model")?;
+            expect_kind(&model, ModelKind::Interest, "--model")?;
             if a.betas.is_empty()
                 || a.betas
                     .iter()
                     .any(|b| !(b.is_finite() && (0.0..=100.0).contains(b)))
             {
-                return Err("--betas: give one or more β, each a number from 0 to 100".into());
+                return Err(CliError::BadList {
+                    option: "--betas",
+                    expected: "β, each a number from 0 to 100",
+                });
             }
             let interest = session_scores(&mut model, &rows)?;
             let (no_discount, sweep) =
-                simulate::price_response_sweep(&item, &policy, &interest, a.betas)
-                    .map_err(Failure::from)?;
+                simulate::price_response_sweep(&item, &policy, &interest, &a.betas)?;
             json!({
                 "layout": "online_shoppers",
                 "sessions": interest.len(),
@@ -137,6 +158,6 @@ pub fn run(a: SimulateArgs) -> CliResult<()> {
             })
         }
     };
-    print(&out);
+    print_json(&out);
     Ok(())
 }
