@@ -24,7 +24,6 @@ pub mod pricing;
 pub mod quote;
 pub mod random;
 pub mod scorer;
-pub mod state;
 pub mod time;
 pub mod wire;
 
@@ -37,3 +36,4 @@ pub use quote::{verify_quote, Quote, Reason, Verification, VerifyOptions};
 pub use scorer::{ModelSlot, Scorer};
 pub use time::Clock;
 pub use wire::pricer::JsonPricer;
+pub use wire::state;

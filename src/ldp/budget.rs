@@ -13,7 +13,6 @@
 use serde::de::{Deserializer, Error as _};
 use serde::ser::{SerializeMap, Serializer};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use std::collections::BTreeMap;
 
 /// At most this many writers are kept for one day. Only a hand-edited state holds more (a writer
@@ -83,13 +82,6 @@ impl DailyBudget {
     pub fn is_empty(&self) -> bool {
         self.day.is_none() || self.spent.is_empty()
     }
-
-    /// A stored record as read back from storage: anything malformed is ignored (the caller keeps
-    /// what it holds), and the record of an earlier release, `{ day, epsilon }`, is one writer.
-    pub fn from_stored(v: &Value) -> Option<DailyBudget> {
-        let b: DailyBudget = serde_json::from_value(v.clone()).ok()?;
-        Some(b)
-    }
 }
 
 impl Serialize for DailyBudget {
@@ -138,6 +130,11 @@ impl<'de> Deserialize<'de> for DailyBudget {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A stored record as read back: anything malformed is None, never an error.
+    fn from_stored(v: serde_json::Value) -> Option<DailyBudget> {
+        serde_json::from_value(v).ok()
+    }
     use serde_json::json;
 
     const DAY: &str = "2026-12-03";
@@ -186,11 +183,11 @@ mod tests {
 
     #[test]
     fn stored_records_are_read_leniently_and_the_earlier_format_counts() {
-        let b = DailyBudget::from_stored(&json!({"day": DAY, "epsilon": 4})).unwrap();
+        let b = from_stored(json!({"day": DAY, "epsilon": 4})).unwrap();
         assert_eq!(b.spent_on(DAY), 4.0);
         let round = serde_json::to_value(spent(DAY, &[("w1", 2.0), ("w2", 4.0)])).unwrap();
         assert_eq!(round, json!({"day": DAY, "spent": {"w1": 2.0, "w2": 4.0}}));
-        assert_eq!(DailyBudget::from_stored(&round).unwrap().spent_on(DAY), 6.0);
+        assert_eq!(from_stored(round).unwrap().spent_on(DAY), 6.0);
         for bad in [
             json!({"day": DAY, "epsilon": -1}),
             json!({"day": "yesterday", "epsilon": 1}),
@@ -200,7 +197,7 @@ mod tests {
             json!({"day": DAY, "spent": {"w": "lots"}}),
             json!("x"),
         ] {
-            assert_eq!(DailyBudget::from_stored(&bad), None, "{bad}");
+            assert_eq!(from_stored(bad.clone()), None, "{bad}");
         }
     }
 
@@ -208,7 +205,7 @@ mod tests {
     fn a_budget_with_too_many_writers_counts_as_spent() {
         let many: Vec<(String, f64)> = (0..=MAX_WRITERS).map(|i| (format!("w{i}"), 0.0)).collect();
         let v = json!({"day": DAY, "spent": many.into_iter().collect::<BTreeMap<_, _>>()});
-        let b = DailyBudget::from_stored(&v).unwrap();
+        let b = from_stored(v).unwrap();
         assert_eq!(b.spent_on(DAY), f64::INFINITY);
     }
 }

@@ -2,22 +2,15 @@
 //! named. Rates are written as percents and held exactly (parts per million).
 
 use crate::error::quoted;
-use crate::error::{from_serde_path, Code, Error, Result};
+use crate::error::{Code, Error, Result};
 use crate::limits;
 use crate::money::{Currency, Ppm, PriceEnding};
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde::{Deserialize, Serialize, Serializer};
 use std::collections::BTreeMap;
 
 mod validate;
 
 const WEEK_MS: i64 = 7 * 24 * 3_600_000;
-
-/// Durations and times in whole milliseconds: `1800000` or `1.8e6`, never `1800000.5`.
-fn whole_ms<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<i64, D::Error> {
-    let v = serde_json::Value::deserialize(d)?;
-    crate::wire::json::whole_number(&v)
-        .ok_or_else(|| serde::de::Error::custom(format!("must be whole milliseconds, not {v}")))
-}
 
 /// A percent (0-100, at most 4 decimals) written as a number or a decimal string; exact.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
@@ -26,23 +19,6 @@ pub struct Percent(pub Ppm);
 impl Percent {
     pub fn ppm(self) -> i64 {
         self.0 .0
-    }
-}
-
-impl<'de> Deserialize<'de> for Percent {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
-        let v = serde_json::Value::deserialize(d)?;
-        let dec = crate::wire::json::decimal(&v)
-            .map_err(|e| serde::de::Error::custom(format!("a percent {e}")))?;
-        let ppm = Ppm::from_percent(&dec)
-            .map_err(|e| serde::de::Error::custom(format!("a percent {e}")))?;
-        if ppm > Ppm::ONE {
-            return Err(serde::de::Error::custom(format!(
-                "a percent must be from 0 to 100, got {}",
-                dec.as_str()
-            )));
-        }
-        Ok(Percent(ppm))
     }
 }
 
@@ -243,7 +219,7 @@ impl StrategyDoc {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Stability {
     /// Within this time a shopper is re-served the same quote for an item (if it still verifies).
-    #[serde(deserialize_with = "whole_ms")]
+    #[serde(deserialize_with = "crate::wire::policy::whole_ms")]
     pub ttl_ms: i64,
 }
 
@@ -272,7 +248,7 @@ pub struct Experiment {
     /// Share of treatment quotes drawn uniformly from the feasible candidates.
     pub exploration_percent: Percent,
     /// Exploration draws are fixed per (shopper, item, window).
-    #[serde(deserialize_with = "whole_ms")]
+    #[serde(deserialize_with = "crate::wire::policy::whole_ms")]
     pub exploration_window_ms: i64,
     /// The discount d₀ the uplift model's effect refers to.
     pub offer_step_percent: Percent,
@@ -291,7 +267,7 @@ pub struct Privacy {
 pub struct PreviousVersion {
     pub version: String,
     /// Quotes issued under `version` verify until this time (ms since the epoch).
-    #[serde(deserialize_with = "whole_ms")]
+    #[serde(deserialize_with = "crate::wire::policy::whole_ms")]
     pub accept_until: i64,
 }
 
@@ -354,7 +330,7 @@ pub struct Learning {
     /// No update (other than a retreat) while the 95 % interval of β̂ is wider than this.
     pub max_interval_width: f64,
     /// Quotes of the version a proposal replaces keep verifying this long.
-    #[serde(deserialize_with = "whole_ms")]
+    #[serde(deserialize_with = "crate::wire::policy::whole_ms")]
     pub grace_ms: i64,
 }
 
@@ -374,7 +350,7 @@ pub struct Policy {
     #[serde(rename = "strategy")]
     pub strategy_doc: StrategyDoc,
     pub stability: Stability,
-    #[serde(deserialize_with = "whole_ms")]
+    #[serde(deserialize_with = "crate::wire::policy::whole_ms")]
     pub quote_ttl_ms: i64,
     pub disclosure: Disclosure,
     pub experiment: Experiment,
@@ -420,45 +396,6 @@ impl Policy {
                     .expect("policy/default.json is checked by the test suite")
             })
             .clone()
-    }
-
-    pub fn from_json_str(text: &str) -> Result<Policy> {
-        if text.len() > limits::MAX_POLICY_BYTES {
-            return Err(Error::limit(
-                "policy",
-                &format!("a {}-byte policy", text.len()),
-                format!("{} bytes", limits::MAX_POLICY_BYTES),
-            ));
-        }
-        // Through a Value, so one path-tracking deserializer serves both entry points (wasm size).
-        let value: serde_json::Value = serde_json::from_str(text).map_err(|e| {
-            Error::at(
-                Code::InvalidPolicy,
-                "policy",
-                format!("invalid policy: not valid JSON ({e})"),
-            )
-        })?;
-        Policy::from_json(&value)
-    }
-
-    pub fn from_json(v: &serde_json::Value) -> Result<Policy> {
-        let size = serde_json::to_string(v)
-            .map(|s| s.len())
-            .unwrap_or(usize::MAX);
-        if size > limits::MAX_POLICY_BYTES {
-            return Err(Error::limit(
-                "policy",
-                &format!("a {size}-byte policy"),
-                format!("{} bytes", limits::MAX_POLICY_BYTES),
-            ));
-        }
-        let policy: Policy = serde_path_to_error::deserialize(v)
-            .map_err(|e| from_serde_path(Code::InvalidPolicy, "invalid policy", e))?;
-        policy.validated()
-    }
-
-    pub fn to_json(&self) -> serde_json::Value {
-        serde_json::to_value(self).unwrap_or_default()
     }
 
     /// The checked strategy.

@@ -4,7 +4,7 @@ use super::*;
 use crate::error::quoted;
 
 impl Policy {
-    pub(super) fn validated(mut self) -> Result<Policy> {
+    pub(crate) fn validated(mut self) -> Result<Policy> {
         let bad = |field: &str, msg: String| {
             Err(Error::at(
                 Code::InvalidPolicy,

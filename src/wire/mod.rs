@@ -6,4 +6,6 @@
 pub mod event;
 pub mod item;
 pub mod json;
+pub mod policy;
 pub mod pricer;
+pub mod state;

@@ -188,7 +188,7 @@ pub fn read(text: Option<&str>, now: i64, retention: Retention) -> (Stored, Load
         report_budget: stored
             .report_budget
             .as_ref()
-            .and_then(DailyBudget::from_stored)
+            .and_then(|v| serde_json::from_value(v.clone()).ok())
             .unwrap_or_default(),
         shown: stored.shown,
     };
@@ -207,7 +207,7 @@ pub fn read_budget(text: Option<&str>) -> DailyBudget {
     text.filter(|t| t.len() <= limits::MAX_STATE_BYTES)
         .and_then(|t| serde_json::from_str::<BudgetOnly>(t).ok())
         .and_then(|s| s.report_budget)
-        .and_then(|v| DailyBudget::from_stored(&v))
+        .and_then(|v| serde_json::from_value(v).ok())
         .unwrap_or_default()
 }
 
