@@ -20,27 +20,16 @@ function ensureLite() {
   ready = true;
 }
 
-export function listQuote(item, policy, now) {
-  ensureLite();
-  return lite.listQuote(item, policy, now);
+/** `fn` of the lite module, instantiated on first use (the page may never need it). */
+function lazy(fn) {
+  return (...args) => {
+    ensureLite();
+    return fn(...args);
+  };
 }
 
-export function quoteBeforeReady(item, state, policy, now, stabilityTtlMs) {
-  ensureLite();
-  return lite.quoteBeforeReady(item, state, policy, now, stabilityTtlMs);
-}
-
-export function constants() {
-  ensureLite();
-  return lite.constants();
-}
-
-export function toCheckout(quote) {
-  ensureLite();
-  return lite.toCheckout(quote);
-}
-
-export function limits() {
-  ensureLite();
-  return lite.limits();
-}
+export const listQuote = lazy(lite.listQuote);
+export const quoteBeforeReady = lazy(lite.quoteBeforeReady);
+export const constants = lazy(lite.constants);
+export const toCheckout = lazy(lite.toCheckout);
+export const limits = lazy(lite.limits);

@@ -1,4 +1,4 @@
-// The wrapper's quote cache (js/core.js) against the engine itself: a long seeded sequence of calls —
+// The wrapper's quote cache (js/pricer.js) against the engine itself: a long seeded sequence of calls —
 // repeated items, edited items, track(), consent changes, time passing the stability TTL
 // and the quote expiry, batches, callers editing the quotes they got — gives exactly the quotes the
 // engine gives when asked every time. And the cache is really used: a hit calls the clock once.

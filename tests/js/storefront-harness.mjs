@@ -15,7 +15,7 @@ export const CATALOG = JSON.parse(readFileSync(join(ROOT, 'www', 'catalog.json')
 export const ITEMS = CATALOG.products;
 export const SHOTS = join(ROOT, 'test-output', 'screenshots');
 export const PAGE_FILES = ['/', '/app.css', '/app.js', '/art.js', '/catalog.json'];
-export const PACKAGE_FILES = ['js/web.js', 'js/core.js', 'js/lite.js', 'dist/lite.js', 'dist/lite-wasm.js', 'dist/pricelet.js', 'dist/pricelet_bg.wasm', 'models/interest.onnx']
+export const PACKAGE_FILES = ['js/web.js', 'js/core.js', 'js/errors.js', 'js/options.js', 'js/pricer.js', 'js/server.js', 'js/wire.js', 'js/lite.js', 'dist/lite.js', 'dist/lite-wasm.js', 'dist/pricelet.js', 'dist/pricelet_bg.wasm', 'models/interest.onnx']
   .map((f) => `/node_modules/pricelet/${f}`);
 let server;
 
