@@ -22,5 +22,7 @@ export function isTrap(e) {
 
 /** A server-side function called where the entry's engine lacks it (a browser's). */
 export function serverOnly(name) {
-  return pricerError('server_only', `${name} runs on a server: import 'pricelet' in Node or a Worker (the browser engine ships device code only)`);
+  // The method on a pricer and the package's functions have always been worded apart.
+  const from = name === 'priceFromFeatures' ? "import 'pricelet'" : "import it from 'pricelet'";
+  return pricerError('server_only', `${name} runs on a server: ${from} in Node or a Worker (the browser engine ships device code only)`);
 }
