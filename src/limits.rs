@@ -49,20 +49,38 @@ pub fn check_count(field: &str, n: usize, max: usize) -> Result<()> {
 pub const MAX_INPUT_CHARS: usize = 8 * 1024 * 1024;
 
 /// The limits a caller may need before calling the engine (the JS wrapper checks a batch's length
-/// before copying it), as one JSON object.
-pub fn as_json() -> serde_json::Value {
-    serde_json::json!({
-        "maxItemsPerBatch": MAX_ITEMS_PER_BATCH,
-        "maxInputChars": MAX_INPUT_CHARS,
-        "maxIdLength": MAX_ID_LEN,
-        "maxNameLength": MAX_NAME_LEN,
-        "maxTags": MAX_TAGS,
-        "maxEvents": MAX_EVENTS,
-        "maxStateBytes": MAX_STATE_BYTES,
-        "maxModelBytes": MAX_MODEL_BYTES,
-        "maxModelFeatures": MAX_MODEL_FEATURES,
-        "maxPolicyBytes": MAX_POLICY_BYTES,
-        "maxPolicyRules": MAX_POLICY_RULES,
-        "maxTextLength": MAX_TEXT_LEN,
-    })
+/// before copying it). Fields in the order of their names, as the object always listed them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Table {
+    pub max_events: usize,
+    #[serde(rename = "maxIdLength")]
+    pub max_id_len: usize,
+    pub max_input_chars: usize,
+    pub max_items_per_batch: usize,
+    pub max_model_bytes: usize,
+    pub max_model_features: usize,
+    #[serde(rename = "maxNameLength")]
+    pub max_name_len: usize,
+    pub max_policy_bytes: usize,
+    pub max_policy_rules: usize,
+    pub max_state_bytes: usize,
+    pub max_tags: usize,
+    #[serde(rename = "maxTextLength")]
+    pub max_text_len: usize,
 }
+
+pub const TABLE: Table = Table {
+    max_events: MAX_EVENTS,
+    max_id_len: MAX_ID_LEN,
+    max_input_chars: MAX_INPUT_CHARS,
+    max_items_per_batch: MAX_ITEMS_PER_BATCH,
+    max_model_bytes: MAX_MODEL_BYTES,
+    max_model_features: MAX_MODEL_FEATURES,
+    max_name_len: MAX_NAME_LEN,
+    max_policy_bytes: MAX_POLICY_BYTES,
+    max_policy_rules: MAX_POLICY_RULES,
+    max_state_bytes: MAX_STATE_BYTES,
+    max_tags: MAX_TAGS,
+    max_text_len: MAX_TEXT_LEN,
+};

@@ -11,7 +11,7 @@ mod sync;
 
 pub use decide::{list_quote, Decision, FeatureValue};
 pub use edge::{EdgeRequest, EdgeRequestBody};
-pub use shown::shown_quote;
+pub use shown::{shown_quote, ShownDoc};
 
 use crate::behaviour::{BehaviourLog, Event};
 use crate::error::{quoted, Code, Error, Result};
@@ -158,21 +158,6 @@ pub struct Status {
     pub persistence: Persistence,
     pub personalization: Personalization,
     pub events: usize,
-}
-
-/// `pricer.exportData()`: everything stored about the shopper.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ExportData {
-    pub persistence: Persistence,
-    pub consent: Consent,
-    pub anon_id: Option<String>,
-    pub retention_days: u32,
-    pub purchase_history_days: u32,
-    pub stored_bytes: usize,
-    pub evicted_events: u64,
-    /// The stored document itself (JSON by nature: it is what the storage adapter holds).
-    pub state: Option<serde_json::Value>,
 }
 
 /// Model scores for one shopper state.
@@ -328,8 +313,13 @@ impl Pricer {
         }
     }
 
-    fn retention(&self) -> Retention {
+    pub(crate) fn retention(&self) -> Retention {
         self.policy.retention(self.consent == Consent::Granted)
+    }
+
+    /// Events evicted over the log's life to respect its bounds.
+    pub fn evicted_events(&self) -> u64 {
+        self.log.evicted()
     }
 
     /// Changes consent at runtime. Denying clears all behaviour; granting keeps this session's log
@@ -514,21 +504,6 @@ impl Pricer {
                 Personalization::On
             },
             events: self.log.events().len(),
-        }
-    }
-
-    /// Everything stored about the shopper, exactly as this pricer would store it.
-    pub fn export_data(&self) -> ExportData {
-        let stored = self.state_to_save();
-        ExportData {
-            persistence: self.persistence(),
-            consent: self.consent,
-            anon_id: (self.persistence() != Persistence::None).then(|| self.anon_id.clone()),
-            retention_days: self.policy.privacy.retention_days,
-            purchase_history_days: self.retention().purchase_days,
-            stored_bytes: stored.as_ref().map_or(0, String::len),
-            evicted_events: self.log.evicted(),
-            state: stored.and_then(|s| serde_json::from_str(&s).ok()),
         }
     }
 }

@@ -10,7 +10,6 @@ use super::*;
 use crate::pricing;
 use crate::quote::{verify_quote, VerifyOptions};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 /// At most this many shown quotes are stored (the newest); each is about 100 bytes.
 const MAX_SHOWN: usize = 256;
@@ -37,9 +36,9 @@ pub(super) struct ShownQuote(
 );
 
 /// The stored form: quotes are valid only under the policy and model version that made them.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct ShownDoc {
+pub struct ShownDoc {
     policy: String,
     model: String,
     quotes: Vec<ShownQuote>,
@@ -94,7 +93,7 @@ impl Pricer {
     }
 
     /// The shown quotes to store, or None when there are none (or nothing may be stored).
-    pub(super) fn shown_document(&self, now_ms: i64) -> Option<Value> {
+    pub(super) fn shown_document(&self, now_ms: i64) -> Option<ShownDoc> {
         if self.persistence() != Persistence::Storage || self.stability_ttl_ms <= 0 {
             return None;
         }
@@ -120,27 +119,26 @@ impl Pricer {
         // Newest first when the cap bites; then by item, so the text is stable.
         quotes.sort_by(|a, b| b.issued_at().cmp(&a.issued_at()).then(a.0.cmp(&b.0)));
         quotes.truncate(MAX_SHOWN);
-        serde_json::to_value(ShownDoc {
+        Some(ShownDoc {
             policy: self.policy.version.clone(),
             model: self.model_version().to_string(),
             quotes,
         })
-        .ok()
     }
 
     /// Takes in the shown quotes of a stored state (another page's): for an item this pricer has
     /// not shown yet, the earliest quote shown anywhere wins. Malformed or foreign ones are ignored.
-    pub(super) fn absorb_shown(&mut self, doc: Option<&Value>, now_ms: i64) {
+    pub(super) fn absorb_shown(&mut self, doc: Option<&ShownDoc>, now_ms: i64) {
         if self.persistence() != Persistence::Storage {
             return;
         }
-        let Some(doc) = doc.and_then(|d| serde_json::from_value::<ShownDoc>(d.clone()).ok()) else {
+        let Some(doc) = doc else {
             return;
         };
         if doc.policy != self.policy.version || doc.model != self.model_version() {
             return;
         }
-        for s in doc.quotes.into_iter().take(MAX_SHOWN) {
+        for s in doc.quotes.iter().take(MAX_SHOWN).cloned() {
             if !self.fresh_at(s.issued_at(), now_ms) || self.stable_quotes.contains_key(s.item_id())
             {
                 continue;

@@ -4,6 +4,7 @@
 //! error codes and messages they produce are part of pricelet's API.
 
 pub mod event;
+pub mod export;
 pub mod item;
 pub mod json;
 pub mod policy;

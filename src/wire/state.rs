@@ -7,6 +7,7 @@ use crate::behaviour::{BehaviourLog, Event};
 use crate::ldp::DailyBudget;
 use crate::limits;
 use crate::policy::Retention;
+use crate::pricer::ShownDoc;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::Value;
@@ -62,8 +63,8 @@ pub struct Stored {
     pub anon_id: Option<String>,
     /// ε spent on measurement reports on the stored day, per writer (`ldp::DailyBudget`).
     pub report_budget: DailyBudget,
-    /// Quotes shown on the shop's pages, as the pricer stored them (read leniently by the pricer).
-    pub shown: Option<Value>,
+    /// Quotes shown on the shop's pages (malformed ones are none: they only cost a re-pricing).
+    pub shown: Option<ShownDoc>,
 }
 
 #[derive(Deserialize)]
@@ -98,7 +99,7 @@ struct StoredOut<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     report_budget: Option<&'a DailyBudget>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    shown: Option<&'a Value>,
+    shown: Option<&'a ShownDoc>,
 }
 
 /// Serializes the log (and the anonymous id, when it may persist) in the versioned schema.
@@ -106,7 +107,7 @@ pub fn write(
     log: &BehaviourLog,
     anon_id: Option<&str>,
     report_budget: &DailyBudget,
-    shown: Option<&Value>,
+    shown: Option<&ShownDoc>,
 ) -> String {
     serde_json::to_string(&StoredOut {
         schema: STATE_SCHEMA,
@@ -190,7 +191,7 @@ pub fn read(text: Option<&str>, now: i64, retention: Retention) -> (Stored, Load
             .as_ref()
             .and_then(|v| serde_json::from_value(v.clone()).ok())
             .unwrap_or_default(),
-        shown: stored.shown,
+        shown: stored.shown.and_then(|v| serde_json::from_value(v).ok()),
     };
     (stored, report)
 }

@@ -29,7 +29,7 @@ struct Constants {
     not_stored: &'static [NotStored],
     load_outcomes: &'static [LoadOutcome],
     max_edge_items: usize,
-    limits: serde_json::Value,
+    limits: pricelet::limits::Table,
 }
 
 #[wasm_bindgen(js_name = constants)]
@@ -45,12 +45,12 @@ pub fn constants() -> JsValue {
         not_stored: NotStored::ALL,
         load_outcomes: LoadOutcome::ALL,
         max_edge_items: MAX_EDGE_ITEMS,
-        limits: pricelet::limits::as_json(),
+        limits: pricelet::limits::TABLE,
     })
 }
 
 /// The engine's limits, for the wrapper's checks before it copies an argument into wasm.
 #[wasm_bindgen(js_name = limits)]
 pub fn limits_js() -> JsValue {
-    convert::json(&pricelet::limits::as_json())
+    convert::json(&pricelet::limits::TABLE)
 }

@@ -83,7 +83,7 @@ struct StatusOut {
 #[serde(rename_all = "camelCase")]
 struct ExportOut {
     #[serde(flatten)]
-    data: pricelet::pricer::ExportData,
+    data: pricelet::wire::export::ExportData,
     #[serde(skip_serializing_if = "Option::is_none")]
     storage_error: Option<String>,
 }
