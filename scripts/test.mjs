@@ -45,12 +45,18 @@ try {
   const buildDone = startPackageBuild(buildLog);
   step('format: cargo fmt --all --check', () => run('cargo', ['fmt', '--all', '--check']));
   step('architecture: the crates\' dependency rules (scripts/architecture.mjs)', () => run(process.execPath, [join('scripts', 'architecture.mjs')]));
+  step('code rules: JSON only in the wire layer, typed errors, files of one concern (scripts/code-rules.mjs)', () => run(process.execPath, [join('scripts', 'code-rules.mjs')]));
   step('Rust: cargo test --workspace (unit, properties, parity, CLI, fuzz corpus)', () => run('cargo', ['test', '--workspace', '--locked']));
   // tract picks its matrix kernels by CPU features; the same tests on its generic kernels prove that
   // none of them depends on this machine's (AVX2, AVX-512, ...) rounding.
   step('Rust: the tests again on tract\'s generic kernels (TRACT_CPU_ISA)', () => run('cargo', ['test', '--workspace', '--locked', '--tests'], { env: { TRACT_CPU_ISA: GENERIC_KERNELS } }));
   step('lint: cargo clippy --workspace --all-targets -D warnings', () => run('cargo', ['clippy', '--workspace', '--all-targets', '--locked', '--', '-D', 'warnings']));
   step('core alone, without tract or JS, for wasm32 (the lite path)', () => ensureRustWasmTarget() ?? run('cargo', ['build', '-p', 'pricelet', '--lib', '--locked', '--target', 'wasm32-unknown-unknown']));
+  // The binding compiles for wasm32 only, so the workspace's clippy above never sees it.
+  for (const features of ['server', 'lite']) {
+    const args = features === 'lite' ? ['--no-default-features', '--features', 'lite'] : ['--features', features];
+    step(`lint: the binding for wasm32 (${features})`, () => run('cargo', ['clippy', '-p', 'pricelet-wasm', '--target', 'wasm32-unknown-unknown', '--locked', ...args, '--', '-D', 'warnings']));
+  }
   await asyncStep('wasm modules: device, server, lite (npm run build, when stale; beside the steps above)', async () => {
     const code = await buildDone;
     process.stderr.write(readFileSync(buildLog, 'utf8'));

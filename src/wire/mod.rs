@@ -9,4 +9,5 @@ pub mod item;
 pub mod json;
 pub mod policy;
 pub mod pricer;
+pub mod quantity;
 pub mod state;

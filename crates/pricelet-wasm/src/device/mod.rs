@@ -16,8 +16,7 @@ use pricelet::pricer::{Consent, Persistence, Pricer, PricerConfig, Status};
 use pricelet::quote::{Quote, Reason};
 use pricelet::scorer::ModelSlot;
 use pricelet::state::LoadOutcome;
-use pricelet::time::Clock;
-use pricelet::JsonPricer;
+use pricelet::{time::Clock, JsonPricer};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use wasm_bindgen::prelude::*;
@@ -65,8 +64,6 @@ struct Options {
     storage_key: Option<String>,
 }
 
-/// The longest stability TTL a test may inject (a year).
-
 /// `pricer.status`: the core's, and what only the binding knows.
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -89,6 +86,8 @@ struct ExportOut {
 }
 
 /// One shopper's pricer, as the JS wrapper sees it.
+mod storage;
+
 #[wasm_bindgen]
 pub struct WasmPricer {
     pub(crate) core: Pricer,
@@ -137,7 +136,7 @@ impl WasmPricer {
         let stability_ttl_ms = options
             .stability_ttl_ms
             .as_ref()
-            .map(|v| crate::stability_ttl_ms(v))
+            .map(crate::stability_ttl_ms)
             .transpose()
             .map_err(error)?;
         let utc_offset_minutes = options
@@ -252,102 +251,6 @@ impl WasmPricer {
             now_ms,
             utc_offset_minutes,
         })
-    }
-
-    fn active_store(&self) -> Option<&Store> {
-        store_for(self.core.persistence(), &self.persistent, &self.session)
-    }
-
-    /// Reads the stored state into the engine. `initial`: at construction, where an adapter that
-    /// breaks its contract is an error; later (another tab wrote) a failure is only reported.
-    fn load_from_store(&mut self, initial: bool) -> Result<(), JsValue> {
-        let clock = self.clock()?;
-        if self.core.persistence() == Persistence::None {
-            // Nothing may be kept: erase what an earlier visit stored. (Later, when another tab
-            // writes, that is its own new state, not this page's to erase.)
-            if initial {
-                if let Some(s) = &self.persistent {
-                    let _ = s.save(None);
-                }
-                self.core.load_state(None, clock.now_ms);
-            }
-            return Ok(());
-        }
-        let state = match self.active_store().map(Store::load).transpose() {
-            Ok(s) => {
-                self.storage_error = None;
-                s.flatten()
-            }
-            Err(LoadError::Contract(why)) if initial => return Err(arg_error("storage", why)),
-            Err(e) => {
-                // Never treat an unreadable store as empty: nothing is written until a read
-                // succeeds, so what it holds is not overwritten.
-                self.storage_error = Some(format!(
-                    "{}; nothing is saved until storage can be read again, so what it holds is not overwritten",
-                    e.message()
-                ));
-                if initial {
-                    self.core.load_state(None, clock.now_ms);
-                }
-                return Ok(());
-            }
-        };
-        if initial {
-            self.core.load_state(state.as_deref(), clock.now_ms);
-        } else {
-            // Another tab wrote. If it wrote from a copy that missed events this page holds, write
-            // them back now, so they are not lost when this tab closes without tracking again.
-            if self.core.sync(state.as_deref(), clock.now_ms) {
-                self.persist(clock.now_ms);
-            }
-            return Ok(());
-        }
-        // Storage must hold what the engine uses: an unusable state is removed at once and a
-        // repaired one rewritten, so exportData() never shows bytes the engine threw away.
-        match self.core.load_report().outcome {
-            LoadOutcome::Discarded => {
-                if let Some(Err(why)) = self.active_store().map(|s| s.save(None)) {
-                    self.storage_error = Some(why.to_string());
-                }
-            }
-            LoadOutcome::Repaired => {
-                self.persist(clock.now_ms);
-            }
-            _ => {}
-        }
-        Ok(())
-    }
-
-    /// Writes the state: re-reads storage first and merges (another tab may have written or
-    /// forgotten since), and writes nothing while storage cannot be read.
-    fn persist(&mut self, now_ms: i64) -> bool {
-        let Some(store) = store_for(self.core.persistence(), &self.persistent, &self.session)
-        else {
-            return false;
-        };
-        let stored = match store.load() {
-            Ok(s) => s,
-            Err(e) => {
-                self.storage_error = Some(format!(
-                    "{}; nothing is saved until storage can be read again, so what it holds is not overwritten",
-                    e.message()
-                ));
-                return false;
-            }
-        };
-        self.core.sync(stored.as_deref(), now_ms);
-        let state = self.core.state_to_save();
-        match store.save(state.as_deref()) {
-            Ok(()) => {
-                self.storage_error = None;
-                self.core.saved(state);
-                true
-            }
-            Err(why) => {
-                self.storage_error = Some(why.to_string());
-                false
-            }
-        }
     }
 
     #[wasm_bindgen(js_name = priceFor)]
