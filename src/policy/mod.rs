@@ -8,6 +8,7 @@ use crate::money::{Currency, Decimal, Ppm, PriceEnding};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::collections::BTreeMap;
 
+mod revise;
 mod validate;
 
 const WEEK_MS: i64 = 7 * 24 * 3_600_000;
