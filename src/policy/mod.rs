@@ -8,6 +8,7 @@ use crate::money::{Currency, Ppm, PriceEnding};
 use serde::{Deserialize, Serialize, Serializer};
 use std::collections::BTreeMap;
 
+mod revise;
 mod validate;
 
 const WEEK_MS: i64 = 7 * 24 * 3_600_000;

@@ -310,7 +310,7 @@ fn tally_and_propose(v: &Value, policy: &Policy) {
             .as_ref()
             .is_none_or(|v| v.chars().count() <= 64));
         if let Some(next) = &p.policy {
-            let next = Policy::from_json(next).expect("a proposed policy is valid");
+            let next = Policy::from_json(&next.to_json()).expect("a proposed policy is valid");
             assert_eq!(next.caps, policy.caps);
             assert_eq!(next.discount_steps, policy.discount_steps);
             assert_eq!(next.exclusions, policy.exclusions);

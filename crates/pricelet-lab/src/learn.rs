@@ -144,10 +144,8 @@ fn chosen_quotes(
 }
 
 fn with_beta(policy: &Policy, beta: f64) -> Result<Policy> {
-    let mut v = policy.to_json();
-    v["strategy"]["beta"] = json!(beta);
-    v["version"] = json!(format!("{}-oracle", policy.version));
-    Policy::from_json(&v)
+    let version = format!("{}-oracle", policy.version);
+    policy.with_beta(beta, version, policy.previous_version.clone())
 }
 
 /// Runs the loop from `policy` (which must have `learning` and `reporting.interestBuckets`).
@@ -314,8 +312,8 @@ pub fn loop_simulate(
             action: decision.action,
             reason: decision.reason.clone(),
         });
-        if let Some(next) = &decision.policy {
-            policy = Policy::from_json(next)?;
+        if let Some(next) = decision.policy {
+            policy = next;
             issued += 1;
         }
     }

@@ -191,3 +191,174 @@ fn solve(a: &[f64], b: &[f64], k: usize) -> Option<Vec<f64>> {
     let x: Vec<f64> = (0..k).map(|r| m[r][k] / m[r][r]).collect();
     x.iter().all(|v| v.is_finite()).then_some(x)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::seeded;
+    use pricelet::ldp::{self, Mechanism, Segment};
+    use pricelet::policy::Policy;
+
+    #[test]
+    fn beta_is_recovered_from_an_exact_logistic_curve() {
+        let d = Domain::for_policy(&Policy::default_policy());
+        let (alpha, beta) = (-1.7, 4.0);
+        let mut pi = vec![0.0; d.size()];
+        for s in 0..d.steps() {
+            let p = pricelet::math::sigmoid(alpha + beta * d.steps_percent[s] / 100.0);
+            for (conv, w) in [(true, p), (false, 1.0 - p)] {
+                let t = Tuple {
+                    arm: Arm::Treatment,
+                    step: s,
+                    converted: conv,
+                    group: Group::Segment(Segment::New),
+                };
+                pi[d.encode(&t)] = w / d.steps() as f64;
+            }
+        }
+        let fit = fit_beta(&Frequencies::expected(&pi, Noise::Exact), &d).unwrap();
+        assert!((fit.beta.estimate - beta).abs() < 1e-9, "{fit:?}");
+        assert!((fit.alpha - alpha).abs() < 1e-9);
+        assert_eq!(fit.steps_used, 5);
+        // One step only: no fit.
+        let mut one = vec![0.0; d.size()];
+        one[0] = 0.5;
+        one[2] = 0.5;
+        assert!(fit_beta(&Frequencies::expected(&one, Noise::Exact), &d).is_err());
+    }
+
+    /// Explore reports of a population with known rates: steps drawn uniformly (the device's explore
+    /// draw), conversion σ(α_b + β·d) within an interest bucket, the buckets as the shipped model makes
+    /// them on Online Shoppers (shares 57, 18, 7, 5, 6, 7 %; base rates 1, 8, 21, 40, 60, 85 %).
+    fn explore_population(domain: &Domain, beta: f64) -> Vec<f64> {
+        let mut pi = vec![0.0; domain.size()];
+        let groups = domain.groups();
+        assert_eq!(groups, 6);
+        let shares = [0.57, 0.177, 0.07, 0.049, 0.063, 0.071];
+        let rates: [f64; 6] = [0.012, 0.082, 0.213, 0.402, 0.602, 0.847];
+        for b in 0..groups {
+            let (weight, alpha) = (shares[b], pricelet::math::logit(rates[b]));
+            for s in 0..domain.steps() {
+                let p = pricelet::math::sigmoid(alpha + beta * domain.steps_percent[s] / 100.0);
+                for (converted, w) in [(true, p), (false, 1.0 - p)] {
+                    pi[domain.encode(&Tuple {
+                        arm: Arm::Explore,
+                        step: s,
+                        converted,
+                        group: Group::Interest(b),
+                    })] += weight * w / domain.steps() as f64;
+                }
+            }
+        }
+        pi
+    }
+
+    #[test]
+    fn beta_from_explore_reports_is_unbiased_and_its_interval_covers() {
+        let policy = Policy::from_json_str(include_str!("../../../policy/learning.json")).unwrap();
+        let domain = Domain::for_policy(&policy);
+        assert_eq!((domain.version(), domain.randomized_size()), (2, 12));
+        for (mechanism, eps, n, beta, seed) in [
+            (Mechanism::Oue, 2.0, 30_000, 6.0, 5),
+            (Mechanism::Grr, 4.0, 10_000, 6.0, 6),
+            (Mechanism::Grr, 2.0, 60_000, 0.0, 7),
+        ] {
+            let pi = explore_population(&domain, beta);
+            let cum: Vec<f64> = pi
+                .iter()
+                .scan(0.0, |s, x| {
+                    *s += x;
+                    Some(*s)
+                })
+                .collect();
+            let reps = 300;
+            let mut rng = seeded(seed);
+            let (mut hits, mut estimates) = (0, Vec::new());
+            for _ in 0..reps {
+                let mut tally = Tally::for_domain(&domain);
+                for _ in 0..n {
+                    let u = ldp::uniform(&mut rng);
+                    let cell = cum.partition_point(|&c| c < u).min(domain.size() - 1);
+                    // The device's own report: the step in the clear, the rest randomized.
+                    let r = ldp::Report::randomized(
+                        "2026-12-01".into(),
+                        &domain,
+                        cell,
+                        mechanism,
+                        eps,
+                        &mut rng,
+                    );
+                    tally.add_in_step(
+                        r.step.unwrap(),
+                        &r.payload(domain.randomized_size()).unwrap(),
+                    );
+                }
+                let fit =
+                    fit_beta(&tally.frequencies(Noise::Ldp(mechanism, eps)), &domain).unwrap();
+                hits += usize::from(fit.beta.covers(beta));
+                estimates.push(fit.beta.estimate);
+            }
+            let mean = estimates.iter().sum::<f64>() / reps as f64;
+            let sd = (estimates.iter().map(|e| (e - mean).powi(2)).sum::<f64>()
+                / (reps - 1) as f64)
+                .sqrt();
+            let coverage = hits as f64 / reps as f64;
+            println!("{mechanism:?} ε={eps} n={n}: mean β̂ {mean:.3} (truth {beta}), sd {sd:.3}, coverage {coverage}");
+            // Unbiased: the mean of 300 estimates is within 3 standard errors of the truth.
+            assert!(
+                (mean - beta).abs() < 3.0 * sd / (reps as f64).sqrt(),
+                "{mechanism:?}: mean {mean}, sd {sd}"
+            );
+            assert!(
+                (0.92..=0.98).contains(&coverage),
+                "{mechanism:?} ε={eps}: coverage {coverage}"
+            );
+        }
+    }
+
+    /// Version 2: one intercept per interest bucket; a bucket without reports, or whose de-biased
+    /// conversion is 0, is left out rather than given an infinite intercept.
+    #[test]
+    fn explore_reports_give_beta_and_an_intercept_per_live_bucket() {
+        let policy = Policy::from_json_str(include_str!("../../../policy/learning.json")).unwrap();
+        let d = Domain::for_policy(&policy);
+        let (beta, alphas) = (6.0, [-3.0, -2.2, -1.4, -0.6]);
+        let each = 1.0 / (d.groups() * d.steps()) as f64;
+        let mut pi = vec![0.0; d.size()];
+        for (j, x) in pi.iter_mut().enumerate() {
+            let t = d.decode(j);
+            let Group::Interest(b) = t.group else {
+                panic!("version 2 groups by interest")
+            };
+            let p = match b {
+                0..=3 => {
+                    pricelet::math::sigmoid(alphas[b] + beta * d.steps_percent[t.step] / 100.0)
+                }
+                4 => 0.0,
+                _ => continue,
+            };
+            *x = each * if t.converted { p } else { 1.0 - p };
+        }
+        let fit = fit_beta(&Frequencies::expected(&pi, Noise::Exact), &d).unwrap();
+        assert!((fit.beta.estimate - beta).abs() < 1e-9, "{fit:?}");
+        for (b, a) in alphas.iter().enumerate() {
+            assert!(
+                (fit.alphas[b].unwrap() - a).abs() < 1e-9,
+                "bucket {b}: {fit:?}"
+            );
+        }
+        assert_eq!(fit.alphas[4..], [None, None]);
+        assert!((fit.reports_used - 4.0 / 6.0).abs() < 1e-9, "{fit:?}");
+    }
+
+    #[test]
+    fn the_linear_solver_solves_and_refuses_a_singular_system() {
+        let a = [4.0, 1.0, 0.0, 1.0, 3.0, 1.0, 0.0, 1.0, 2.0];
+        let x = solve(&a, &[1.0, 2.0, 3.0], 3).unwrap();
+        for r in 0..3 {
+            let ax: f64 = (0..3).map(|c| a[r * 3 + c] * x[c]).sum();
+            assert!((ax - [1.0, 2.0, 3.0][r]).abs() < 1e-12, "{x:?}");
+        }
+        assert_eq!(solve(&[1.0, 2.0, 2.0, 4.0], &[1.0, 2.0], 2), None);
+    }
+}

@@ -520,3 +520,6 @@ pub fn per_report_variance(pi: &[f64], domain: &Domain, noise: Noise) -> f64 {
 pub fn shoppers_needed(per_report_variance: f64, h: f64) -> f64 {
     (Z95 / h).powi(2) * per_report_variance
 }
+
+#[cfg(test)]
+mod tests;

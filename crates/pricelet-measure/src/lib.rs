@@ -28,3 +28,11 @@ pub use propose::{
     break_even_beta, guardrails_verdict, loop_version, propose, Action, Evidence, Proposal, Turn,
 };
 pub use readout::*;
+
+/// The lab's generator (SplitMix64) as a seeded stream, so the tests' simulated reports are fixed.
+#[cfg(test)]
+fn seeded(seed: u64) -> impl FnMut() -> u64 {
+    use rand_core::{Rng as _, SeedableRng};
+    let mut g = rand_xoshiro::SplitMix64::seed_from_u64(seed);
+    move || g.next_u64()
+}

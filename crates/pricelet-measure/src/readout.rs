@@ -259,17 +259,10 @@ pub fn readout(tally: &Tally, expected: &Expected) -> Readout {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fit_beta;
+    use crate::seeded;
     use pricelet::ldp::{Domain, Payload, Tuple};
     use pricelet::policy::Policy;
-    use rand_core::{Rng as _, SeedableRng};
     use serde_json::json;
-
-    /// A seeded generator for the core's randomizer.
-    fn seeded(seed: u64) -> impl FnMut() -> u64 {
-        let mut g = rand_xoshiro::SplitMix64::seed_from_u64(seed);
-        move || g.next_u64()
-    }
 
     fn domain() -> Domain {
         Domain::for_policy(&Policy::default_policy())
@@ -318,34 +311,6 @@ mod tests {
                 "{noise:?}: {r_emp:?} vs {r_true:?}"
             );
         }
-    }
-
-    #[test]
-    fn beta_is_recovered_from_an_exact_logistic_curve() {
-        let d = domain();
-        let (alpha, beta) = (-1.7, 4.0);
-        let mut pi = vec![0.0; d.size()];
-        for s in 0..d.steps() {
-            let p = pricelet::math::sigmoid(alpha + beta * d.steps_percent[s] / 100.0);
-            for (conv, w) in [(true, p), (false, 1.0 - p)] {
-                let t = Tuple {
-                    arm: Arm::Treatment,
-                    step: s,
-                    converted: conv,
-                    group: Group::Segment(Segment::New),
-                };
-                pi[d.encode(&t)] = w / d.steps() as f64;
-            }
-        }
-        let fit = fit_beta(&Frequencies::expected(&pi, Noise::Exact), &d).unwrap();
-        assert!((fit.beta.estimate - beta).abs() < 1e-9, "{fit:?}");
-        assert!((fit.alpha - alpha).abs() < 1e-9);
-        assert_eq!(fit.steps_used, 5);
-        // One step only: no fit.
-        let mut one = vec![0.0; d.size()];
-        one[0] = 0.5;
-        one[2] = 0.5;
-        assert!(fit_beta(&Frequencies::expected(&one, Noise::Exact), &d).is_err());
     }
 
     #[test]
@@ -416,5 +381,65 @@ mod tests {
             last = v;
         }
         assert!((shoppers_needed(1.0, 0.01) - 38_414.588).abs() < 0.01);
+    }
+
+    #[test]
+    fn version_2_reports_are_refused_in_the_wrong_shape() {
+        let policy = Policy::from_json_str(include_str!("../../../policy/learning.json")).unwrap();
+        let expected = Expected::from_policy(&policy).unwrap();
+        let domain = &expected.domain;
+        let mut rng = seeded(3);
+        let t = Tuple {
+            arm: Arm::Explore,
+            step: 3,
+            converted: true,
+            group: Group::Interest(2),
+        };
+        let r = ldp::Report::randomized(
+            "2026-12-01".into(),
+            domain,
+            domain.encode(&t),
+            expected.mechanism,
+            expected.epsilon,
+            &mut rng,
+        );
+        assert_eq!(expected.mechanism, Mechanism::Grr);
+        let mut tally = Tally::for_domain(domain);
+        add_report(&mut tally, &r, &expected).unwrap();
+        assert_eq!((tally.n, tally.step_reports[3]), (1, 1));
+        for (bad, why) in [
+            (
+                ldp::Report {
+                    step: None,
+                    ..r.clone()
+                },
+                "carries its explore `step`",
+            ),
+            (
+                ldp::Report {
+                    step: Some(5),
+                    ..r.clone()
+                },
+                "is not a step",
+            ),
+            (
+                ldp::Report {
+                    value: Some(12),
+                    ..r.clone()
+                },
+                "outside the domain",
+            ),
+            (
+                ldp::Report {
+                    domain_version: 1,
+                    ..r.clone()
+                },
+                "domain version 1",
+            ),
+        ] {
+            let e = add_report(&mut tally, &bad, &expected).unwrap_err();
+            assert!(e.message.contains(why), "{why}: {}", e.message);
+        }
+        assert_eq!(tally.n, 1, "refused reports leave the tally as it was");
     }
 }
