@@ -6,7 +6,7 @@
 //! numeric tensors, no subgraphs, each tensor named once.
 
 use crate::proto::{attribute_proto::AttributeType, AttributeProto, GraphProto, NodeProto};
-use crate::tensor::{datum_type, load_tensor};
+use crate::tensor::{datum_type, load_tensor, TensorError};
 use crate::trees::{Forest, RunForest};
 use pricelet::error::quoted;
 use std::collections::HashMap;
@@ -17,13 +17,38 @@ use tract_core::ops::binary::{BinMiniOp, TypedBinOp};
 use tract_core::ops::cast::{cast, wire_cast};
 use tract_core::ops::einsum::EinSum;
 
+/// Why a checked graph cannot be wired as a tract model.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum GraphError {
+    /// tract refused the model's input or output.
+    #[error("{0}")]
+    Model(TractError),
+    #[error("node {} ({operator}) cannot be built: {cause:#}", quoted(node))]
+    NodeNotBuilt {
+        node: String,
+        operator: String,
+        cause: TractError,
+    },
+    #[error("it has no output named `{output}`")]
+    NoOutput { output: String },
+    #[error("node {} reads {}, which no earlier node, input or initializer provides; export the graph in topological order", quoted(node), quoted(input))]
+    InputNotProvided { node: String, input: String },
+    #[error(transparent)]
+    Tensor(#[from] TensorError),
+    #[error("initializer {}: {cause}", quoted(initializer))]
+    ConstantNotAdded {
+        initializer: String,
+        cause: TractError,
+    },
+}
+
 /// The graph as a typed model with input `features` f32 [N, `width`] and output `output`.
 pub(crate) fn typed_model(
     graph: &GraphProto,
     opset: i64,
     width: usize,
     output: &str,
-) -> Result<TypedModel, String> {
+) -> Result<TypedModel, GraphError> {
     let mut b = Builder {
         model: TypedModel::default(),
         wires: HashMap::new(),
@@ -38,7 +63,7 @@ pub(crate) fn typed_model(
     let source = b
         .model
         .add_source("features", f32::fact([n.to_dim(), width.to_dim()]))
-        .map_err(|e| e.to_string())?;
+        .map_err(GraphError::Model)?;
     b.wires.insert("features".to_string(), source);
     for (k, node) in graph.node.iter().enumerate() {
         let inputs = node
@@ -56,13 +81,13 @@ pub(crate) fn typed_model(
             &node.name
         };
         let name = format!("{base}#{k}");
-        let out = b.wire(node, &name, &inputs).map_err(|e| {
-            format!(
-                "node {} ({}) cannot be built: {e:#}",
-                quoted(&node.name),
-                node.op_type
-            )
-        })?;
+        let out = b
+            .wire(node, &name, &inputs)
+            .map_err(|cause| GraphError::NodeNotBuilt {
+                node: node.name.clone(),
+                operator: node.op_type.clone(),
+                cause,
+            })?;
         b.wires.insert(node.output[0].clone(), out);
     }
     let Some(&out) = graph
@@ -72,11 +97,13 @@ pub(crate) fn typed_model(
         .then(|| b.wires.get(output))
         .flatten()
     else {
-        return Err(format!("it has no output named `{output}`"));
+        return Err(GraphError::NoOutput {
+            output: output.to_string(),
+        });
     };
     b.model
         .select_output_outlets(&[out])
-        .map_err(|e| e.to_string())?;
+        .map_err(GraphError::Model)?;
     Ok(b.model)
 }
 
@@ -89,22 +116,24 @@ struct Builder<'a> {
 }
 
 impl Builder<'_> {
-    fn wire_of(&mut self, name: &str, node: &NodeProto) -> Result<OutletId, String> {
+    fn wire_of(&mut self, name: &str, node: &NodeProto) -> Result<OutletId, GraphError> {
         if let Some(&w) = self.wires.get(name) {
             return Ok(w);
         }
         let Some(t) = self.initializers.get(name) else {
-            return Err(format!(
-                "node {} reads {}, which no earlier node, input or initializer provides; export the graph in topological order",
-                quoted(&node.name),
-                quoted(name)
-            ));
+            return Err(GraphError::InputNotProvided {
+                node: node.name.clone(),
+                input: name.to_string(),
+            });
         };
         let tensor = load_tensor(t)?;
-        let w = self
-            .model
-            .add_const(name, tensor)
-            .map_err(|e| format!("initializer {}: {e}", quoted(name)))?;
+        let w =
+            self.model
+                .add_const(name, tensor)
+                .map_err(|cause| GraphError::ConstantNotAdded {
+                    initializer: name.to_string(),
+                    cause,
+                })?;
         self.wires.insert(name.to_string(), w);
         Ok(w)
     }
@@ -169,7 +198,7 @@ impl Builder<'_> {
             "MatMul" => matmul(m, name, present[0], present[1], false, false)?,
             "Gemm" => gemm(m, name, node, &present)?,
             "TreeEnsembleRegressor" => {
-                let forest = Forest::parse(node).map_err(|why| anyhow!(why))?;
+                let forest = Forest::parse(node)?;
                 m.wire_node(name, RunForest(Arc::new(forest)), &present)?[0]
             }
             other => bail!("operator {other} is not one pricelet runs"),

@@ -2,6 +2,7 @@
 //! little-endian bytes when present, else the typed repeated field of the element type.
 
 use crate::proto::TensorProto;
+use pricelet::error::quoted;
 use tract_core::internal::*;
 
 /// The tract type of an ONNX `TensorProto.DataType` pricelet models may hold (numbers, booleans).
@@ -23,33 +24,64 @@ pub(crate) fn datum_type(onnx: i32) -> Option<DatumType> {
     })
 }
 
+/// Why an initializer cannot be read as a tract tensor.
+#[derive(Debug, thiserror::Error)]
+#[error("tensor {} {problem}", quoted(tensor))]
+pub(crate) struct TensorError {
+    pub tensor: String,
+    pub problem: TensorProblem,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum TensorProblem {
+    #[error("has ONNX data type {0}, which pricelet models do not hold")]
+    UnsupportedType(i32),
+    #[error(
+        "keeps its data in another file; save the model with its data inside (one .onnx file)"
+    )]
+    ExternalData,
+    #[error("has dimension {0}")]
+    NegativeDimension(i64),
+    #[error("has more values than a model file can hold")]
+    TooManyValues,
+    #[error("holds {values} values for its dims {dims:?} ({volume})")]
+    WrongValueCount {
+        values: usize,
+        dims: Vec<i64>,
+        volume: usize,
+    },
+    /// tract or ndarray refused the data.
+    #[error("cannot be read ({0})")]
+    Unreadable(TractError),
+}
+
 /// `t` as a tract tensor, or why it cannot be read.
-pub(crate) fn load_tensor(t: &TensorProto) -> Result<Tensor, String> {
-    let name = pricelet::error::quoted(&t.name);
-    let dt = datum_type(t.data_type).ok_or_else(|| {
-        format!(
-            "tensor {name} has ONNX data type {}, which pricelet models do not hold",
-            t.data_type
-        )
-    })?;
+pub(crate) fn load_tensor(t: &TensorProto) -> Result<Tensor, TensorError> {
+    read_tensor(t).map_err(|problem| TensorError {
+        tensor: t.name.clone(),
+        problem,
+    })
+}
+
+fn read_tensor(t: &TensorProto) -> Result<Tensor, TensorProblem> {
+    let dt = datum_type(t.data_type).ok_or(TensorProblem::UnsupportedType(t.data_type))?;
     if t.data_location != 0 {
-        return Err(format!("tensor {name} keeps its data in another file; save the model with its data inside (one .onnx file)"));
+        return Err(TensorProblem::ExternalData);
     }
     let shape: Vec<usize> = t
         .dims
         .iter()
-        .map(|&d| usize::try_from(d).map_err(|_| format!("tensor {name} has dimension {d}")))
+        .map(|&d| usize::try_from(d).map_err(|_| TensorProblem::NegativeDimension(d)))
         .collect::<Result<_, _>>()?;
     let volume = shape
         .iter()
         .try_fold(1usize, |v, &d| v.checked_mul(d))
         .filter(|&v| v <= pricelet::limits::MAX_MODEL_BYTES)
-        .ok_or_else(|| format!("tensor {name} has more values than a model file can hold"))?;
-    let wrong = |got: usize| {
-        format!(
-            "tensor {name} holds {got} values for its dims {:?} ({volume})",
-            t.dims
-        )
+        .ok_or(TensorProblem::TooManyValues)?;
+    let wrong = |values: usize| TensorProblem::WrongValueCount {
+        values,
+        dims: t.dims.clone(),
+        volume,
     };
     if !t.raw_data.is_empty() {
         let size = dt.size_of();
@@ -79,7 +111,7 @@ pub(crate) fn load_tensor(t: &TensorProto) -> Result<Tensor, String> {
                 }
             }
         };
-        return tensor.map_err(|e| format!("tensor {name} cannot be read ({e})"));
+        return tensor.map_err(TensorProblem::Unreadable);
     }
     macro_rules! typed {
         ($field:expr, $map:expr) => {{
@@ -89,7 +121,7 @@ pub(crate) fn load_tensor(t: &TensorProto) -> Result<Tensor, String> {
             }
             tract_core::ndarray::Array::from_shape_vec(shape.clone(), values)
                 .map(Tensor::from)
-                .map_err(|e| format!("tensor {name} cannot be read ({e})"))
+                .map_err(|e| TensorProblem::Unreadable(anyhow!(e)))
         }};
     }
     // Which field holds which type: onnx.proto's comments on each field.
