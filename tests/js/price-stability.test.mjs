@@ -99,7 +99,7 @@ test('before a page\'s pricer is ready it shows the price shown on another page,
   const shown = listing.pricesFor(ITEMS);
   await new Promise((resolve) => setTimeout(resolve, 0)); // the wrapper saves shown quotes in a microtask
   const off = shown.filter((q) => q.priceMinor !== q.listPriceMinor);
-  assert.ok(off.length > 0, 'some shown prices are not list prices');
+  assert.ok(off.length > 0, `some shown prices are not list prices: ${JSON.stringify(shown.map((q) => q.reason ?? q.error?.code))}`);
   // A new page, before its engine is ready: exactly those quotes, synchronously.
   clock.now += 60_000;
   // (Quotes that no behaviour decides, such as an excluded item's, are not stored: they are the
