@@ -91,8 +91,9 @@ test('before a page\'s pricer is ready it shows the price shown on another page,
   const clock = { now: NOW };
   const storage = sharedStore();
   const options = { consent: 'granted', storage, now: () => clock.now, utcOffsetMinutes: 0 };
-  // The first page: a hesitant visit, then the grid (its quotes are stored with the state).
-  const listing = await createPricer(options);
+  // The first page: a hesitant visit, then the grid (its quotes are stored with the state). A kept
+  // id outside the control group (10 % of random ids are in it, and see list prices only).
+  const listing = await createPricer({ ...options, anonId: 'stable-shopper-1' });
   for (const [i, item] of ITEMS.slice(0, 3).entries()) {
     listing.track({ type: 'page_view', at: NOW - 60_000 + i * 20_000, page: { kind: 'product', id: item.id, pageValue: 0, bounceRate: 0.2, exitRate: 0.2 }, category: item.category });
   }
