@@ -346,6 +346,22 @@ fn matmul(
 ) -> TractResult<OutletId> {
     let (a_rank, b_rank) = (m.outlet_fact(a)?.rank(), m.outlet_fact(b)?.rank());
     ensure!(a_rank > 1 || b_rank > 1, "MatMul of two vectors");
+    // tract's kernels assert that the summed axis agrees and would panic on a mismatch, so it is
+    // checked here: both a known size (never the batch axis) and equal.
+    let contracted = |o: OutletId, rank: usize, k_last: bool| -> TractResult<TDim> {
+        let axis = match (rank, k_last) {
+            (1, _) => 0,
+            (_, true) => rank - 1,
+            (_, false) => rank - 2,
+        };
+        Ok(m.outlet_fact(o)?.shape[axis].clone())
+    };
+    let a_k = contracted(a, a_rank, !a_trans)?;
+    let b_k = contracted(b, b_rank, b_trans)?;
+    ensure!(
+        a_k.to_i64().is_ok() && a_k == b_k,
+        "MatMul sums {a_k} columns of its first operand against {b_k} rows of its second: they must be the same fixed size"
+    );
     let mk = if a_trans { "km" } else { "mk" };
     let kn = if b_trans { "nk" } else { "kn" };
     let axes: AxesMapping = if a_rank == 1 {
