@@ -7,8 +7,9 @@ mod common;
 
 use common::test_rng;
 use pricelet::ldp::{self, Domain, Segment};
-use pricelet::quote::{verify_quote, VerifyOptions};
+use pricelet::quote::VerifyOptions;
 use pricelet::scorer::ModelKind;
+use pricelet::wire::checkout::verify_quote;
 use pricelet::JsonPricer;
 use pricelet::{Clock, Code, Consent, Item, ModelSlot, Policy, Pricer, PricerConfig, Quote};
 use pricelet_lab::rng::Rng as SplitMix64;

@@ -2,8 +2,9 @@
 //! stability, edge mode equal to device pricing, the failure modes of the README.
 
 use pricelet::pricer::Persistence;
-use pricelet::quote::{verify_quote, VerifyOptions};
+use pricelet::quote::VerifyOptions;
 use pricelet::scorer::ModelKind;
+use pricelet::wire::checkout::verify_quote;
 use pricelet::JsonPricer;
 use pricelet::{Code, Consent, Item, ModelSlot, Policy, Pricer, PricerConfig};
 use serde_json::{json, Value};
@@ -528,7 +529,7 @@ fn an_interest_one_millionth_apart_moves_a_price_only_at_an_edge_and_checkout_ne
     let mut swapped = signed[0].to_checkout();
     swapped["priceMinor"] = json!(signed[1].price_minor);
     swapped["discountMinor"] = json!(signed[1].discount_minor);
-    swapped["quoteId"] = json!(pricelet::quote::quote_id_of(&swapped));
+    swapped["quoteId"] = json!(pricelet::wire::checkout::quote_id_of(&swapped));
     let v = verify_quote(&swapped, &item, &policy, &keys);
     assert_eq!(
         v.problems.iter().map(|p| p.code).collect::<Vec<_>>(),

@@ -8,7 +8,7 @@
 use super::decide::finish_quote;
 use super::*;
 use crate::pricing;
-use crate::quote::{verify_quote, VerifyOptions};
+use crate::quote::{verify, Checkout, VerifyOptions};
 use serde::{Deserialize, Serialize};
 
 /// At most this many shown quotes are stored (the newest); each is about 100 bytes.
@@ -182,8 +182,8 @@ impl Pricer {
         {
             return false;
         }
-        let verified = verify_quote(
-            &quote.to_value(),
+        let verified = verify(
+            &Checkout::of(quote),
             item,
             &self.policy,
             &VerifyOptions {
@@ -236,8 +236,8 @@ fn rebuild(
     q.propensity = propensity;
     q.personalized = personalized;
     let q = finish_quote(q, item, policy, &bounds).seal();
-    let verified = verify_quote(
-        &q.to_value(),
+    let verified = verify(
+        &Checkout::of(&q),
         item,
         policy,
         &VerifyOptions {

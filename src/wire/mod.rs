@@ -3,6 +3,7 @@
 //! on exact types and never sees a `serde_json::Value`. Bindings (wasm, CLI, lab) call these; the
 //! error codes and messages they produce are part of pricelet's API.
 
+pub mod checkout;
 pub mod event;
 pub mod export;
 pub mod item;

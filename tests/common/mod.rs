@@ -97,7 +97,7 @@ pub fn pricer(consent: Consent) -> Pricer {
 pub fn sealed(q: &pricelet::Quote) -> &pricelet::Quote {
     assert_eq!(
         q.quote_id,
-        pricelet::quote::quote_id_of(&q.to_value()),
+        pricelet::wire::checkout::quote_id_of(&q.to_value()),
         "{q:?}"
     );
     q

@@ -5,10 +5,11 @@
 use pricelet::ldp::Report;
 use pricelet::policy::{Policy, Retention};
 use pricelet::pricer::{Consent, EdgeRequest, PriceSlot, Pricer, PricerConfig};
-use pricelet::quote::{verify_quote, Quantity, VerifyOptions};
+use pricelet::quote::{Quantity, VerifyOptions};
 use pricelet::scorer::{ModelKind, ModelSlot};
 use pricelet::state::{self, LoadOutcome};
 use pricelet::time::Clock;
+use pricelet::wire::checkout::verify_quote;
 use pricelet::Item;
 use pricelet::JsonPricer;
 use pricelet_measure::{add_report, propose, readout, Expected, Tally, Turn};

@@ -36,5 +36,7 @@ pub fn quote_before_ready(
 #[wasm_bindgen(js_name = toCheckout)]
 pub fn to_checkout(quote: JsValue) -> Result<JsValue, JsValue> {
     let quote = convert::document(&quote, Code::InvalidQuote, "the quote")?;
-    Ok(convert::json(&pricelet::quote::checkout_of(&quote)))
+    Ok(convert::json(&pricelet::wire::checkout::checkout_of(
+        &quote,
+    )))
 }
