@@ -14,7 +14,7 @@ export const MAX_LINES = 600;
 
 /** Files still waiting for the typed-core work, with what they hold today (never more). */
 export const PENDING = {
-  json: { 'src/pricer/edge.rs': 5 },
+  json: {},
   lines: {
     'src/ldp/mod.rs': 814,
     'src/money.rs': 722,

@@ -4,41 +4,39 @@
 use super::*;
 use crate::features::{self, Registry};
 use crate::scorer::ModelKind;
-use serde_json::Value;
 
-/// What `edgeRequest(items)` gives the device to send: the items, and — with consent and
-/// behaviour — the model inputs and the experiment arm.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct EdgeRequestBody {
-    pub items: Vec<Value>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+/// The model inputs a device sends with its items (`edgeRequest`), with consent and behaviour.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct EdgeFeatures {
     pub features: Option<Vec<Vec<f64>>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub feature_names: Option<Vec<String>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub variant: Option<Variant>,
+}
+
+/// One item of an edge request as read: the item, or why it is not one (and the id it gave, for
+/// its error slot).
+pub type RequestItem = std::result::Result<Item, (Option<String>, Error)>;
+
+/// An edge pricing request as the Worker received it (`wire::edge` reads it).
+#[derive(Debug, Clone)]
+pub struct EdgeRequest {
+    pub items: Vec<RequestItem>,
+    pub features: Option<Vec<Vec<f64>>>,
+    pub feature_names: Option<Vec<String>>,
+    pub variant: Option<String>,
 }
 
 impl Pricer {
     /// Edge mode, on the device: the model inputs for the items it shows. Needs consent `granted`;
     /// otherwise the request carries no features and the Worker answers list prices.
-    pub fn edge_request(&mut self, items: &[Value], clock: &Clock) -> Result<EdgeRequestBody> {
+    pub fn edge_features(&mut self, items: &[Item], clock: &Clock) -> Result<EdgeFeatures> {
         limits::check_count("items", items.len(), limits::MAX_ITEMS_PER_BATCH)?;
-        for (i, v) in items.iter().enumerate() {
-            Item::from_json(v).map_err(|e| e.under(&format!("items[{i}]")))?;
-        }
         // No consent, no model or no behaviour: nothing personal to send; the Worker answers list prices.
         if self.persistence() != Persistence::Storage
             || self.interest.info().is_none()
             || self.log.events().is_empty()
         {
-            return Ok(EdgeRequestBody {
-                items: items.to_vec(),
-                features: None,
-                feature_names: None,
-                variant: None,
-            });
+            return Ok(EdgeFeatures::default());
         }
         let names = self.edge_feature_names();
         let specs = Registry::builtin().resolve(&names)?;
@@ -46,10 +44,9 @@ impl Pricer {
         let needs_item = self.needs_item_features();
         let rows: Vec<Vec<f64>> = items
             .iter()
-            .map(|v| {
+            .map(|it| {
                 let mut s = base.clone();
                 if needs_item {
-                    let it = Item::from_json(v).expect("validated above");
                     s.item = Some(features::item_summary(
                         self.log.events(),
                         clock,
@@ -60,8 +57,7 @@ impl Pricer {
                 features::vector(&specs, &s)
             })
             .collect();
-        Ok(EdgeRequestBody {
-            items: items.to_vec(),
+        Ok(EdgeFeatures {
             features: Some(rows),
             feature_names: Some(names),
             variant: Some(if self.in_control() {
@@ -100,13 +96,13 @@ impl Pricer {
             return Ok(request
                 .items
                 .iter()
-                .map(|v| match Item::from_json(v) {
+                .map(|slot| match slot {
                     Ok(item) => {
-                        let mut q = self.base_quote(&item, clock, Reason::NoFeatures);
+                        let mut q = self.base_quote(item, clock, Reason::NoFeatures);
                         q.explanation = "List price: the request carried no features (personalization needs the shopper's consent).".into();
                         PriceSlot::Quote(Box::new(q.seal()))
                     }
-                    Err(e) => PriceSlot::error(Item::id_of(v), &e),
+                    Err((id, e)) => PriceSlot::error(id.clone(), e),
                 })
                 .collect());
         };
@@ -204,11 +200,11 @@ impl Pricer {
         let interest_columns = columns(self.interest.info(), ModelKind::Interest);
         let uplift_columns = columns(self.uplift.info(), ModelKind::Uplift);
         let mut out = Vec::with_capacity(n);
-        for (v, row) in request.items.iter().zip(rows) {
-            let item = match Item::from_json(v) {
+        for (slot, row) in request.items.iter().zip(rows) {
+            let item = match slot {
                 Ok(item) => item,
-                Err(e) => {
-                    out.push(PriceSlot::error(Item::id_of(v), &e));
+                Err((id, e)) => {
+                    out.push(PriceSlot::error(id.clone(), e));
                     continue;
                 }
             };
@@ -237,7 +233,7 @@ impl Pricer {
             }
             let base = Decision {
                 item_id: item.id.clone(),
-                quote: self.base_quote(&item, clock, Reason::List),
+                quote: self.base_quote(item, clock, Reason::List),
                 interest: None,
                 uplift: None,
                 beta: None,
@@ -247,37 +243,16 @@ impl Pricer {
                 choice: None,
                 explored: false,
             };
-            let quote = if let Some(why) = self.policy.exclusion(&item) {
-                let mut q = self.base_quote(&item, clock, Reason::Excluded);
+            let quote = if let Some(why) = self.policy.exclusion(item) {
+                let mut q = self.base_quote(item, clock, Reason::Excluded);
                 q.explanation = format!("List price: {why}.");
                 q.seal()
             } else {
-                self.decide_with_scores(&item, clock, scores, variant, false, base)?
+                self.decide_with_scores(item, clock, scores, variant, false, base)?
                     .quote
             };
             out.push(PriceSlot::Quote(Box::new(quote)));
         }
         Ok(out)
-    }
-}
-
-/// The body of an edge pricing request (`pricer.edgeRequest(items)` produces it).
-#[derive(Debug, Clone, serde::Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct EdgeRequest {
-    pub items: Vec<Value>,
-    #[serde(default)]
-    pub features: Option<Vec<Vec<f64>>>,
-    #[serde(default)]
-    pub feature_names: Option<Vec<String>>,
-    #[serde(default)]
-    pub variant: Option<String>,
-}
-
-impl EdgeRequest {
-    pub fn from_json(v: &Value) -> Result<EdgeRequest> {
-        serde_path_to_error::deserialize(v).map_err(|e| {
-            crate::error::from_serde_path(Code::InvalidArgument, "invalid edge request", e)
-        })
     }
 }

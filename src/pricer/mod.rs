@@ -10,7 +10,7 @@ mod shown;
 mod sync;
 
 pub use decide::{list_quote, Decision, FeatureValue};
-pub use edge::{EdgeRequest, EdgeRequestBody};
+pub use edge::{EdgeFeatures, EdgeRequest, RequestItem};
 pub use shown::{shown_quote, ShownDoc};
 
 use crate::behaviour::{BehaviourLog, Event};

@@ -4,6 +4,7 @@
 //! error codes and messages they produce are part of pricelet's API.
 
 pub mod checkout;
+pub mod edge;
 pub mod event;
 pub mod export;
 pub mod item;

@@ -1,6 +1,7 @@
 //! The pricer fed JSON as storefronts hold it: items and events are read here, then priced and
 //! tracked by the typed core. A batch answers a slot per item, so one bad item prices the rest.
 
+use super::edge::EdgeRequestBody;
 use crate::error::Result;
 use crate::item::Item;
 use crate::limits;
@@ -18,6 +19,8 @@ pub trait JsonPricer {
     fn prices_for(&mut self, items: &[Value], clock: &Clock) -> Result<Vec<PriceSlot>>;
     /// Tracks one event given as JSON.
     fn track_json(&mut self, event: &Value, clock: &Clock) -> Result<TrackOutcome>;
+    /// Edge mode on the device: the body to send for these items.
+    fn edge_request(&mut self, items: &[Value], clock: &Clock) -> Result<EdgeRequestBody>;
 }
 
 impl JsonPricer for Pricer {
@@ -38,5 +41,9 @@ impl JsonPricer for Pricer {
 
     fn track_json(&mut self, event: &Value, clock: &Clock) -> Result<TrackOutcome> {
         self.track(Event::from_json(event, clock.now_ms)?, clock)
+    }
+
+    fn edge_request(&mut self, items: &[Value], clock: &Clock) -> Result<EdgeRequestBody> {
+        super::edge::edge_request(self, items, clock)
     }
 }

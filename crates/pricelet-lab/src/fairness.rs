@@ -247,7 +247,7 @@ pub fn fairness_report(
         let anon = format!("shopper-{i}");
         let variant = experiment::assign_variant(&anon, policy);
         let request = EdgeRequest {
-            items: item_json.clone(),
+            items: pricelet::wire::edge::request_items(&item_json),
             features: Some(vec![feature_row; item_json.len()]),
             feature_names: Some(names.clone()),
             variant: Some(variant.as_str().to_string()),

@@ -127,7 +127,7 @@ fn chosen_quotes(
     rows.iter()
         .map(|row| {
             let request = EdgeRequest {
-                items: vec![item.clone()],
+                items: pricelet::wire::edge::request_items(std::slice::from_ref(item)),
                 features: Some(vec![row.clone()]),
                 feature_names: Some(names.to_vec()),
                 variant: Some(Variant::Treatment.as_str().to_string()),

@@ -59,9 +59,9 @@ impl WasmPricer {
 fn edge_request(text: &str) -> Result<EdgeRequest, JsValue> {
     pricelet::limits::check_count("input", text.len(), pricelet::limits::MAX_INPUT_CHARS * 3)
         .map_err(error)?;
-    let request = match serde_json::from_str::<EdgeRequest>(text) {
-        Ok(r) => r,
-        Err(_) => {
+    let request = match EdgeRequest::from_text(text) {
+        Some(r) => r,
+        None => {
             let v = convert::document_text(text, Code::InvalidArgument, "the request")?;
             EdgeRequest::from_json(&v).map_err(error)?
         }
