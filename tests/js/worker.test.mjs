@@ -391,7 +391,7 @@ test('secrets are compared in constant time: the token through timingSafeEqual, 
   const worker = workerSource();
   assert.doesNotMatch(worker, /authorization['"]\)\s*[!=]==/);
   assert.match(worker, /crypto\.subtle\.timingSafeEqual\(/);
-  const quote = ['mod.rs', 'verify.rs'].map((f) => readFileSync(join(ROOT, 'src', 'quote', f), 'utf8')).join('\n');
+  const quote = ['mod.rs', 'checkout.rs', 'verify/mod.rs'].map((f) => readFileSync(join(ROOT, 'src', 'quote', f), 'utf8')).join('\n');
   assert.match(quote, /\.verify_slice\(/);
   assert.doesNotMatch(quote, /fold\(0u8/);
 });
