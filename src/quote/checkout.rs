@@ -6,23 +6,20 @@ use base64::Engine as _;
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::{Digest, Sha256};
 
-/// What `quoteId` hashes, in the order of the contract.
-pub const ID_FIELDS: &[&str] = &[
-    "itemId",
-    "currency",
-    "listPriceMinor",
-    "priceMinor",
-    "discountMinor",
-    "reason",
-    "variant",
-    "modelVersion",
-    "policyVersion",
-    "issuedAt",
-    "expiresAt",
-];
+/// The three field lists of the contract, written once: what `quoteId` hashes; what `sig` signs
+/// (the hashed fields, the id they hash to and the key that signs); and the checkout payload (the
+/// signed fields and `sig`), which a storefront posts to its server. The server checks the id and
+/// the signature from the payload alone; `interest`, `explanation` and `propensity` never leave the
+/// device this way.
+macro_rules! field_lists {
+    ($($hashed:literal),+) => {
+        pub const ID_FIELDS: &[&str] = &[$($hashed),+];
+        pub const SIGNED_FIELDS: &[&str] = &[$($hashed,)+ "quoteId", "keyId"];
+        pub const CHECKOUT_FIELDS: &[&str] = &[$($hashed,)+ "quoteId", "keyId", "sig"];
+    };
+}
 
-/// What `sig` signs: the hashed fields, the id they hash to and the key that signs.
-pub const SIGNED_FIELDS: &[&str] = &[
+field_lists!(
     "itemId",
     "currency",
     "listPriceMinor",
@@ -33,30 +30,8 @@ pub const SIGNED_FIELDS: &[&str] = &[
     "modelVersion",
     "policyVersion",
     "issuedAt",
-    "expiresAt",
-    "quoteId",
-    "keyId",
-];
-
-/// The fields a storefront posts to its server (`toCheckout`): the signed ones and `sig`. The
-/// server checks the id and the signature from these alone; `interest`, `explanation` and
-/// `propensity` never leave the device this way.
-pub const CHECKOUT_FIELDS: &[&str] = &[
-    "itemId",
-    "currency",
-    "listPriceMinor",
-    "priceMinor",
-    "discountMinor",
-    "reason",
-    "variant",
-    "modelVersion",
-    "policyVersion",
-    "issuedAt",
-    "expiresAt",
-    "quoteId",
-    "keyId",
-    "sig",
-];
+    "expiresAt"
+);
 
 /// One field as a payload holds it. A genuine quote holds text and integers only; anything else
 /// (a forged payload) is kept as its JSON text, so that changing it still changes the hash.
