@@ -35,6 +35,30 @@ fn known_population(domain: &Domain) -> Vec<f64> {
     pi
 }
 
+/// The tally of `n` devices whose true cells are drawn from `pi`, each report randomized.
+fn simulated_tally(
+    pi: &[f64],
+    mechanism: Mechanism,
+    eps: f64,
+    n: usize,
+    rng: &mut impl ldp::Random,
+) -> Tally {
+    let cum: Vec<f64> = pi
+        .iter()
+        .scan(0.0, |s, x| {
+            *s += x;
+            Some(*s)
+        })
+        .collect();
+    let mut tally = Tally::new(pi.len());
+    for _ in 0..n {
+        let u = ldp::uniform(rng);
+        let cell = cum.partition_point(|&c| c < u).min(pi.len() - 1);
+        tally.add(&ldp::randomize(cell, pi.len(), mechanism, eps, rng));
+    }
+    tally
+}
+
 fn coverage(mechanism: Mechanism, eps: f64, n: usize, reps: usize, seed: u64) -> [f64; 4] {
     let domain = Domain::for_policy(&Policy::default_policy());
     let pi = known_population(&domain);
@@ -44,28 +68,10 @@ fn coverage(mechanism: Mechanism, eps: f64, n: usize, reps: usize, seed: u64) ->
     let true_c = truth.ratio(&nc, &dc).unwrap().estimate;
     let true_t = truth.ratio(&nt, &dt).unwrap().estimate;
     assert!((true_c - 0.2).abs() < 1e-12);
-    let cum: Vec<f64> = pi
-        .iter()
-        .scan(0.0, |s, x| {
-            *s += x;
-            Some(*s)
-        })
-        .collect();
     let mut rng = seeded(seed);
     let mut hits = [0usize; 4];
     for _ in 0..reps {
-        let mut tally = Tally::new(domain.size());
-        for _ in 0..n {
-            let u = ldp::uniform(&mut rng);
-            let cell = cum.partition_point(|&c| c < u).min(domain.size() - 1);
-            tally.add(&ldp::randomize(
-                cell,
-                domain.size(),
-                mechanism,
-                eps,
-                &mut rng,
-            ));
-        }
+        let tally = simulated_tally(&pi, mechanism, eps, n, &mut rng);
         let f = tally.frequencies(Noise::Ldp(mechanism, eps));
         let c = f.ratio(&nc, &dc).unwrap();
         let t = f.ratio(&nt, &dt).unwrap();
@@ -109,28 +115,10 @@ fn the_closed_form_variance_predicts_the_spread_of_the_estimates() {
     let control = arm_conversion(&domain, Arm::Control).1;
     let predicted_share = Frequencies::expected(&pi, noise).variance(&control) / n as f64;
     let predicted_incremental = per_report_variance(&pi, &domain, noise) / n as f64;
-    let cum: Vec<f64> = pi
-        .iter()
-        .scan(0.0, |s, x| {
-            *s += x;
-            Some(*s)
-        })
-        .collect();
     let mut rng = seeded(99);
     let (mut share, mut inc) = (Vec::new(), Vec::new());
     for _ in 0..reps {
-        let mut tally = Tally::new(domain.size());
-        for _ in 0..n {
-            let u = ldp::uniform(&mut rng);
-            let cell = cum.partition_point(|&c| c < u).min(domain.size() - 1);
-            tally.add(&ldp::randomize(
-                cell,
-                domain.size(),
-                Mechanism::Oue,
-                eps,
-                &mut rng,
-            ));
-        }
+        let tally = simulated_tally(&pi, Mechanism::Oue, eps, n, &mut rng);
         let f = tally.frequencies(noise);
         share.push(f.pi.iter().zip(&control).map(|(a, b)| a * b).sum::<f64>());
         inc.push(incremental(&f, &domain).unwrap().estimate);
