@@ -13,6 +13,8 @@ export const ALLOWED = {
   'pricelet-lab': ['pricelet', 'pricelet-onnx', 'pricelet-measure'],
   'pricelet-cli': ['pricelet', 'pricelet-onnx', 'pricelet-measure', 'pricelet-lab'],
   'pricelet-harness': ['pricelet', 'pricelet-onnx', 'pricelet-measure'],
+  // Tests only: everything it uses is a dev-dependency.
+  'pricelet-e2e': [],
 };
 
 /** Outside crates a workspace crate must not reach through normal dependencies, at any depth. */

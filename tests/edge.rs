@@ -102,7 +102,9 @@ fn edge_features_outside_what_a_device_computes_are_refused() {
     // The most extreme log a device accepts: long dwells, maximal page values, purchases of the
     // largest amount, a full log; both models, so session and history features are sent.
     let both = |consent| {
-        let bytes = |f: &str| std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join(f)).unwrap();
+        let bytes = |f: &str| {
+            std::fs::read(Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../..")).join(f)).unwrap()
+        };
         Pricer::new(
             Policy::default_policy(),
             pricelet_onnx::slot(Some(&model_bytes()), ModelKind::Interest),

@@ -5,7 +5,7 @@ use std::path::Path;
 
 #[test]
 fn every_corpus_input_passes_its_harness() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+    let root = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
         .join("fuzz")
         .join("corpus");
     let mut replayed = 0;

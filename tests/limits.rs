@@ -168,8 +168,11 @@ fn the_log_is_bounded_by_eviction_not_refusal() {
 
 #[test]
 fn policy_limits() {
-    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/policy/default.json"))
-        .unwrap();
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../policy/default.json"
+    ))
+    .unwrap();
     let base: Value = serde_json::from_str(&text).unwrap();
     let set = |path: &[&str], v: Value| {
         let mut p = base.clone();

@@ -43,8 +43,10 @@ fn reporting(eps: f64, daily: f64, mechanism: &str) -> Policy {
 }
 
 fn model() -> ModelSlot {
-    let bytes =
-        std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("models/interest.onnx")).unwrap();
+    let bytes = std::fs::read(
+        Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../..")).join("models/interest.onnx"),
+    )
+    .unwrap();
     pricelet_onnx::slot(Some(&bytes), ModelKind::Interest)
 }
 

@@ -13,7 +13,7 @@ use serde_json::Value;
 use std::path::Path;
 
 fn repo(path: &str) -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
+    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../..")).join(path)
 }
 
 fn json(path: &str) -> Value {

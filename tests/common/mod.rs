@@ -37,7 +37,10 @@ pub fn status(p: &Pricer) -> Value {
 pub const NOW: i64 = 1_795_950_000_000; // 2026-11-29 11:00 UTC
 
 pub fn model_bytes() -> Vec<u8> {
-    std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("models/interest.onnx")).unwrap()
+    std::fs::read(
+        Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../..")).join("models/interest.onnx"),
+    )
+    .unwrap()
 }
 
 pub fn clock(dt: i64) -> Clock {
