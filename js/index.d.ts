@@ -139,7 +139,7 @@ export interface Policy {
     /** Interest thresholds: reports use domain version 2 (explore arm × interest bucket), which identifies β. */
     interestBuckets?: number[];
   };
-  /** The learning loop's guardrails (docs/measurement.md §7); absent = the loop is off. */
+  /** The learning loop's guardrails: what the Worker's proposer may change (only `strategy.beta`), how far and on what evidence; absent = the loop is off. */
   learning?: {
     /** The kill switch. */
     enabled: boolean;

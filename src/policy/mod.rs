@@ -272,7 +272,7 @@ pub struct PreviousVersion {
     pub accept_until: i64,
 }
 
-/// Measurement reports under local differential privacy (src/ldp.rs, docs/measurement.md).
+/// Measurement reports under local differential privacy (`ldp`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Reporting {
@@ -284,9 +284,9 @@ pub struct Reporting {
     #[serde(default)]
     pub mechanism: Mechanism,
     /// Interest thresholds (ascending probabilities) that cut shoppers into buckets. When given,
-    /// reports use domain version 2 (src/ldp.rs): explore quotes form their own arm and the
+    /// reports use domain version 2 (`ldp::Domain`): explore quotes form their own arm and the
     /// shopper's segment is replaced by the interest bucket, so the collector can estimate the
-    /// price response β from randomized discounts (docs/measurement.md §7).
+    /// price response β from randomized discounts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub interest_buckets: Option<Vec<f64>>,
 }
@@ -314,7 +314,7 @@ impl Reporting {
     }
 }
 
-/// The learning loop's guardrails (docs/measurement.md §7): what the policy proposer may change
+/// The learning loop's guardrails: what the policy proposer may change
 /// (only `strategy.beta`), within which range, by how much per update, and on what evidence.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]

@@ -52,7 +52,7 @@ enum Command {
     LdpSimulate(LdpSimulateArgs),
     /// The learning loop end to end: Online Shoppers sessions priced by the engine, purchases drawn
     /// from a known price response, explore quotes reported under local DP, and the proposer
-    /// updating the policy each round (docs/measurement.md §7). Prints JSON.
+    /// updating the policy each round. Prints JSON.
     LoopSimulate(LoopSimulateArgs),
     /// Price a catalog for every Online Shoppers session through the production path and report the
     /// discount distribution by segment, the share offered any discount and the price spread per item.

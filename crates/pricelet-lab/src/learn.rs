@@ -1,4 +1,4 @@
-//! The learning loop end to end (`pricelet loop-simulate`, docs/measurement.md §7): Online Shoppers
+//! The learning loop end to end (`pricelet loop-simulate`): Online Shoppers
 //! sessions as shoppers, priced by the engine under the current policy, purchases drawn from a
 //! known price response, explore quotes reported under local DP, and the proposer updating the
 //! policy after each round.

@@ -194,7 +194,7 @@ pub fn policy_rules(policy: JsValue) -> Result<JsValue, JsValue> {
 }
 
 /// The learning loop's proposer: from the tallies of the policy's reports, one per collection
-/// round (oldest first), keep the policy or propose the next version (docs/measurement.md §7).
+/// round (oldest first), keep the policy or propose the next version.
 /// `turn` is `{ now, baseVersion, sequence }`: the loop's versions are named
 /// `<baseVersion>+loop.<sequence>` (shortened to fit), and the caller's store hands out each
 /// sequence number once. Returns the decision with its evidence (an audit log entry) and, for a
