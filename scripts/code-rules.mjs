@@ -18,8 +18,12 @@ export const PENDING = {
   lines: {
     'src/ldp/mod.rs': 814,
     'src/money.rs': 722,
+    'tests/measurement.rs': 680,
   },
 };
+
+/** Folders of installed, built or generated files (and git's own), never the project's source. */
+const SKIPPED = new Set(['node_modules', 'target', 'dist', '.git', '.tools', '.venv', '.wrangler', 'test-output', 'results', 'artifacts', 'coverage']);
 
 function files(dir, exts) {
   let out = [];
@@ -30,7 +34,7 @@ function files(dir, exts) {
     return out;
   }
   for (const name of entries) {
-    if (name === 'node_modules' || name === 'target' || name === 'dist') continue;
+    if (SKIPPED.has(name)) continue;
     const path = join(dir, name);
     if (statSync(path).isDirectory()) out = out.concat(files(path, exts));
     else if (exts.some((e) => name.endsWith(e))) out.push(path);
@@ -131,10 +135,8 @@ export function breaches(root = ROOT) {
       out.push(`${rel(path)}: \`${r}\`: give the error a type (a thiserror enum) instead of a String`);
     }
   }
-  const sources = [
-    ...[join(root, 'src'), ...crateSources].flatMap((d) => files(d, ['.rs'])),
-    ...['js', 'worker/src', 'www'].flatMap((d) => files(join(root, d), ['.js', '.mjs'])),
-  ];
+  // Every source file the project writes: production, tests, fuzz targets, benchmarks, scripts.
+  const sources = files(root, ['.rs', '.js', '.mjs', '.ts']);
   for (const path of sources) {
     const name = rel(path);
     const lines = readFileSync(path, 'utf8').split('\n').length - 1;
