@@ -89,11 +89,13 @@ impl Event {
     pub fn amount_minor(&self) -> Option<(i64, Currency)> {
         Some((self.amount_minor?, self.currency?))
     }
+}
 
-    /// The stored JSON form, made once when the event enters the log.
-    fn encode(&self) -> Box<RawValue> {
-        crate::wire::event::stored_form(self)
-    }
+/// An event's stored JSON form, made once when the event enters the log: the log is bounded in
+/// stored bytes and merges logs by these forms. The wire layer owns the format and implements this
+/// (`wire::event`), so the log needs no JSON code of its own.
+pub(crate) trait StoredForm {
+    fn encode(&self) -> Box<RawValue>;
 }
 
 /// The event log, sorted by time.

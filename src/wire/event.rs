@@ -3,7 +3,7 @@
 //! every bad field named, and written back with amounts as exact decimal strings.
 
 use super::json::decimal;
-use crate::behaviour::{Event, EventType, Page, MAX_FUTURE_SKEW_MS};
+use crate::behaviour::{Event, EventType, Page, StoredForm, MAX_FUTURE_SKEW_MS};
 use crate::error::{from_serde_path, Code, Error, Result};
 use crate::limits;
 use crate::money::Currency;
@@ -54,7 +54,13 @@ impl Event {
 }
 
 /// The stored JSON form of a validated event.
-pub(crate) fn stored_form(ev: &Event) -> Box<RawValue> {
+impl StoredForm for Event {
+    fn encode(&self) -> Box<RawValue> {
+        stored_form(self)
+    }
+}
+
+fn stored_form(ev: &Event) -> Box<RawValue> {
     let doc = EventDoc {
         kind: ev.kind,
         at: Some(ev.at_ms as f64),
