@@ -283,22 +283,29 @@ pub fn current_session(events: &[Event], now: i64) -> &[Event] {
     &events[start..]
 }
 
+/// What the log's tests and the stored state's tests share: a clock, a retention, an event reader.
 #[cfg(test)]
-mod tests {
+pub(crate) mod testing {
     use super::*;
-    use crate::error::Code;
-    use crate::time::DAY_MS;
-    use serde_json::{json, Value};
 
-    const NOW: i64 = 1_764_000_000_000;
-    const KEEP: Retention = Retention {
+    pub const NOW: i64 = 1_764_000_000_000;
+    pub const KEEP: Retention = Retention {
         behaviour_days: 30,
         purchase_days: 365,
     };
 
-    fn ev(v: Value) -> Event {
+    pub fn ev(v: serde_json::Value) -> Event {
         Event::from_json(&v, NOW).unwrap()
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::testing::{ev, KEEP, NOW};
+    use super::*;
+    use crate::error::Code;
+    use crate::time::DAY_MS;
+    use serde_json::json;
 
     #[test]
     fn validates_events_and_names_fields() {

@@ -224,18 +224,9 @@ pub fn valid_anon_id(id: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::behaviour::testing::{ev, KEEP, NOW};
     use crate::ldp::DailyBudget;
     use serde_json::json;
-
-    const NOW: i64 = 1_764_000_000_000;
-    const KEEP: Retention = Retention {
-        behaviour_days: 30,
-        purchase_days: 365,
-    };
-
-    fn ev(v: Value) -> Event {
-        Event::from_json(&v, NOW).unwrap()
-    }
 
     #[test]
     fn state_round_trips() {
