@@ -138,7 +138,7 @@ export async function feed(url, adminToken, { rounds = 6, maxRounds = rounds, mi
 /** The console at `url` in headless Chromium, signed in; its screenshot to `path`. */
 async function screenshot(url, adminToken, path) {
   const { launch } = await import('../tests/js/browser.mjs');
-  const browser = await launch({ viewport: { width: 1100, height: 900 } });
+  const browser = await launch({ viewport: { width: 1000, height: 900 } });
   try {
     const page = await browser.context.newPage();
     await page.goto(`${url}/console`);
