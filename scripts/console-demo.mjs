@@ -21,18 +21,24 @@ const LEARNING = JSON.parse(readFileSync(join(ROOT, 'policy', 'learning.json'), 
  * policy/learning.json with what a few thousand simulated reports a round need to move the loop:
  * every treatment quote explores (3 % in the shipped policy), ε = 4 per report (2 shipped; the
  * docs' table: ~100,000 shoppers a round at ε = 4, ~1,000,000 at ε = 2), ten reports per device and
- * day, and three interest buckets (one per kind of simulated visit). The guardrails are the shipped
- * ones: β in [0, 12], at most 2 per change, 2,000 reports and an interval narrower than 4 first.
+ * day, and two interest buckets (one per kind of simulated visit: a bucket with hardly any shoppers
+ * or purchases leaves the fit with too little to go on). The guardrails are the shipped ones: β in
+ * [0, 12], at most 2 per change, 2,000 reports and an interval narrower than 4 first.
  */
 export const DEMO_POLICY = {
   ...LEARNING,
   version: 'learning-demo-1',
   experiment: { ...LEARNING.experiment, explorationPercent: 100 },
-  reporting: { ...LEARNING.reporting, epsilon: 4, dailyEpsilon: 40, interestBuckets: [0.1, 0.3] },
+  reporting: { ...LEARNING.reporting, epsilon: 4, dailyEpsilon: 40, interestBuckets: [0.5] },
 };
 /** The item every shopper is offered, as in loop-simulate: 100.00 CHF (no price endings: each explore price is its step). */
 export const DEMO_ITEM = { id: 'loop-item', price: '100.00', currency: 'CHF', category: 'apparel' };
 const DAY_MS = 86_400_000;
+/**
+ * The devices' clock on the last day of reports: the model reads the month, so a fixed November day
+ * keeps each kind of visit's interest where the buckets expect it (≈ 0.2 and ≈ 0.7).
+ */
+export const LAST_DAY = 1795950160000;
 
 /** A small seeded generator (mulberry32): the shoppers' purchases are reproducible (the reports' noise is the device's CSPRNG). */
 function random(seed) {
@@ -45,10 +51,9 @@ function random(seed) {
   };
 }
 
-/** A visit that puts the device's interest low (a bounced FAQ visit), middling (nothing) or high (three long product views). */
+/** A visit that leaves the device's interest low (nothing seen yet, ≈ 0.2) or high (three long product views, ≈ 0.7). */
 function browse(device, kind, now) {
-  if (kind === 0) device.track({ type: 'page_view', at: now - 5000, page: { kind: 'informational', id: 'faq', bounceRate: 0.8, exitRate: 0.9 } });
-  if (kind === 2) {
+  if (kind === 1) {
     for (let e = 0; e < 3; e++) {
       device.track({ type: 'page_view', at: now - 100000 + e * 5000, page: { kind: 'product', id: `viewed-${e}`, bounceRate: 0.02, exitRate: 0.05, pageValue: 10 }, category: DEMO_ITEM.category, dwellMs: 30000 });
     }
@@ -67,7 +72,7 @@ export async function shoppers(policy, { reports, trueBeta, now, seed }) {
   let made = 0;
   for (let i = 0; made < reports; i++) {
     const device = await createPricer({ consent: 'granted', anonId: `demo-${seed}-${i}`, storage: 'memory', policy, now: () => now });
-    browse(device, i % 3, now);
+    browse(device, i % 2, now);
     const batch = [];
     for (let j = 0; j < perDevice && made + batch.length < reports; j++) {
       const quote = device.priceFor({ ...DEMO_ITEM, id: `${DEMO_ITEM.id}-${j}` });
@@ -108,7 +113,7 @@ export async function startWorker({ bundle, adminToken, policy = DEMO_POLICY, po
 }
 
 /**
- * Feeds `rounds` collection rounds (days, oldest first, the last one today) of reports to the Worker
+ * Feeds `rounds` collection rounds (days, oldest first, the last one LAST_DAY) of reports to the Worker
  * at `url`, each from devices under the policy it serves then, and runs the proposer after each
  * round. More rounds (up to `maxRounds`) while fewer than `minProposals` changes were made.
  */
@@ -118,7 +123,7 @@ export async function feed(url, adminToken, { rounds = 6, maxRounds = rounds, mi
     const proposals = decisions.filter((d) => d.action === 'propose' || d.action === 'retreat').length;
     if (round >= rounds && proposals >= minProposals) break;
     const policy = await (await fetch(`${url}/policy`, { cache: 'no-store' })).json();
-    const now = Date.now() - Math.max(0, rounds - 1 - round) * DAY_MS;
+    const now = LAST_DAY - Math.max(0, rounds - 1 - round) * DAY_MS;
     const batches = await shoppers(policy, { reports: reportsPerRound, trueBeta, now, seed: 1000 + round });
     for (let k = 0; k < batches.length; k += 8) {
       await Promise.all(batches.slice(k, k + 8).map(async (reports) => {

@@ -5,15 +5,19 @@
 // the kill switch (with its confirmation, by keyboard) stops the loop and resume lets it go on; at
 // 375 px there is no horizontal scroll; no request leaves the Worker's origin; no console error.
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { DEMO_POLICY, feed, startWorker } from '../../scripts/console-demo.mjs';
 import { ROOT } from '../../scripts/setup.mjs';
 import { bundleWorker } from '../../scripts/worker.mjs';
+import { createPricer } from '../../js/node.js';
 import { launch } from './browser.mjs';
 
 const ADMIN = 'console-test-admin-token-0123456789';
+// The demo's policy at ε = 8 (nearly noise-free reports), so that a proposal comes within a few
+// rounds on every run: the test is about the page, not about the loop's statistical power.
+const TEST_POLICY = { ...DEMO_POLICY, reporting: { ...DEMO_POLICY.reporting, epsilon: 8, dailyEpsilon: 80 } };
 const outbound = [];
 const requests = [];
 const consoleErrors = [];
@@ -21,12 +25,13 @@ const consoleErrors = [];
 // provoke one on purpose (a wrong token, /estimates before any report) list what they expect here.
 const expectedErrors = [];
 let worker;
+let abWorker; // a second Worker, under an A/B policy without learning
 let browser;
 let page;
 
 before(async () => {
   const bundle = bundleWorker(join(ROOT, 'target', 'console-test-bundle'));
-  worker = await startWorker({ bundle, adminToken: ADMIN, outbound });
+  worker = await startWorker({ bundle, adminToken: ADMIN, policy: TEST_POLICY, outbound });
   browser = await launch({ viewport: { width: 1100, height: 900 } });
   page = await browser.context.newPage();
   page.on('request', (r) => requests.push(r.url()));
@@ -37,6 +42,7 @@ before(async () => {
 after(async () => {
   await browser?.close();
   await worker?.mf.dispose();
+  await abWorker?.mf.dispose();
   assert.deepEqual(outbound, [], 'the Worker made no outbound request');
 });
 
@@ -109,7 +115,7 @@ test('before any report: each section says what it means and what to do', async 
 });
 
 test('with the demo\'s reports: every section renders, and its numbers equal /estimates and /policy/log', async () => {
-  const decisions = await feed(worker.url, ADMIN, { rounds: 3, maxRounds: 8, minProposals: 1, reportsPerRound: 2500 });
+  const decisions = await feed(worker.url, ADMIN, { rounds: 3, maxRounds: 8, minProposals: 1, reportsPerRound: 1500 });
   assert.ok(decisions.some((d) => d.action === 'propose'), 'the loop proposed a new β');
   await page.click('#refresh');
   await loaded();
@@ -205,10 +211,47 @@ test('375 px wide: no horizontal scroll (screenshot in test-output/)', async () 
   await page.screenshot({ path: join(ROOT, 'test-output', 'console-375.png'), fullPage: true });
 });
 
+test('an A/B policy without learning: control against personalized with the lift and the reports a ±1-point lift needs; the loop is off', async () => {
+  // The bundled policy with half the shoppers in control and ε = 6, so a few hundred devices give a lift.
+  const base = JSON.parse(readFileSync(join(ROOT, 'policy', 'default.json'), 'utf8'));
+  const policy = { ...base, version: 'ab-test-1', experiment: { ...base.experiment, controlPercent: 50 }, reporting: { epsilon: 6, dailyEpsilon: 24 } };
+  abWorker = await startWorker({ bundle: join(ROOT, 'target', 'console-test-bundle'), adminToken: ADMIN, policy, outbound });
+  const items = [{ id: 'shoe', price: '89.99', currency: 'EUR', category: 'shoes' }, { id: 'tea', price: 12800, currency: 'JPY', category: 'home' }, { id: 'tee', price: '19.99', currency: 'EUR', category: 'apparel' }, { id: 'mug', price: '12.00', currency: 'CHF', category: 'home' }];
+  for (let i = 0; i < 300; i++) {
+    const device = await createPricer({ consent: 'granted', anonId: `ab-${i}`, storage: 'memory', policy });
+    const reports = items.map((item, j) => {
+      const quote = device.priceFor(item);
+      // Discounted shoppers buy more often: the lift the read-out should find.
+      return device.report(quote, { converted: (i * 7 + j * 3) % 10 < (quote.discountMinor > 0 ? 4 : 2) }).report;
+    }).filter(Boolean);
+    device.free();
+    const res = await fetch(`${abWorker.url}/report`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ reports }) });
+    assert.equal(res.status, 202);
+  }
+  await page.setViewportSize({ width: 1100, height: 900 });
+  await page.goto(`${abWorker.url}/console`);
+  await signIn(ADMIN);
+  await loaded();
+  const estimates = await (await fetch(`${abWorker.url}/estimates`)).json();
+  for (const arm of estimates.arms) {
+    assert.deepEqual(await figure(`exposures-${arm.arm}`), { value: String(arm.exposures), text: count(arm.exposures) });
+    assert.deepEqual(await figure(`conversion-${arm.arm}`), { value: String(arm.conversion.estimate), text: pctCI(arm.conversion) });
+  }
+  assert.deepEqual(await page.$$eval('table.arms tbody th', (cells) => cells.map((c) => c.textContent)), ['control (list price)', 'personalized']);
+  const lift = estimates.incrementalConversion;
+  const signed = (v) => `${v >= 0 ? '+' : '−'}${Math.abs(v).toFixed(1)}`;
+  assert.deepEqual(await figure('lift'), { value: String(lift.estimate), text: `${signed(100 * lift.estimate)} pts [${signed(100 * lift.lo)}, ${signed(100 * lift.hi)}]` });
+  const need = Math.ceil(estimates.reports * ((1.96 * lift.se) / 0.01) ** 2);
+  assert.deepEqual(await figure('needed-lift'), { value: String(need), text: count(need) });
+  assert.match(await page.textContent('#control [data-state="off"]'), /no "learning" section/);
+  assert.equal(await page.locator('#stop').count(), 0, 'no kill switch to press without a loop');
+  assert.match(await page.textContent('#loop [data-state="off"]'), /loop is off/);
+});
+
 test('no request left the Worker\'s origin, and no console error but the refusals provoked on purpose', () => {
-  const origin = new URL(worker.url).origin;
+  const origins = new Set([new URL(worker.url).origin, new URL(abWorker.url).origin]);
   assert.ok(requests.length > 5);
-  assert.deepEqual(requests.filter((u) => new URL(u).origin !== origin), []);
+  assert.deepEqual(requests.filter((u) => !origins.has(new URL(u).origin)), []);
   const unexpected = consoleErrors.filter((text) => !expectedErrors.some((re) => re.test(text)));
   assert.deepEqual(unexpected, []);
 });
