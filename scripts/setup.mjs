@@ -2,7 +2,7 @@
 // Debian machine with Rust and Node needs, installed only when missing. Uses Node built-ins only, so
 // it runs before `npm ci` has.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -33,7 +33,9 @@ export function output(cmd, args, opts = {}) {
 }
 
 export function ensureNodeModules() {
-  if (existsSync(join(ROOT, 'node_modules', '.package-lock.json'))) return;
+  // A machine that installed before a dependency was added (e.g. uplot for the console) installs again.
+  const wanted = Object.keys(JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).devDependencies ?? {});
+  if (existsSync(join(ROOT, 'node_modules', '.package-lock.json')) && wanted.every((name) => existsSync(join(ROOT, 'node_modules', name, 'package.json')))) return;
   log('installing npm dependencies (npm ci) ...');
   run('npm', ['ci', '--no-audit', '--no-fund']);
 }

@@ -1,8 +1,10 @@
 // The Worker's build: stage its static assets (the storefront and the package's published files,
-// exactly what `npm start` serves) and bundle it with `wrangler deploy --dry-run` (offline).
+// exactly what `npm start` serves) and the merchant console (scripts/console.mjs), and bundle it with
+// `wrangler deploy --dry-run` (offline).
 import { cpSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { build } from './build.mjs';
+import { buildConsole } from './console.mjs';
 import { ROOT, log, run } from './setup.mjs';
 import { PACKAGE_FILES } from './start.mjs';
 
@@ -36,6 +38,7 @@ export const BUNDLE_RULES = [
 /** Bundles the Worker as `wrangler deploy` would upload it; returns the output folder. */
 export function bundleWorker(outdir = join(WORKER, 'dist', 'bundle')) {
   build();
+  buildConsole();
   stageAssets();
   rmSync(outdir, { recursive: true, force: true });
   run(WRANGLER, ['deploy', '--dry-run', '--outdir', outdir, '--config', join(WORKER, 'wrangler.jsonc')], { env: WRANGLER_ENV });

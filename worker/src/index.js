@@ -4,9 +4,11 @@
 // package like any user's code. It logs nothing, stores nothing about a request to /price or
 // /verify, and of /report keeps only running tallies (sums of already randomized values) in K
 // shard Durable Objects per base policy. The policy store keeps the served policy and the loop's
-// audit log. One file per concern: http.js, secrets.js, policies.js, pricing.js, reports.js, loop.js.
+// audit log. One file per concern: http.js, secrets.js, policies.js, pricing.js, reports.js, loop.js,
+// console.js (the merchant console's page, built from worker/console/).
 import { HttpError, json } from './http.js';
-import { getPolicy, policyLog, propose, runProposer, switchTo } from './loop.js';
+import { consoleFile } from './console.js';
+import { getPolicy, policyLog, policyStatus, propose, runProposer, switchTo } from './loop.js';
 import { health, price, verify } from './pricing.js';
 import { readEstimates, report } from './reports.js';
 
@@ -15,12 +17,14 @@ export { ReportTally } from './reports.js';
 
 const ROUTES = {
   '/price': price, '/verify': verify, '/health': health, '/report': report, '/estimates': readEstimates,
-  '/policy': getPolicy, '/policy/propose': propose, '/policy/log': policyLog, '/policy/stop': switchTo('stop'), '/policy/resume': switchTo('resume'),
+  '/policy': getPolicy, '/policy/status': policyStatus, '/policy/propose': propose, '/policy/log': policyLog, '/policy/stop': switchTo('stop'), '/policy/resume': switchTo('resume'),
+  '/console': consoleFile,
 };
 
 export default {
   async fetch(request, env) {
-    const route = ROUTES[new URL(request.url).pathname];
+    const { pathname } = new URL(request.url);
+    const route = ROUTES[pathname] ?? (pathname.startsWith('/console/') ? consoleFile : undefined);
     try {
       if (route) return await route(request, env);
       if (env.ASSETS) return await env.ASSETS.fetch(request);

@@ -213,6 +213,15 @@ export async function policyLog(request, env) {
   return json(200, await policyStore(env).log({ after }));
 }
 
+/** What the merchant console shows of the store: the served policy, the base version, the kill switch, the open round. */
+export async function policyStatus(request, env) {
+  allow(request, 'GET');
+  await requireAdmin(request, env);
+  requireStore(env);
+  const { policy, baseVersion, stopped, round } = await servedPolicy(env, { fresh: true });
+  return json(200, { policy, baseVersion, stopped, round, now: Date.now() });
+}
+
 export function switchTo(action) {
   return async (request, env) => {
     allow(request, 'POST');
