@@ -272,7 +272,7 @@ pub struct PreviousVersion {
     pub accept_until: i64,
 }
 
-/// Measurement reports under local differential privacy (src/ldp.rs, docs/measurement.md).
+/// Measurement reports under local differential privacy (src/ldp/, docs/measurement.md).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Reporting {
@@ -284,7 +284,7 @@ pub struct Reporting {
     #[serde(default)]
     pub mechanism: Mechanism,
     /// Interest thresholds (ascending probabilities) that cut shoppers into buckets. When given,
-    /// reports use domain version 2 (src/ldp.rs): explore quotes form their own arm and the
+    /// reports use domain version 2 (src/ldp/domain.rs): explore quotes form their own arm and the
     /// shopper's segment is replaced by the interest bucket, so the collector can estimate the
     /// price response β from randomized discounts (docs/measurement.md §7).
     #[serde(default, skip_serializing_if = "Option::is_none")]
