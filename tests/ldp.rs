@@ -1,7 +1,7 @@
 //! The device's local-DP randomizers deliver their stated ε, and version-2 reports carry their
 //! explore step. The collector's estimates are tested in pricelet-measure.
 
-use pricelet::ldp::{self, Arm, Group, Mechanism, Payload, Tuple};
+use pricelet::ldp::{self, Arm, DomainVersion, Group, Mechanism, Payload, Randomized, Tuple};
 use pricelet::Policy;
 use pricelet_lab::rng::Rng as SplitMix64;
 use pricelet_measure as aggregate;
@@ -124,8 +124,11 @@ fn version_2_reports_carry_the_explore_step() {
         &mut rng,
     );
     assert_eq!(
-        (r.step, r.domain_version, r.bits.is_none()),
-        (Some(3), 2, true)
+        (r.step, r.domain_version, r.mechanism()),
+        (Some(3), DomainVersion::Learning, Mechanism::Grr)
     );
-    assert!(r.value.unwrap() < 12, "a value of converted × 6 buckets");
+    let Randomized::Value(value) = r.randomized else {
+        panic!("GRR sends a value, not bits")
+    };
+    assert!(value < 12, "a value of converted × 6 buckets");
 }

@@ -434,7 +434,7 @@ impl Pricer {
         })
     }
 
-    /// A privacy-protected measurement report for a quote that was shown (ldp.rs,
+    /// A privacy-protected measurement report for a quote that was shown (src/ldp/,
     /// docs/measurement.md). Call it once per quote shown, when its outcome is known (`converted`:
     /// the shopper bought at this quote). Needs consent `granted` (no GPC) and the policy's
     /// `reporting` section; each report spends the policy's ε from the local day's budget, which is

@@ -12,4 +12,5 @@ pub mod json;
 pub mod policy;
 pub mod pricer;
 pub mod quantity;
+pub mod report;
 pub mod state;

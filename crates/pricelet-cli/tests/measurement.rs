@@ -47,13 +47,7 @@ fn known_reports(policy: &pricelet::Policy, n: usize, seed: u64) -> (String, f64
             r.epsilon,
             &mut rng,
         );
-        let report = ldp::Report::new(
-            "2026-11-29".into(),
-            &domain,
-            r.mechanism,
-            r.epsilon,
-            &payload,
-        );
+        let report = ldp::Report::new("2026-11-29".into(), &domain, r.epsilon, &payload);
         out += &serde_json::to_string(&report).unwrap();
         out.push('\n');
     }

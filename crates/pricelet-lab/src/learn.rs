@@ -277,7 +277,7 @@ pub fn loop_simulate(
             q.reason = Reason::Explore;
             let converted = rng.uniform() < buy(q.price_minor);
             let tuple = ldp::tuple_for(&policy, &q, converted, &[])
-                .map_err(|(_, m)| pricelet::Error::new(pricelet::Code::InvalidReport, m))?;
+                .map_err(|e| pricelet::Error::new(pricelet::Code::InvalidReport, e.to_string()))?;
             let report = Report::randomized(
                 pricelet::time::local_day(&clock),
                 &expected.domain,

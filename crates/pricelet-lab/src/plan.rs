@@ -430,7 +430,7 @@ pub fn sample_reports(
         let cell = pop.draw(domain, &mut rng);
         let payload = ldp::randomize(cell, domain.size(), mechanism, epsilon, &mut rng);
         let day = format!("2026-11-{}", 23 + i % 7);
-        let report = Report::new(day, domain, mechanism, epsilon, &payload);
+        let report = Report::new(day, domain, epsilon, &payload);
         out += &serde_json::to_string(&report).unwrap_or_default();
         out.push('\n');
     }

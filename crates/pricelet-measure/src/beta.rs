@@ -1,7 +1,7 @@
 //! The price response β refitted from conversion by discount step (logistic, by Newton's method).
 
 use crate::estimate::*;
-use pricelet::ldp::{Arm, Domain, Group, Tuple};
+use pricelet::ldp::{Arm, Domain, DomainVersion, Group, Tuple};
 use serde::Serialize;
 
 /// The fitted price response `P(buy | d) = σ(α_g + β·d)` (the functional form of the policy's
@@ -30,7 +30,7 @@ pub struct BetaFit {
 fn fit_group(domain: &Domain, t: &Tuple) -> Option<usize> {
     match t.group {
         Group::Interest(b) => (t.arm == Arm::Explore).then_some(b),
-        Group::Segment(_) if domain.version() == pricelet::ldp::DOMAIN_VERSION => Some(0),
+        Group::Segment(_) if domain.version() == DomainVersion::Segments => Some(0),
         Group::Segment(_) => None,
     }
 }
@@ -257,7 +257,10 @@ mod tests {
     fn beta_from_explore_reports_is_unbiased_and_its_interval_covers() {
         let policy = Policy::from_json_str(include_str!("../../../policy/learning.json")).unwrap();
         let domain = Domain::for_policy(&policy);
-        assert_eq!((domain.version(), domain.randomized_size()), (2, 12));
+        assert_eq!(
+            (domain.version(), domain.randomized_size()),
+            (DomainVersion::Learning, 12)
+        );
         for (mechanism, eps, n, beta, seed) in [
             (Mechanism::Oue, 2.0, 30_000, 6.0, 5),
             (Mechanism::Grr, 4.0, 10_000, 6.0, 6),

@@ -1,6 +1,6 @@
 //! Tallies of reports and their de-biased frequencies: estimates with delta-method intervals.
 
-use pricelet::ldp::{Arm, Domain, Mechanism, Payload, Tuple};
+use pricelet::ldp::{Arm, Domain, DomainVersion, Mechanism, Payload, Tuple};
 use pricelet::policy::{Policy, Strategy};
 use serde::{Deserialize, Serialize};
 
@@ -119,7 +119,7 @@ impl Tally {
     /// An empty tally of a domain (version 2 counts reports per step).
     pub fn for_domain(domain: &Domain) -> Tally {
         let mut t = Tally::new(domain.size());
-        if domain.version() != pricelet::ldp::DOMAIN_VERSION {
+        if domain.version() == DomainVersion::Learning {
             t.step_reports = vec![0; domain.steps()];
         }
         t
@@ -127,7 +127,7 @@ impl Tally {
 
     /// Whether the tally is one of `domain` with possible counts.
     pub fn fits_domain(&self, domain: &Domain) -> bool {
-        let steps = if domain.version() == pricelet::ldp::DOMAIN_VERSION {
+        let steps = if domain.version() == DomainVersion::Segments {
             0
         } else {
             domain.steps()

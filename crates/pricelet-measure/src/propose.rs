@@ -125,7 +125,7 @@ fn estimate_beta(tally: &Tally, expected: &Expected) -> (Option<Estimate>, f64, 
     }
     let f = tally.frequencies(Noise::Ldp(expected.mechanism, expected.epsilon));
     match fit_beta(&f, &expected.domain) {
-        Ok(fit) if expected.domain.version() == pricelet::ldp::DOMAIN_VERSION_LEARNING => {
+        Ok(fit) if expected.domain.version() == pricelet::ldp::DomainVersion::Learning => {
             (Some(fit.beta), fit.reports_used, None)
         }
         Ok(_) => (None, 0.0, Some("reports of domain version 1 do not separate explore quotes: β is not identified (add reporting.interestBuckets)".into())),

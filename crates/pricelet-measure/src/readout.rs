@@ -2,7 +2,8 @@
 
 use crate::beta::{fit_beta, BetaFit};
 use crate::estimate::*;
-use pricelet::ldp::{self, Arm, Group, Mechanism, Report, Segment};
+use pricelet::ldp::{self, Arm, DomainVersion, Group, Mechanism, Report, Segment};
+use pricelet::wire::report::ReportReadError;
 use pricelet::Result;
 use serde::Serialize;
 
@@ -16,8 +17,9 @@ pub fn read_reports(text: &str, expected: &Expected) -> Result<Tally> {
         if line.trim().is_empty() {
             continue;
         }
-        let r: Report = serde_json::from_str(line).map_err(|e| {
-            invalid(format!("line {}: not a measurement report ({e}); a report has exactly the fields day, mechanism, epsilon, domain, domainVersion and bits (oue) or value (grr)", i + 1))
+        let r = Report::from_json_str(line).map_err(|e| match e {
+            ReportReadError::NotAReport(e) => invalid(format!("line {}: not a measurement report ({e}); a report has exactly the fields day, mechanism, epsilon, domain, domainVersion and bits (oue) or value (grr)", i + 1)),
+            e => invalid(format!("line {}: {}", i + 1, unread_report(&e, expected))),
         })?;
         add_report(&mut tally, &r, expected)
             .map_err(|e| invalid(format!("line {}: {}", i + 1, e.message)))?;
@@ -28,42 +30,56 @@ pub fn read_reports(text: &str, expected: &Expected) -> Result<Tally> {
     Ok(tally)
 }
 
+/// What a refused report's message ends with.
+const REDO: &str = "aggregate the reports of one reporting setup at a time: pass the policy they were made under with --policy, or split the file by epsilon, mechanism and domain first";
+
+/// The message for JSON that reading refused as a report. A domain version no format has reads as
+/// any other version that is not the policy's.
+pub fn unread_report(e: &ReportReadError, expected: &Expected) -> String {
+    match e {
+        ReportReadError::UnknownDomainVersion(n) => other_version(n, expected).message,
+        e => e.to_string(),
+    }
+}
+
+fn other_version(found: &dyn std::fmt::Display, expected: &Expected) -> pricelet::Error {
+    invalid(format!(
+        "domain version {found} is not the policy's version {} (version 2 when the policy has reporting.interestBuckets): {REDO}",
+        expected.domain.version()
+    ))
+}
+
 /// Adds one report to a running tally, refusing it (tally unchanged) unless it was made under
 /// `expected` and the tally is one of the same domain.
 pub fn add_report(tally: &mut Tally, r: &Report, expected: &Expected) -> Result<()> {
     let size = expected.domain.size();
     let description = expected.domain.description();
-    let redo = "aggregate the reports of one reporting setup at a time: pass the policy they were made under with --policy, or split the file by epsilon, mechanism and domain first";
     if !tally.fits_domain(&expected.domain) {
         return Err(invalid(format!(
             "the tally (of {} cells) does not fit the policy {}'s domain of {size}, or its counts are impossible (edited?): start a new tally",
             tally.size, expected.policy_version
         )));
     }
-    if r.mechanism != expected.mechanism {
+    if r.mechanism() != expected.mechanism {
         return Err(invalid(format!(
-            "the report was randomized with {} but the policy {} uses {}: {redo}",
-            r.mechanism.as_str(),
+            "the report was randomized with {} but the policy {} uses {}: {REDO}",
+            r.mechanism().as_str(),
             expected.policy_version,
             expected.mechanism.as_str()
         )));
     }
     if r.epsilon != expected.epsilon {
         return Err(invalid(format!(
-            "the report was made with ε = {} but the policy {} has reporting.epsilon = {}; de-biasing with the wrong ε gives wrong numbers: {redo}",
+            "the report was made with ε = {} but the policy {} has reporting.epsilon = {}; de-biasing with the wrong ε gives wrong numbers: {REDO}",
             r.epsilon, expected.policy_version, expected.epsilon
         )));
     }
     if r.domain_version != expected.domain.version() {
-        return Err(invalid(format!(
-            "domain version {} is not the policy's version {} (version 2 when the policy has reporting.interestBuckets): {redo}",
-            r.domain_version,
-            expected.domain.version()
-        )));
+        return Err(other_version(&r.domain_version, expected));
     }
     if r.domain != description {
         return Err(invalid(format!(
-            "the report's domain {:?} differs from the policy's {description:?} (other discount steps?): {redo}",
+            "the report's domain {:?} differs from the policy's {description:?} (other discount steps?): {REDO}",
             r.domain
         )));
     }
@@ -85,11 +101,11 @@ pub fn add_report(tally: &mut Tally, r: &Report, expected: &Expected) -> Result<
     }
     let payload = r.payload(expected.domain.randomized_size())?;
     match (r.step, expected.domain.version()) {
-        (None, ldp::DOMAIN_VERSION) => tally.add(&payload),
-        (Some(step), ldp::DOMAIN_VERSION_LEARNING) if step < expected.domain.steps() => {
+        (None, DomainVersion::Segments) => tally.add(&payload),
+        (Some(step), DomainVersion::Learning) if step < expected.domain.steps() => {
             tally.add_in_step(step, &payload)
         }
-        (Some(step), ldp::DOMAIN_VERSION_LEARNING) => {
+        (Some(step), DomainVersion::Learning) => {
             return Err(invalid(format!(
                 "`step` {step} is not a step of the policy (0 to {})",
                 expected.domain.steps() - 1
@@ -152,7 +168,7 @@ pub struct Readout {
     pub mechanism: Mechanism,
     pub epsilon: f64,
     pub domain: String,
-    pub domain_version: u32,
+    pub domain_version: DomainVersion,
     pub intervals: &'static str,
     pub arms: Vec<ArmRow>,
     /// Treatment − control conversion (percentage points as a fraction).
@@ -209,7 +225,7 @@ pub fn readout(tally: &Tally, expected: &Expected) -> Readout {
             }
         })
         .collect();
-    let groups: Vec<(Group, String)> = if domain.version() == ldp::DOMAIN_VERSION {
+    let groups: Vec<(Group, String)> = if domain.version() == DomainVersion::Segments {
         vec![
             (Group::Segment(Segment::New), "new".into()),
             (Group::Segment(Segment::Returning), "returning".into()),
@@ -249,7 +265,7 @@ pub fn readout(tally: &Tally, expected: &Expected) -> Readout {
         beta,
         beta_problem,
         policy_beta: expected.policy_beta,
-        caveat: if domain.version() == ldp::DOMAIN_VERSION_LEARNING { "β is fitted to the explore reports only (discounts drawn at random among the allowed prices), with one intercept per interest bucket: a randomized estimate. Conversion by step over all reports is causal only in the explore arm and at step 0 of the control arm." } else { "Conversion by step is causal only where the step was randomized (the control arm, explore quotes); personalized discounts go to hesitant shoppers, so without randomization the curve, and β fitted to it, mix the price effect with who was offered what." },
+        caveat: if domain.version() == DomainVersion::Learning { "β is fitted to the explore reports only (discounts drawn at random among the allowed prices), with one intercept per interest bucket: a randomized estimate. Conversion by step over all reports is causal only in the explore arm and at step 0 of the control arm." } else { "Conversion by step is causal only where the step was randomized (the control arm, explore quotes); personalized discounts go to hesitant shoppers, so without randomization the curve, and β fitted to it, mix the price effect with who was offered what." },
         cell_counts: (0..domain.size())
             .map(|j| f.n * f.pi[j])
             .collect(),
@@ -321,13 +337,7 @@ mod tests {
         let policy = Policy::from_json(&v).unwrap();
         let exp = Expected::from_policy(&policy).unwrap();
         let d = &exp.domain;
-        let good = Report::new(
-            "2026-11-29".into(),
-            d,
-            Mechanism::Oue,
-            2.0,
-            &Payload::Bits(vec![3]),
-        );
+        let good = Report::new("2026-11-29".into(), d, 2.0, &Payload::Bits(vec![3]));
         let line = serde_json::to_string(&good).unwrap();
         assert_eq!(read_reports(&line, &exp).unwrap().n, 1);
         let mut other = good.clone();
@@ -424,14 +434,14 @@ mod tests {
             ),
             (
                 ldp::Report {
-                    value: Some(12),
+                    randomized: ldp::Randomized::Value(12),
                     ..r.clone()
                 },
                 "outside the domain",
             ),
             (
                 ldp::Report {
-                    domain_version: 1,
+                    domain_version: DomainVersion::Segments,
                     ..r.clone()
                 },
                 "domain version 1",

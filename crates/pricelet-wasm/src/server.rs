@@ -10,7 +10,8 @@ use pricelet::error::{Code, Error};
 use pricelet::ldp::Report;
 use pricelet::pricer::{EdgeRequest, PriceSlot};
 use pricelet::quote::Signer;
-use pricelet_measure::{add_report, readout, Expected, Tally};
+use pricelet::wire::report::ReportReadError;
+use pricelet_measure::{add_report, readout, unread_report, Expected, Tally};
 use serde_json::Value;
 use wasm_bindgen::prelude::*;
 
@@ -119,8 +120,9 @@ pub fn tally_reports(
         .map_err(error)?;
     for (i, v) in list.into_iter().enumerate() {
         let field = format!("reports[{i}]");
-        let r: Report = serde_json::from_value(v).map_err(|e| {
-            error(Error::at(Code::InvalidReport, &field, format!("{field} is not a measurement report ({e}); a report has exactly day, mechanism, epsilon, domain, domainVersion and bits or value")))
+        let r = Report::from_json(v).map_err(|e| match e {
+            ReportReadError::NotAReport(e) => error(Error::at(Code::InvalidReport, &field, format!("{field} is not a measurement report ({e}); a report has exactly day, mechanism, epsilon, domain, domainVersion and bits or value"))),
+            e => error(Error::at(Code::InvalidReport, &field, format!("{field}: {}", unread_report(&e, &expected)))),
         })?;
         add_report(&mut next, &r, &expected).map_err(|m| {
             error(Error::at(

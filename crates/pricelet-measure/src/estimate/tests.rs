@@ -166,7 +166,6 @@ fn a_tally_with_impossible_counts_is_refused() {
     let report = ldp::Report::new(
         "2026-11-29".into(),
         &exp.domain,
-        Mechanism::Oue,
         2.0,
         &Payload::Bits(vec![1]),
     );

@@ -222,16 +222,7 @@ fn a_retreat_needs_the_same_evidence_as_any_change() {
     let p = policy(|v| v["learning"]["minReports"] = json!(2000));
     let domain = Domain::for_policy(&p);
     let expected = Expected::from_policy(&p).unwrap();
-    let mut rng = {
-        let mut x = 11u64;
-        move || {
-            x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
-            let mut z = x;
-            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-            z ^ (z >> 31)
-        }
-    };
+    let mut rng = crate::seeded(11);
     let mut fakes = Tally::for_domain(&domain);
     for i in 0..2_052usize {
         let step = i % domain.steps();
