@@ -1,10 +1,8 @@
 //! The device's local-DP randomizers deliver their stated ε, and version-2 reports carry their
 //! explore step. The collector's estimates are tested in pricelet-measure.
 
-use pricelet::ldp::{self, Arm, DomainVersion, Group, Mechanism, Payload, Randomized, Tuple};
-use pricelet::Policy;
+use pricelet::ldp::{self, Mechanism, Payload};
 use pricelet_lab::rng::Rng as SplitMix64;
-use pricelet_measure as aggregate;
 
 /// χ² quantile 0.999 for 40 degrees of freedom.
 const CHI2_40_999: f64 = 73.402;
@@ -101,34 +99,4 @@ fn grr_values_have_the_stated_frequencies_and_likelihood_ratio() {
     for o in (0..d).filter(|&o| o != 3 && o != 30) {
         assert!((ratio(o) - 1.0).abs() < 0.15, "value {o}: {}", ratio(o));
     }
-}
-
-#[test]
-fn version_2_reports_carry_the_explore_step() {
-    let policy = Policy::from_json_str(include_str!("../policy/learning.json")).unwrap();
-    let expected = aggregate::Expected::from_policy(&policy).unwrap();
-    let domain = &expected.domain;
-    let mut rng = SplitMix64::new(3);
-    let t = Tuple {
-        arm: Arm::Explore,
-        step: 3,
-        converted: true,
-        group: Group::Interest(2),
-    };
-    let r = ldp::Report::randomized(
-        "2026-12-01".into(),
-        domain,
-        domain.encode(&t),
-        expected.mechanism,
-        expected.epsilon,
-        &mut rng,
-    );
-    assert_eq!(
-        (r.step, r.domain_version, r.mechanism()),
-        (Some(3), DomainVersion::Learning, Mechanism::Grr)
-    );
-    let Randomized::Value(value) = r.randomized else {
-        panic!("GRR sends a value, not bits")
-    };
-    assert!(value < 12, "a value of converted × 6 buckets");
 }

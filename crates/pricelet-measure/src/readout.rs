@@ -394,7 +394,7 @@ mod tests {
     }
 
     #[test]
-    fn version_2_reports_are_refused_in_the_wrong_shape() {
+    fn version_2_reports_carry_the_explore_step_and_are_refused_in_the_wrong_shape() {
         let policy = Policy::from_json_str(include_str!("../../../policy/learning.json")).unwrap();
         let expected = Expected::from_policy(&policy).unwrap();
         let domain = &expected.domain;
@@ -413,7 +413,15 @@ mod tests {
             expected.epsilon,
             &mut rng,
         );
-        assert_eq!(expected.mechanism, Mechanism::Grr);
+        // A version 2 report sends its explore step in the clear and randomizes the rest with GRR.
+        assert_eq!(
+            (r.step, r.domain_version, r.mechanism()),
+            (Some(3), DomainVersion::Learning, Mechanism::Grr)
+        );
+        let ldp::Randomized::Value(value) = r.randomized else {
+            panic!("GRR sends a value, not bits")
+        };
+        assert!(value < 12, "a value of converted × 6 buckets");
         let mut tally = Tally::for_domain(domain);
         add_report(&mut tally, &r, &expected).unwrap();
         assert_eq!((tally.n, tally.step_reports[3]), (1, 1));
