@@ -67,12 +67,14 @@ function sameItem(snap, item) {
 /**
  * One shopper's pricer. Every call goes to the Rust engine; a trap re-creates the engine once.
  *
- * Quotes the engine would re-serve under its stability rule (same item, within `stabilityTtlMs`,
- * not expired) are also kept here, so a repeated `priceFor` costs what a JS object costs instead of
- * a trip through the wasm boundary. The copy is exact while the engine's `stableEpoch` stands
- * still: the engine moves it whenever it drops or replaces a re-servable quote (track, consent,
- * forget, a reload of the stored state, its cache filling up), and this wrapper reads it after
- * every engine call. Each hit returns a fresh object, so a caller's edits never reach the next one.
+ * Quotes the engine keeps to serve again (its stability rule) are also kept here, so a repeated
+ * `priceFor` costs what a JS object costs instead of a trip through the wasm boundary. With each
+ * quote the engine hands over the clock values during which it serves that quote again
+ * (`reservableWindows`, [from, until)); this wrapper keeps those two numbers and the item as it was
+ * sent, and works out nothing itself. The copy is exact while the engine's `stableEpoch` stands
+ * still: the engine moves it whenever it drops or replaces a kept quote (track, consent, forget, a
+ * reload of the stored state, its cache filling up), and this wrapper reads it after every engine
+ * call. Each hit returns a fresh object, so a caller's edits never reach the next one.
  */
 export class Pricer {
   #args;
@@ -80,11 +82,10 @@ export class Pricer {
   #gen = 0;
   #unwatch = null;
   #freed = false;
-  /** item id → { snap, quote }: quotes the engine holds in its stable cache now (the map is
-   * emptied whenever the epoch moves). */
+  /** item id → { snap, quote, from, until }: quotes the engine holds in its stable cache now, and
+   * when it serves them again (the map is emptied whenever the epoch moves). */
   #quotes = new Map();
   #epoch = -1;
-  #ttl = 0;
   #now = Date.now;
   /** A save of the shown quotes is queued (one per batch of prices, after the caller's render). */
   #saveQueued = false;
@@ -111,7 +112,6 @@ export class Pricer {
       this.#inner = new runtime.engine.WasmPricer(policy, loads.interest, loads.uplift, config, hooks);
       this.#gen = runtime.generation;
       this.#quotes.clear();
-      this.#ttl = this.#inner.stabilityTtlMs;
       this.#epoch = this.#inner.stableEpoch;
       this.#now = typeof hooks.now === 'function' ? hooks.now : Date.now;
     }
@@ -145,24 +145,27 @@ export class Pricer {
       const entry = this.#quotes.get(item?.id);
       if (entry === undefined || !sameItem(entry.snap, item)) return null;
       const now = this.#now.call(null); // the clock the engine reads, called the same way
-      const q = entry.quote;
-      const fresh = Number.isSafeInteger(now) && now >= q.issuedAt && now < q.issuedAt + this.#ttl && now <= q.expiresAt;
-      return fresh ? { ...q } : null;
+      // (A clock value the engine would refuse is its to report.)
+      const served = Number.isSafeInteger(now) && entry.from <= now && now < entry.until;
+      return served ? { ...entry.quote } : null;
     } catch {
       return null; // a throwing getter or clock: the engine reports it
     }
   }
 
   /**
-   * Keeps a quote the engine just put in its stable cache (it does for every quote when the TTL is
-   * on), if the item reads as the `text` the engine priced (a getter may answer differently twice).
+   * Keeps a quote the engine keeps, with the window `windows[at]`, `windows[at + 1]` it gave for it
+   * (empty for a quote it does not keep), if the item reads as the `text` the engine priced (a
+   * getter may answer differently twice).
    */
-  #remember(item, text, quote) {
-    if (this.#ttl <= 0 || typeof quote?.quoteId !== 'string' || quote.reason === 'engine_reset') return;
+  #remember(item, text, quote, windows, at) {
+    const from = windows?.[at];
+    const until = windows?.[at + 1];
+    if (!(from < until)) return;
     try {
       const snap = snapshot(item);
       if (snap === null || JSON.stringify(Object.fromEntries(snap.keys.map((k, i) => [k, snap.values[i]])), replacer) !== text) return;
-      this.#quotes.set(snap.values[snap.keys.indexOf('id')], { snap, quote: { ...quote } });
+      this.#quotes.set(snap.values[snap.keys.indexOf('id')], { snap, quote: { ...quote }, from, until });
     } catch {
       // not cached: the next call asks the engine
     }
@@ -185,12 +188,13 @@ export class Pricer {
     const hit = this.#cachedQuote(item);
     if (hit !== null) return hit;
     const text = wire(item, 'invalid_item', 'the item');
-    const quote = JSON.parse(this.#call((p) => {
+    const { out, windows } = this.#call((p) => {
       const out = p.priceFor(text);
       this.#saveShownSoon(p);
-      return out;
-    }, (p) => p.listQuoteWithReason(text, 'engine_reset')));
-    this.#remember(item, text, quote);
+      return { out, windows: p.reservableWindows };
+    }, (p) => ({ out: p.listQuoteWithReason(text, 'engine_reset'), windows: null }));
+    const quote = JSON.parse(out);
+    this.#remember(item, text, quote, windows, 0);
     return quote;
   }
 
@@ -209,12 +213,12 @@ export class Pricer {
     } catch (e) {
       throw coded(e, 'invalid_argument', 'the arguments');
     }
-    const kept = this.#call((p) => {
-      const out = p.adoptQuote(itemText, quoteText);
+    const { kept, windows } = this.#call((p) => {
+      const kept = p.adoptQuote(itemText, quoteText);
       this.#saveShownSoon(p);
-      return out;
-    }, () => false);
-    if (kept) this.#remember(item, itemText, JSON.parse(quoteText));
+      return { kept, windows: p.reservableWindows };
+    }, () => ({ kept: false, windows: null }));
+    if (kept) this.#remember(item, itemText, JSON.parse(quoteText), windows, 0);
     return kept;
   }
 
@@ -245,16 +249,17 @@ export class Pricer {
       throw pricerError('limit_exceeded', `the items are ${chars} characters of JSON, over the limit of ${max}; split the request`, 'items');
     }
     const epoch = this.#epoch;
-    const out = this.#call((p) => {
+    const { out, windows } = this.#call((p) => {
       const slots = JSON.parse(p.pricesFor(`[${wired.join(',')}]`));
       this.#saveShownSoon(p);
-      return slots;
-    }, (p) => resetSlots(p, wired, list));
-    // If the engine dropped or replaced quotes mid-batch, some of these are no longer in its cache.
+      return { out: slots, windows: p.reservableWindows };
+    }, (p) => ({ out: resetSlots(p, wired, list), windows: null }));
+    // If the engine dropped or replaced quotes mid-batch, an earlier slot's item may no longer be
+    // the one it keeps under that id.
     const keep = this.#epoch === epoch;
     return out.map((q, i) => {
       if (slots[i]) return slots[i];
-      if (keep) this.#remember(list[i], wired[i], q);
+      if (keep) this.#remember(list[i], wired[i], q, windows, 2 * i);
       return q;
     });
   }

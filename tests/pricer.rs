@@ -247,6 +247,64 @@ fn stability_reserves_a_quote_within_its_ttl() {
 }
 
 #[test]
+fn the_window_given_to_a_host_is_the_one_the_engine_re_serves_in() {
+    let priced = |ttl_ms: i64| {
+        let config = PricerConfig {
+            stability_ttl_ms: Some(ttl_ms),
+            ..config(Consent::Granted)
+        };
+        let mut p = Pricer::new(
+            Policy::default_policy(),
+            ModelSlot::Absent,
+            ModelSlot::Absent,
+            None,
+            config,
+            NOW,
+            test_rng(),
+        )
+        .unwrap();
+        let q = p.price_for(&item(), &clock(0)).unwrap();
+        (p, q)
+    };
+    let quote_ttl = Policy::default_policy().quote_ttl_ms;
+    // The window ends with the TTL, with the TTL and the expiry at once, with the expiry.
+    for ttl in [60_000, quote_ttl + 1, 2 * quote_ttl] {
+        let (p, q) = priced(ttl);
+        let w = p.reservable_window(&q).unwrap();
+        assert_eq!(
+            (w.from, w.until),
+            (q.issued_at, (q.issued_at + ttl).min(q.expires_at + 1))
+        );
+        for now in [
+            w.from - 1,
+            w.from,
+            w.until - 1,
+            w.until,
+            q.expires_at,
+            q.expires_at + 1,
+        ] {
+            let (mut p, first) = priced(ttl);
+            let again = p.price_for(&item(), &clock(now - NOW)).unwrap();
+            assert_eq!(
+                again == first,
+                w.contains(now),
+                "TTL {ttl}: {} ms after the issue",
+                now - w.from
+            );
+        }
+        let mut edited = q.clone();
+        edited.price_minor += 1;
+        assert_eq!(
+            p.reservable_window(&edited),
+            None,
+            "only the quote kept has a window"
+        );
+    }
+    let (p, q) = priced(0);
+    assert_eq!(p.reservable_window(&q), None, "a TTL of 0 keeps nothing");
+}
+
+#[test]
 fn failure_modes() {
     // bad item in a batch: an error slot, the others price
     let mut p = pricer(Consent::Granted);

@@ -162,34 +162,6 @@ impl Pricer {
         Ok(quote)
     }
 
-    /// Keeps `quote` to re-serve for `item` within the stability window.
-    pub(super) fn keep_stable(&mut self, item: &Item, quote: &Quote) {
-        if self.stability_ttl_ms > 0 && quote.reason != Reason::EngineReset {
-            if self.stable_quotes.len() >= MAX_CACHED_ITEMS {
-                self.stable_quotes.clear();
-                self.stable_epoch += 1;
-            }
-            let replaced = self
-                .stable_quotes
-                .insert(item.id.clone(), (item.clone(), quote.clone()));
-            if replaced.is_some() {
-                self.stable_epoch += 1;
-            }
-        }
-    }
-
-    /// The stability rule: within the TTL the same quote is re-served if it still passes
-    /// `verifyQuote` under the current policy and list price. The policy of a pricer never changes
-    /// and the quote was made for the cached item, so "still verifies" is exactly "the item is
-    /// unchanged and the quote has not expired" — checked without re-hashing the quote.
-    pub(super) fn stable_quote(&self, item: &Item, clock: &Clock) -> Option<Quote> {
-        let (priced, q) = self.stable_quotes.get(&item.id)?;
-        let fresh = clock.now_ms >= q.issued_at
-            && clock.now_ms < q.issued_at + self.stability_ttl_ms
-            && clock.now_ms <= q.expires_at;
-        (fresh && priced == item).then(|| q.clone())
-    }
-
     fn remember(&mut self, d: Decision) {
         if self.decisions.len() >= MAX_CACHED_ITEMS {
             self.decisions.clear();

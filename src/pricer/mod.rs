@@ -7,11 +7,13 @@
 mod decide;
 mod edge;
 mod shown;
+mod stable;
 mod sync;
 
 pub use decide::{list_quote, Decision, FeatureValue};
 pub use edge::{EdgeFeatures, EdgeRequest, RequestItem};
 pub use shown::{shown_quote, ShownDoc};
+pub use stable::StabilityWindow;
 
 use crate::behaviour::{BehaviourLog, Event};
 use crate::error::{quoted, Code, Error, Result};
@@ -192,7 +194,7 @@ pub struct Pricer {
     budget_writer: Option<String>,
     /// Anonymous ids (and measurement reports) draw from it: cryptographic on a device.
     rng: Box<dyn Random>,
-    /// Quotes re-served within the stability TTL, with the item they priced.
+    /// Quotes re-served within their stability window (stable.rs), with the item they priced.
     stable_quotes: HashMap<String, (Item, Quote)>,
     /// Quotes other pages of the shop showed (from the stored state), by item id (shown.rs).
     restored: HashMap<String, shown::ShownQuote>,
@@ -201,7 +203,8 @@ pub struct Pricer {
     /// The latest clock reading of a call: what "now" is when the state is written.
     latest_now: i64,
     /// Moves whenever a re-servable quote is dropped or replaced, so a host-side copy of
-    /// `stable_quotes` (the JS wrapper's quote cache) is exact while it stands still.
+    /// `stable_quotes` with their windows (the JS wrapper's quote cache) is exact while it stands
+    /// still.
     stable_epoch: u64,
     /// Whether a model reads item-scoped features (fixed with the models; asked on every quote).
     item_features: bool,
@@ -338,14 +341,10 @@ impl Pricer {
         self.invalidate();
     }
 
-    /// See `stable_epoch`: equal epochs mean every quote re-served before is still the one the
-    /// stability rule would re-serve.
+    /// See `stable_epoch`: equal epochs mean every quote kept before is still kept, so the window
+    /// [`Pricer::reservable_window`] gave for it still says when it is served again.
     pub fn stable_epoch(&self) -> u64 {
         self.stable_epoch
-    }
-
-    pub fn stability_ttl_ms(&self) -> i64 {
-        self.stability_ttl_ms
     }
 
     pub fn consent(&self) -> Consent {

@@ -89,7 +89,7 @@ impl Pricer {
     }
 
     fn fresh_at(&self, issued_at: i64, now_ms: i64) -> bool {
-        now_ms >= issued_at && now_ms < issued_at.saturating_add(self.stability_ttl_ms)
+        StabilityWindow::after_issue(issued_at, self.stability_ttl_ms).contains(now_ms)
     }
 
     /// The shown quotes to store, or None when there are none (or nothing may be stored).
@@ -218,7 +218,7 @@ fn rebuild(
 ) -> Option<Quote> {
     let ShownQuote(_, price, reason, variant, interest, propensity, issued_at, personalized, id) =
         s.clone();
-    let fresh = now_ms >= issued_at && now_ms < issued_at.saturating_add(stability_ttl_ms);
+    let fresh = StabilityWindow::after_issue(issued_at, stability_ttl_ms).contains(now_ms);
     if !fresh || !decided(reason) {
         return None;
     }

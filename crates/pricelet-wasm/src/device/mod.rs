@@ -12,7 +12,9 @@ use crate::store::{store_for, LoadError, Store};
 use js_sys::Function;
 use pricelet::error::{Code, Error};
 use pricelet::item::Item;
-use pricelet::pricer::{Consent, Persistence, Pricer, PricerConfig, Status};
+use pricelet::pricer::{
+    Consent, Persistence, PriceSlot, Pricer, PricerConfig, StabilityWindow, Status,
+};
 use pricelet::quote::{Quote, Reason};
 use pricelet::scorer::ModelSlot;
 use pricelet::state::LoadOutcome;
@@ -101,6 +103,9 @@ pub struct WasmPricer {
     storage_note: Option<String>,
     /// The last storage failure, cleared when storage works again (`status.storage`).
     storage_error: Option<String>,
+    /// `[from, until)` per quote the last `priceFor`, `pricesFor` or `adoptQuote` answered: when the
+    /// engine serves it again (`reservableWindows`).
+    windows: Vec<f64>,
 }
 
 #[wasm_bindgen]
@@ -225,6 +230,7 @@ impl WasmPricer {
             utc_offset_minutes,
             storage_note,
             storage_error: None,
+            windows: Vec::new(),
         };
         this.load_from_store(true)?;
         Ok(this)
@@ -255,22 +261,31 @@ impl WasmPricer {
 
     #[wasm_bindgen(js_name = priceFor)]
     pub fn price_for(&mut self, item: JsValue) -> Result<JsValue, JsValue> {
+        self.windows.clear();
         let item = convert::document(&item, Code::InvalidItem, "the item")?;
         let clock = self.clock()?;
-        self.core
-            .price_for(&item, &clock)
-            .map(|q| convert::json(&q))
-            .map_err(error)
+        let quote = self.core.price_for(&item, &clock).map_err(error)?;
+        self.note_windows([Some(&quote)]);
+        Ok(convert::json(&quote))
     }
 
     #[wasm_bindgen(js_name = pricesFor)]
     pub fn prices_for(&mut self, items: JsValue) -> Result<JsValue, JsValue> {
+        self.windows.clear();
         let items = batch(&items, "pricesFor")?;
         let clock = self.clock()?;
-        self.core
-            .prices_for(&items, &clock)
-            .map(|q| convert::json(&q))
-            .map_err(error)
+        let slots = self.core.prices_for(&items, &clock).map_err(error)?;
+        self.note_windows(slots.iter().map(PriceSlot::quote));
+        Ok(convert::json(&slots))
+    }
+
+    /// Two numbers `from, until` per quote the last `priceFor`, `pricesFor` or `adoptQuote`
+    /// answered: the engine serves that quote again while `from <= now < until` and `stableEpoch`
+    /// stands still (an error slot, or a quote it does not keep, gets a window holding no clock
+    /// value). The wrapper's quote cache keeps these instead of a stability rule of its own.
+    #[wasm_bindgen(getter, js_name = reservableWindows)]
+    pub fn reservable_windows(&self) -> Vec<f64> {
+        self.windows.clone()
     }
 
     pub fn track(&mut self, event: JsValue) -> Result<JsValue, JsValue> {
@@ -390,11 +405,14 @@ impl WasmPricer {
     /// item's price for the stability window, if it still verifies; see `Pricer::adopt_quote`.
     #[wasm_bindgen(js_name = adoptQuote)]
     pub fn adopt_quote(&mut self, item: JsValue, quote: JsValue) -> Result<bool, JsValue> {
+        self.windows.clear();
         let item = Item::from_json(&convert::document(&item, Code::InvalidItem, "the item")?)
             .map_err(error)?;
         let quote = parse_quote(&quote)?;
         let clock = self.clock()?;
-        Ok(self.core.adopt_quote(&item, &quote, &clock))
+        let kept = self.core.adopt_quote(&item, &quote, &clock);
+        self.note_windows([Some(&quote)]);
+        Ok(kept)
     }
 
     /// Quotes were shown that storage does not hold yet: the wrapper calls `saveQuotes()` once the
@@ -418,11 +436,6 @@ impl WasmPricer {
     #[wasm_bindgen(getter, js_name = stableEpoch)]
     pub fn stable_epoch(&self) -> f64 {
         self.core.stable_epoch() as f64
-    }
-
-    #[wasm_bindgen(getter, js_name = stabilityTtlMs)]
-    pub fn stability_ttl_ms(&self) -> f64 {
-        self.core.stability_ttl_ms() as f64
     }
 
     #[wasm_bindgen(getter)]
@@ -482,6 +495,19 @@ impl WasmPricer {
             &self.clock()?,
             reason,
         )))
+    }
+}
+
+impl WasmPricer {
+    /// Records the windows of the quotes just answered, for `reservableWindows`.
+    fn note_windows<'q>(&mut self, quotes: impl IntoIterator<Item = Option<&'q Quote>>) {
+        for quote in quotes {
+            let window = quote
+                .and_then(|q| self.core.reservable_window(q))
+                .unwrap_or(StabilityWindow::EMPTY);
+            self.windows
+                .extend([window.from as f64, window.until as f64]);
+        }
     }
 }
 
