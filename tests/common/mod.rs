@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests: the real model, a fixed clock, a seeded generator.
 #![allow(dead_code)]
 
+pub mod devices;
+
 use pricelet::scorer::ModelKind;
 use pricelet::JsonPricer;
 use pricelet::{Clock, Consent, ModelSlot, Policy, Pricer, PricerConfig};
