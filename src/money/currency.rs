@@ -4,7 +4,7 @@
 use super::iso4217::CURRENCIES;
 use super::{why, Decimal, MAX_MINOR};
 use crate::error::{quoted, Code, Error, Result};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// An active ISO 4217 currency.
@@ -114,6 +114,14 @@ impl fmt::Display for Currency {
 impl Serialize for Currency {
     fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
         s.serialize_str(self.code)
+    }
+}
+
+/// Read back from a quote the engine wrote: an active ISO 4217 code, as it writes them.
+impl<'de> Deserialize<'de> for Currency {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Currency, D::Error> {
+        let code = <std::borrow::Cow<'de, str> as Deserialize>::deserialize(d)?;
+        Currency::from_code(&code).map_err(|e| serde::de::Error::custom(e.message))
     }
 }
 
