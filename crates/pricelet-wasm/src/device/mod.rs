@@ -131,7 +131,7 @@ impl WasmPricer {
             };
         let consent = match options.consent.as_deref() {
             None => Consent::Unknown,
-            Some(s) => Consent::parse(s).map_err(error)?,
+            Some(s) => s.parse::<Consent>().map_err(error)?,
         };
         let stability_ttl_ms = options
             .stability_ttl_ms
@@ -321,7 +321,9 @@ impl WasmPricer {
 
     #[wasm_bindgen(js_name = setConsent)]
     pub fn set_consent(&mut self, consent: JsValue) -> Result<(), JsValue> {
-        let consent = Consent::parse(&convert::text(&consent, "consent")?).map_err(error)?;
+        let consent = convert::text(&consent, "consent")?
+            .parse::<Consent>()
+            .map_err(error)?;
         let before = self.core.persistence();
         self.core.set_consent(consent);
         let after = self.core.persistence();
