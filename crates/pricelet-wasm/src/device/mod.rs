@@ -57,7 +57,8 @@ struct Options {
     stability_ttl_ms: Option<Value>,
     #[serde(default)]
     utc_offset_minutes: Option<Value>,
-    /// `local` (localStorage, the default where there is one) or `adapter` (`hooks.storage`).
+    /// `local` or `adapter` ([`StorageMode`]), text here so that another string is refused with the
+    /// binding's own message (listing what the wrapper accepts), not serde's.
     #[serde(default)]
     storage: Option<String>,
     #[serde(default)]
@@ -85,9 +86,10 @@ struct ExportOut {
     storage_error: Option<String>,
 }
 
-/// One shopper's pricer, as the JS wrapper sees it.
 mod storage;
+use storage::StorageMode;
 
+/// One shopper's pricer, as the JS wrapper sees it.
 #[wasm_bindgen]
 pub struct WasmPricer {
     pub(crate) core: Pricer,
@@ -163,8 +165,8 @@ impl WasmPricer {
             .unwrap_or_else(|| crate::constants::DEFAULT_STORAGE_KEY.into());
         let mut storage_note = None;
         let local = || web_sys::window().and_then(|w| w.local_storage().ok().flatten());
-        let persistent = match options.storage.as_deref() {
-            None | Some("local") => match local() {
+        let persistent = match options.storage.as_deref().map(StorageMode::parse) {
+            None | Some(Some(StorageMode::Local)) => match local() {
                 Some(storage) => Some(Store::Local {
                     storage,
                     key: storage_key,
@@ -179,7 +181,7 @@ impl WasmPricer {
                     None
                 }
             },
-            Some("adapter") => {
+            Some(Some(StorageMode::Adapter)) => {
                 let adapter = get(&hooks, "storage")?;
                 if !adapter.is_object() {
                     return Err(arg_error(
@@ -189,7 +191,7 @@ impl WasmPricer {
                 }
                 Some(Store::Adapter(adapter))
             }
-            Some(_) => {
+            Some(None) => {
                 return Err(arg_error(
                     "storage",
                     "storage must be 'local', 'memory' or an object with load() and save()",
