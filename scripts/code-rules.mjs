@@ -16,7 +16,6 @@ export const MAX_LINES = 600;
 export const PENDING = {
   json: {},
   lines: {
-    'src/money.rs': 722,
   },
 };
 

@@ -415,7 +415,7 @@ pub(super) fn unsealed_list_quote(
     let list = item.currency.to_major_f64(item.list_minor);
     Quote {
         item_id: item.id.clone(),
-        currency: item.currency.code().to_string(),
+        currency: item.currency,
         list_price_minor: item.list_minor,
         price_minor: item.list_minor,
         discount_minor: 0,

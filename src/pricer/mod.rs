@@ -27,44 +27,43 @@ use crate::quote::{Quote, Reason};
 use crate::scorer::{ModelInfo, ModelSlot};
 use crate::state::{self, LoadReport};
 use crate::time::Clock;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Consent {
-    Granted,
-    Denied,
-    Unknown,
+crate::named_enum! {
+    /// What the shopper said about keeping their behaviour (public strings).
+    pub enum Consent {
+        Granted = "granted",
+        Denied = "denied",
+        Unknown = "unknown",
+    }
+}
+
+impl std::str::FromStr for Consent {
+    type Err = Error;
+
+    /// A consent argument, or an error that lists the values allowed.
+    fn from_str(s: &str) -> Result<Consent> {
+        Consent::parse(s).ok_or_else(|| {
+            Error::at(
+                Code::InvalidArgument,
+                "consent",
+                format!("consent must be {}, not {}", Consent::allowed(), quoted(s)),
+            )
+        })
+    }
 }
 
 impl Consent {
-    /// Every value, as the public API spells them.
-    pub const ALL: [Consent; 3] = [Consent::Granted, Consent::Denied, Consent::Unknown];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Consent::Granted => "granted",
-            Consent::Denied => "denied",
-            Consent::Unknown => "unknown",
+    /// The values, as an error lists them: `'granted', 'denied' or 'unknown'`.
+    fn allowed() -> String {
+        let quoted: Vec<String> = Consent::ALL.iter().map(|c| format!("'{c}'")).collect();
+        match quoted.split_last() {
+            Some((last, [])) => last.clone(),
+            Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+            None => String::new(),
         }
-    }
-
-    pub fn parse(s: &str) -> Result<Consent> {
-        Consent::ALL
-            .into_iter()
-            .find(|c| c.as_str() == s)
-            .ok_or_else(|| {
-                Error::at(
-                    Code::InvalidArgument,
-                    "consent",
-                    format!(
-                        "consent must be 'granted', 'denied' or 'unknown', not {}",
-                        quoted(s)
-                    ),
-                )
-            })
     }
 }
 
@@ -547,5 +546,26 @@ impl PriceSlot {
             PriceSlot::Quote(q) => Some(q),
             PriceSlot::Error(_) => None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn consent_reads_its_public_strings_and_names_them_when_refused() {
+        for consent in Consent::ALL {
+            assert_eq!(consent.as_str().parse::<Consent>(), Ok(*consent));
+        }
+        let refused = "maybe".parse::<Consent>().unwrap_err();
+        assert_eq!(
+            (refused.code, refused.field.as_deref()),
+            (Code::InvalidArgument, Some("consent"))
+        );
+        assert_eq!(
+            refused.message,
+            "consent must be 'granted', 'denied' or 'unknown', not \"maybe\""
+        );
     }
 }

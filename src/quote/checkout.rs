@@ -145,7 +145,7 @@ impl CheckoutFields for Quote {
     fn field(&self, name: &str) -> Option<FieldRef<'_>> {
         Some(match name {
             "itemId" => FieldRef::Text(&self.item_id),
-            "currency" => FieldRef::Text(&self.currency),
+            "currency" => FieldRef::Text(self.currency.code()),
             "listPriceMinor" => FieldRef::Int(self.list_price_minor),
             "priceMinor" => FieldRef::Int(self.price_minor),
             "discountMinor" => FieldRef::Int(self.discount_minor),
@@ -168,6 +168,7 @@ impl CheckoutFields for Quote {
 #[serde(rename_all = "camelCase")]
 pub struct Terms {
     pub item_id: String,
+    /// As received, any text: a payload in another (or no known) currency is `currency_mismatch`.
     pub currency: String,
     pub list_price_minor: i64,
     pub price_minor: i64,
@@ -215,7 +216,7 @@ impl Checkout {
                 .collect(),
             terms: Ok(Terms {
                 item_id: q.item_id.clone(),
-                currency: q.currency.clone(),
+                currency: q.currency.code().to_string(),
                 list_price_minor: q.list_price_minor,
                 price_minor: q.price_minor,
                 discount_minor: q.discount_minor,

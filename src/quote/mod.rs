@@ -5,6 +5,7 @@ use crate::error::{quoted, Code, Error, Result};
 use crate::experiment::Variant;
 use crate::item::Item;
 use crate::limits;
+use crate::money::Currency;
 use crate::policy::Policy;
 use crate::pricing::{bounds, cap_price};
 use base64::Engine as _;
@@ -39,7 +40,7 @@ crate::named_enum! {
 #[serde(rename_all = "camelCase")]
 pub struct Quote {
     pub item_id: String,
-    pub currency: String,
+    pub currency: Currency,
     pub list_price_minor: i64,
     pub price_minor: i64,
     pub discount_minor: i64,

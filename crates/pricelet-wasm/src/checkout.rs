@@ -1,5 +1,6 @@
-//! Checkout and other functions without a pricer: verification against the server's own item, the
-//! checkout payload, list quotes, model integrity, policy validation.
+//! The engine's functions without a pricer: verification against the server's own item, model
+//! integrity, policy validation. (List quotes and checkout payloads, which the lite module has too,
+//! are in `list`.)
 
 use crate::convert::{self, arg_error, error};
 use crate::parse_policy;
@@ -7,7 +8,7 @@ use pricelet::error::Code;
 use pricelet::item::Item;
 use pricelet::quote::{signing_keys, Quantity, VerifyOptions};
 use pricelet::scorer::check_integrity;
-use pricelet::wire::checkout::{checkout_of, verify_quote};
+use pricelet::wire::checkout::verify_quote;
 use serde::Deserialize;
 use serde_json::Value;
 use wasm_bindgen::prelude::*;
@@ -84,28 +85,6 @@ pub fn verify_quote_js(
             keys,
         },
     )))
-}
-
-#[wasm_bindgen(js_name = toCheckout)]
-pub fn to_checkout(quote: JsValue) -> Result<JsValue, JsValue> {
-    let quote = convert::document(&quote, Code::InvalidQuote, "the quote")?;
-    Ok(convert::json(&checkout_of(&quote)))
-}
-
-#[wasm_bindgen(js_name = listQuote)]
-pub fn list_quote(item: JsValue, policy: JsValue, now: JsValue) -> Result<JsValue, JsValue> {
-    super::list_quote(&item, &policy, &now)
-}
-
-#[wasm_bindgen(js_name = quoteBeforeReady)]
-pub fn quote_before_ready(
-    item: JsValue,
-    state: JsValue,
-    policy: JsValue,
-    now: JsValue,
-    stability_ttl_ms: JsValue,
-) -> Result<JsValue, JsValue> {
-    super::quote_before_ready(&item, &state, &policy, &now, &stability_ttl_ms)
 }
 
 #[wasm_bindgen(js_name = checkIntegrity)]

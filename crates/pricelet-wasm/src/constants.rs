@@ -19,7 +19,7 @@ pub const MAX_EDGE_ITEMS: usize = 200;
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct Constants {
-    consents: Vec<&'static str>,
+    consents: &'static [Consent],
     storage_key: &'static str,
     reasons: &'static [Reason],
     variants: &'static [pricelet::experiment::Variant],
@@ -35,7 +35,7 @@ struct Constants {
 #[wasm_bindgen(js_name = constants)]
 pub fn constants() -> JsValue {
     convert::json(&Constants {
-        consents: Consent::ALL.iter().map(|c| c.as_str()).collect(),
+        consents: Consent::ALL,
         storage_key: DEFAULT_STORAGE_KEY,
         reasons: Reason::ALL,
         variants: pricelet::experiment::Variant::ALL,

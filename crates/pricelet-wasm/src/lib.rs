@@ -27,13 +27,13 @@ mod server;
 #[cfg(feature = "device")]
 mod store;
 
+#[cfg(any(feature = "device", feature = "lite"))]
+mod list;
 #[cfg(all(feature = "lite", not(feature = "device")))]
 mod lite;
 
 use pricelet::error::Code;
-use pricelet::item::Item;
 use pricelet::policy::Policy;
-use pricelet::quote::Reason;
 use serde_json::Value;
 use wasm_bindgen::JsValue;
 
@@ -53,52 +53,4 @@ const MAX_STABILITY_TTL_MS: i64 = 365 * 24 * 3_600_000;
 /// A `stabilityTtlMs` option: whole milliseconds, at most a year.
 fn stability_ttl_ms(v: &Value) -> pricelet::Result<i64> {
     pricelet::wire::json::duration_ms(v, "stabilityTtlMs", MAX_STABILITY_TTL_MS)
-}
-
-/// A `now` argument: epoch milliseconds, or the JS clock when absent.
-fn now_ms(now: &JsValue) -> Result<i64, JsValue> {
-    if now.is_undefined() || now.is_null() {
-        return Ok(js_sys::Date::now() as i64);
-    }
-    pricelet::wire::json::epoch_ms(&convert::number(now), "now").map_err(convert::error)
-}
-
-/// `listQuote(item, policy, now)`, shared by the engine and the lite module.
-fn list_quote(item: &JsValue, policy: &JsValue, now: &JsValue) -> Result<JsValue, JsValue> {
-    let item = Item::from_json(&convert::document(item, Code::InvalidItem, "the item")?)
-        .map_err(convert::error)?;
-    let policy = parse_policy(policy)?;
-    Ok(convert::json(&pricelet::pricer::list_quote(
-        &item,
-        &policy,
-        None,
-        now_ms(now)?,
-        Reason::List,
-    )))
-}
-
-/// `quoteBeforeReady(item, state, policy, now, stabilityTtlMs)`, shared by the engine and the lite
-/// module: the quote the stored `state` (text, or null) says was shown for `item` on another page,
-/// else the list quote.
-fn quote_before_ready(
-    item: &JsValue,
-    state: &JsValue,
-    policy: &JsValue,
-    now: &JsValue,
-    ttl: &JsValue,
-) -> Result<JsValue, JsValue> {
-    let item = Item::from_json(&convert::document(item, Code::InvalidItem, "the item")?)
-        .map_err(convert::error)?;
-    let policy = parse_policy(policy)?;
-    let now_ms = now_ms(now)?;
-    let ttl = match ttl.is_undefined() || ttl.is_null() {
-        true => None,
-        false => Some(stability_ttl_ms(&convert::number(ttl)).map_err(convert::error)?),
-    };
-    let shown = state
-        .as_string()
-        .and_then(|state| pricelet::pricer::shown_quote(&state, &item, &policy, now_ms, ttl));
-    Ok(convert::json(&shown.unwrap_or_else(|| {
-        pricelet::pricer::list_quote(&item, &policy, None, now_ms, Reason::List)
-    })))
 }

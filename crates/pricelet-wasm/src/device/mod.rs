@@ -59,7 +59,8 @@ struct Options {
     stability_ttl_ms: Option<Value>,
     #[serde(default)]
     utc_offset_minutes: Option<Value>,
-    /// `local` (localStorage, the default where there is one) or `adapter` (`hooks.storage`).
+    /// `local` or `adapter` ([`StorageMode`]), text here so that another string is refused with the
+    /// binding's own message (listing what the wrapper accepts), not serde's.
     #[serde(default)]
     storage: Option<String>,
     #[serde(default)]
@@ -87,9 +88,10 @@ struct ExportOut {
     storage_error: Option<String>,
 }
 
-/// One shopper's pricer, as the JS wrapper sees it.
 mod storage;
+use storage::StorageMode;
 
+/// One shopper's pricer, as the JS wrapper sees it.
 #[wasm_bindgen]
 pub struct WasmPricer {
     pub(crate) core: Pricer,
@@ -136,7 +138,7 @@ impl WasmPricer {
             };
         let consent = match options.consent.as_deref() {
             None => Consent::Unknown,
-            Some(s) => Consent::parse(s).map_err(error)?,
+            Some(s) => s.parse::<Consent>().map_err(error)?,
         };
         let stability_ttl_ms = options
             .stability_ttl_ms
@@ -168,8 +170,8 @@ impl WasmPricer {
             .unwrap_or_else(|| crate::constants::DEFAULT_STORAGE_KEY.into());
         let mut storage_note = None;
         let local = || web_sys::window().and_then(|w| w.local_storage().ok().flatten());
-        let persistent = match options.storage.as_deref() {
-            None | Some("local") => match local() {
+        let persistent = match options.storage.as_deref().map(StorageMode::parse) {
+            None | Some(Some(StorageMode::Local)) => match local() {
                 Some(storage) => Some(Store::Local {
                     storage,
                     key: storage_key,
@@ -184,7 +186,7 @@ impl WasmPricer {
                     None
                 }
             },
-            Some("adapter") => {
+            Some(Some(StorageMode::Adapter)) => {
                 let adapter = get(&hooks, "storage")?;
                 if !adapter.is_object() {
                     return Err(arg_error(
@@ -194,7 +196,7 @@ impl WasmPricer {
                 }
                 Some(Store::Adapter(adapter))
             }
-            Some(_) => {
+            Some(None) => {
                 return Err(arg_error(
                     "storage",
                     "storage must be 'local', 'memory' or an object with load() and save()",
@@ -336,7 +338,9 @@ impl WasmPricer {
 
     #[wasm_bindgen(js_name = setConsent)]
     pub fn set_consent(&mut self, consent: JsValue) -> Result<(), JsValue> {
-        let consent = Consent::parse(&convert::text(&consent, "consent")?).map_err(error)?;
+        let consent = convert::text(&consent, "consent")?
+            .parse::<Consent>()
+            .map_err(error)?;
         let before = self.core.persistence();
         self.core.set_consent(consent);
         let after = self.core.persistence();

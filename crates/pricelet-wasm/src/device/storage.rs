@@ -3,6 +3,27 @@
 
 use super::*;
 
+/// Where `options.storage` says the state goes when it may be kept across visits (the wrapper
+/// keeps `'memory'` itself and sends it as an adapter).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum StorageMode {
+    /// The browser's localStorage (the default where there is one).
+    Local,
+    /// `hooks.storage`, a `{ load, save }` object.
+    Adapter,
+}
+
+impl StorageMode {
+    /// The wire string the wrapper sends, or `None` for any other.
+    pub(super) fn parse(wire: &str) -> Option<StorageMode> {
+        match wire {
+            "local" => Some(StorageMode::Local),
+            "adapter" => Some(StorageMode::Adapter),
+            _ => None,
+        }
+    }
+}
+
 impl WasmPricer {
     pub(super) fn active_store(&self) -> Option<&Store> {
         store_for(self.core.persistence(), &self.persistent, &self.session)
