@@ -5,11 +5,11 @@
 
 mod common;
 
-use common::{js, test_rng};
+use common::{config, js, new_pricer};
 use pricelet::limits::*;
 use pricelet::scorer::ModelKind;
 use pricelet::JsonPricer;
-use pricelet::{Clock, Code, Consent, ModelSlot, Policy, Pricer, PricerConfig};
+use pricelet::{Clock, Code, Consent, ModelSlot, Policy, Pricer};
 use serde_json::{json, Value};
 
 const NOW: i64 = 1_795_950_000_000;
@@ -19,23 +19,13 @@ const CLOCK: Clock = Clock {
 };
 
 fn pricer() -> Pricer {
-    let config = PricerConfig {
-        consent: Consent::Granted,
-        gpc_opt_out: false,
-        anon_id: Some("shopper-1".into()),
-        stability_ttl_ms: Some(0),
-    };
     // No model: limits are checked before any inference, and list prices are enough here.
-    Pricer::new(
+    new_pricer(
         Policy::default_policy(),
         ModelSlot::Absent,
-        ModelSlot::Absent,
         None,
-        config,
-        NOW,
-        test_rng(),
+        config(Consent::Granted),
     )
-    .unwrap()
 }
 
 fn item() -> Value {

@@ -253,16 +253,7 @@ fn the_window_given_to_a_host_is_the_one_the_engine_re_serves_in() {
             stability_ttl_ms: Some(ttl_ms),
             ..config(Consent::Granted)
         };
-        let mut p = Pricer::new(
-            Policy::default_policy(),
-            ModelSlot::Absent,
-            ModelSlot::Absent,
-            None,
-            config,
-            NOW,
-            test_rng(),
-        )
-        .unwrap();
+        let mut p = new_pricer(Policy::default_policy(), ModelSlot::Absent, None, config);
         let q = p.price_for(&item(), &clock(0)).unwrap();
         (p, q)
     };

@@ -1,7 +1,7 @@
 //! Simulated devices for the measurement tests: policies with a reporting section, pricers that
 //! play one device after another (the model loaded once), and the visits they track.
 
-use super::{clock, model_bytes, seeded_rng, test_rng, NOW};
+use super::{clock, config, model_bytes, new_pricer, seeded_rng, NOW};
 use pricelet::scorer::ModelKind;
 use pricelet::JsonPricer;
 use pricelet::{Consent, ModelSlot, Policy, Pricer, PricerConfig};
@@ -32,40 +32,25 @@ pub fn pricer(
     anon: &str,
     state: Option<&str>,
 ) -> Pricer {
-    Pricer::new(
-        policy,
-        model(),
-        ModelSlot::Absent,
-        state,
-        PricerConfig {
-            consent,
-            gpc_opt_out: gpc,
-            anon_id: Some(anon.into()),
-            stability_ttl_ms: Some(0),
-        },
-        NOW,
-        test_rng(),
-    )
-    .unwrap()
+    let config = PricerConfig {
+        gpc_opt_out: gpc,
+        anon_id: Some(anon.into()),
+        ..config(consent)
+    };
+    new_pricer(policy, model(), state, config)
 }
 
 /// One pricer playing many devices (loading the model once): forget, then adopt the device's id.
 pub fn shared_pricer(policy: Policy) -> Pricer {
-    Pricer::new(
-        policy,
-        model(),
-        ModelSlot::Absent,
-        None,
-        PricerConfig {
-            consent: Consent::Granted,
-            gpc_opt_out: false,
-            anon_id: None,
-            stability_ttl_ms: Some(0),
-        },
-        NOW,
-        test_rng(),
-    )
-    .unwrap()
+    new_pricer(policy, model(), None, device_config())
+}
+
+/// A device that has given consent and has no id yet (it takes the one of its stored state).
+fn device_config() -> PricerConfig {
+    PricerConfig {
+        anon_id: None,
+        ..config(Consent::Granted)
+    }
 }
 
 /// The next device: a new pricer (its own log, id and report budget) with the models of the last.
@@ -80,12 +65,7 @@ pub fn become_device(p: &mut Pricer, anon: &str) {
         interest,
         uplift,
         Some(&state),
-        PricerConfig {
-            consent: Consent::Granted,
-            gpc_opt_out: false,
-            anon_id: None,
-            stability_ttl_ms: Some(0),
-        },
+        device_config(),
         NOW,
         // Each device randomizes its reports with its own stream.
         seeded_rng(
@@ -101,22 +81,7 @@ pub fn become_device(p: &mut Pricer, anon: &str) {
 }
 
 pub fn pricer_without_model(policy: Policy) -> Pricer {
-    let config = PricerConfig {
-        consent: Consent::Granted,
-        gpc_opt_out: false,
-        anon_id: None,
-        stability_ttl_ms: Some(0),
-    };
-    Pricer::new(
-        policy,
-        ModelSlot::Absent,
-        ModelSlot::Absent,
-        None,
-        config,
-        NOW,
-        test_rng(),
-    )
-    .unwrap()
+    new_pricer(policy, ModelSlot::Absent, None, device_config())
 }
 
 pub fn sneaker() -> Value {

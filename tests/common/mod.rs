@@ -61,6 +61,25 @@ pub fn config(consent: Consent) -> PricerConfig {
     }
 }
 
+/// A pricer at `NOW` with the test generator: `policy`, an interest model (or none), no uplift model.
+pub fn new_pricer(
+    policy: Policy,
+    interest: ModelSlot,
+    state: Option<&str>,
+    config: PricerConfig,
+) -> Pricer {
+    Pricer::new(
+        policy,
+        interest,
+        ModelSlot::Absent,
+        state,
+        config,
+        NOW,
+        test_rng(),
+    )
+    .unwrap()
+}
+
 pub fn pricer_with(consent: Consent, state: Option<&str>) -> Pricer {
     let model = pricelet_onnx::slot(Some(&model_bytes()), ModelKind::Interest);
     Pricer::new(
