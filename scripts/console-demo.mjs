@@ -15,6 +15,7 @@ import { Miniflare } from 'miniflare';
 import { createPricer } from '../js/node.js';
 import { ROOT, log } from './setup.mjs';
 import { BUNDLE_RULES, bundleWorker } from './worker.mjs';
+import { seededRandom as random } from './seeded-random.mjs';
 
 const LEARNING = JSON.parse(readFileSync(join(ROOT, 'policy', 'learning.json'), 'utf8'));
 /**
@@ -39,17 +40,6 @@ const DAY_MS = 86_400_000;
  * keeps each kind of visit's interest where the buckets expect it (≈ 0.2 and ≈ 0.7).
  */
 export const LAST_DAY = 1795950160000;
-
-/** A small seeded generator (mulberry32): the shoppers' purchases are reproducible (the reports' noise is the device's CSPRNG). */
-function random(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** A visit that leaves the device's interest low (nothing seen yet, ≈ 0.2) or high (three long product views, ≈ 0.7). */
 function browse(device, kind, now) {

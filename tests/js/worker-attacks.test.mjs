@@ -10,6 +10,7 @@ import { Miniflare } from 'miniflare';
 import { ROOT } from '../../scripts/setup.mjs';
 import { BUNDLE_RULES, bundleWorker } from '../../scripts/worker.mjs';
 import { createPricer } from '../../js/node.js';
+import { seededRandom as random } from '../../scripts/seeded-random.mjs';
 
 const KEY = 'attack-test-signing-key-0123456789';
 const ADMIN = 'attack-test-admin-token-0123456789';
@@ -45,17 +46,6 @@ function worker() {
     async close() { await mf?.dispose(); rmSync(persist, { recursive: true, force: true }); },
   };
   return w;
-}
-
-/** A small seeded generator (mulberry32). */
-function random(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /**

@@ -12,6 +12,7 @@ import { Miniflare } from 'miniflare';
 import { ROOT } from '../../scripts/setup.mjs';
 import { BUNDLE_RULES, bundleWorker } from '../../scripts/worker.mjs';
 import { createPricer, estimates, listQuote, signQuote, tallyReports, toCheckout, verifyQuote } from '../../js/node.js';
+import { seededRandom as random } from '../../scripts/seeded-random.mjs';
 
 const KEY = 'loop-test-signing-key-0123456789';
 const ADMIN = 'loop-test-admin-token-0123456789';
@@ -72,17 +73,6 @@ async function restart(options) {
   await mf?.dispose();
   mf = start(options);
   url = (await mf.ready).href.replace(/\/$/, '');
-}
-
-/** A small seeded generator (mulberry32): the shoppers' decisions are reproducible. */
-function random(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** A visit that puts the device's interest in bucket `b` of POLICY's interestBuckets [0.1, 0.3]:
