@@ -183,18 +183,7 @@ impl Pricer {
     }
 
     fn decide(&mut self, item: &Item, clock: &Clock) -> Result<Decision> {
-        let mut d = Decision {
-            item_id: item.id.clone(),
-            quote: self.base_quote(item, clock, Reason::List),
-            interest: None,
-            uplift: None,
-            beta: None,
-            features: Arc::default(),
-            bounds: None,
-            candidates: vec![],
-            choice: None,
-            explored: false,
-        };
+        let mut d = Decision::at_list(item, self.base_quote(item, clock, Reason::List));
         if let Some(why) = self.blocked_reason() {
             d.quote = self.base_quote(item, clock, why);
             return Ok(d.resealed());
@@ -377,6 +366,22 @@ pub(super) fn finish_quote(mut q: Quote, item: &Item, policy: &Policy, bounds: &
 }
 
 impl Decision {
+    /// The decision before the shopper is looked at: `quote` (a list price), no score, no choice.
+    pub(super) fn at_list(item: &Item, quote: Quote) -> Decision {
+        Decision {
+            item_id: item.id.clone(),
+            quote,
+            interest: None,
+            uplift: None,
+            beta: None,
+            features: Arc::default(),
+            bounds: None,
+            candidates: vec![],
+            choice: None,
+            explored: false,
+        }
+    }
+
     fn resealed(mut self) -> Decision {
         self.quote = self.quote.seal();
         self

@@ -231,18 +231,7 @@ impl Pricer {
                     scores.uplift = v
                 }
             }
-            let base = Decision {
-                item_id: item.id.clone(),
-                quote: self.base_quote(item, clock, Reason::List),
-                interest: None,
-                uplift: None,
-                beta: None,
-                features: Arc::default(),
-                bounds: None,
-                candidates: vec![],
-                choice: None,
-                explored: false,
-            };
+            let base = Decision::at_list(item, self.base_quote(item, clock, Reason::List));
             let quote = if let Some(why) = self.policy.exclusion(item) {
                 let mut q = self.base_quote(item, clock, Reason::Excluded);
                 q.explanation = format!("List price: {why}.");
