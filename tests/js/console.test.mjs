@@ -163,7 +163,10 @@ test('with the demo\'s reports: every section renders, and its numbers equal /es
   assert.equal((await figure('served-version')).value, served.version);
   assert.equal((await figure('grace-version')).value, served.previousVersion.version);
   assert.match(await page.textContent('#versions .note.ok'), /Only strategy\.beta changed/);
-  assert.deepEqual(await page.$$eval('table.diff tbody tr', (rows) => rows.map((r) => r.dataset.path)).then((p) => p.filter((x) => !/^(version|previousVersion)/.test(x))), ['strategy.beta']);
+  const diffRows = await page.$$eval('table.diff tbody tr', (rows) => rows.map((r) => ({ path: r.dataset.path, bookkeeping: r.classList.contains('bookkeeping') })));
+  assert.deepEqual(diffRows.filter((r) => !r.bookkeeping).map((r) => r.path), ['strategy.beta'], 'only strategy.beta is shown as a change of substance');
+  assert.ok(diffRows.filter((r) => r.bookkeeping).every((r) => /^(version|previousVersion(\..*)?)$/.test(r.path)), 'greyed rows are the version names and the grace period only');
+  assert.ok(diffRows.some((r) => r.path === 'version' && r.bookkeeping));
   for (const section of ['control', 'readout', 'cost', 'loop', 'versions']) assert.ok(await page.isVisible(`#${section} .body > *`), `${section} renders`);
 });
 

@@ -44,9 +44,9 @@ function diffView(from, to) {
   const verdict = substantive.length === 0
     ? note('info', 'Nothing but the version name changed.')
     : onlyBeta
-      ? note('ok', `Only strategy.beta changed (${beta(from.policy.strategy?.beta)} → ${beta(to.policy.strategy?.beta)}): the loop never touches anything else.`)
+      ? note('ok', `Only strategy.beta changed (${beta(from.policy.strategy?.beta)} → ${beta(to.policy.strategy?.beta)}): the loop never touches anything else.${changes.length > substantive.length ? ' The greyed rows are bookkeeping: each version\'s own name and the version it replaced, with that one\'s grace period.' : ''}`)
       : note('warn', `Fields other than strategy.beta differ: ${substantive.filter((c) => c.path !== 'strategy.beta').map((c) => c.path).join(', ')}. The loop never changes those — this is a different base policy you deployed.`);
-  const rows = changes.map((c) => ({ attrs: { 'data-path': c.path }, cells: [c.path, show(c.from), show(c.to)] }));
+  const rows = changes.map((c) => ({ attrs: { 'data-path': c.path, class: BOOKKEEPING.test(c.path) ? 'bookkeeping' : null }, cells: [c.path, show(c.from), show(c.to)] }));
   return [verdict, rows.length ? table(`What changed from ${from.version} to ${to.version}`, ['field', from.version, to.version], rows, { class: 'diff' }) : null];
 }
 
